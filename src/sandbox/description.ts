@@ -1,0 +1,83 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Static, Type } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * `sandbox.json`: the one description of a running sandbox that every tool reads (the demo,
+ * the seeder, tests, benchmarks, an operator poking around).
+ */
+export const SandboxShard = Type.Object({
+  /** The shard's name as Manta spells it, e.g. `1.moray.sandbox.test`. */
+  name: Type.String(),
+  host: Type.String(),
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  /** Set when the shard stores its tables in a real PostgreSQL (direct-db discovery works). */
+  database_url: Type.Optional(Type.String()),
+});
+export type SandboxShard = Static<typeof SandboxShard>;
+
+export const SandboxShark = Type.Object({
+  manta_storage_id: Type.String(),
+  datacenter: Type.String(),
+  mako_url: Type.String(),
+  /** The mako's object root: what `/manta` is on a real storage node. */
+  root: Type.String(),
+  agent_url: Type.Optional(Type.String()),
+});
+export type SandboxShark = Static<typeof SandboxShark>;
+
+export const SandboxProcess = Type.Object({
+  name: Type.String(),
+  pid: Type.Integer(),
+  log: Type.String(),
+});
+export type SandboxProcess = Static<typeof SandboxProcess>;
+
+export const SandboxDescription = Type.Object({
+  domain: Type.String(),
+  storinfo: Type.Object({ url: Type.String() }),
+  manager: Type.Optional(Type.Object({ url: Type.String() })),
+  shards: Type.Array(SandboxShard, { minItems: 1 }),
+  sharks: Type.Array(SandboxShark, { minItems: 1 }),
+  /** The sandbox's own processes, so that `down` can stop every one of them. */
+  processes: Type.Array(SandboxProcess),
+});
+export type SandboxDescription = Static<typeof SandboxDescription>;
+
+export const SANDBOX_FILE = 'sandbox.json';
+
+export class SandboxDescriptionError extends Error {
+  override readonly name = 'SandboxDescriptionError';
+}
+
+export async function readSandboxDescription(dir: string): Promise<SandboxDescription> {
+  const path = join(dir, SANDBOX_FILE);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new SandboxDescriptionError(`cannot read ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (!Value.Check(SandboxDescription, parsed)) {
+    const first = Value.Errors(SandboxDescription, parsed)[0];
+    throw new SandboxDescriptionError(
+      `${path} is not a sandbox description: ${first ? `${first.instancePath || '/'} ${first.message}` : 'invalid'}`,
+    );
+  }
+  return parsed;
+}
+
+/** Written atomically: a reader never sees half a description. */
+export async function writeSandboxDescription(
+  dir: string,
+  description: SandboxDescription,
+): Promise<string> {
+  const path = join(dir, SANDBOX_FILE);
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(description, null, 2)}\n`);
+  await rename(temp, path);
+  return path;
+}

@@ -1,0 +1,122 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { SandboxProcess } from './description.ts';
+
+/** The TypeScript loader the services run under (no build step). */
+const TSX_IMPORT = ['--import', 'tsx'];
+
+export class ServiceStartError extends Error {
+  override readonly name = 'ServiceStartError';
+}
+
+export interface StartedService {
+  process: SandboxProcess;
+  /** The `listening` record the service logged: at least `port`. */
+  address: { host: string; port: number; url: string };
+}
+
+/** Path of a TypeScript entry point relative to this package's src/. */
+export function entryPoint(relativeToSrc: string): string {
+  return fileURLToPath(new URL(`../${relativeToSrc}`, import.meta.url));
+}
+
+/**
+ * Starts a service as a detached child process whose stdout and stderr go to `log`, and waits
+ * until it logs its `listening` record (every service logs one with its `port` once its socket
+ * is bound, so ports can be 0 = chosen by the kernel, without races). The child outlives this
+ * process (`rebalancer-sandbox up` exits; `down` stops it by pid).
+ */
+export async function startService(options: {
+  name: string;
+  entry: string;
+  args: string[];
+  log: string;
+  env?: NodeJS.ProcessEnv;
+  readyTimeoutMs?: number;
+}): Promise<StartedService> {
+  const fd = openSync(options.log, 'a');
+  const child = spawn(process.execPath, [...TSX_IMPORT, options.entry, ...options.args], {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, ...options.env },
+  });
+  closeSync(fd);
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = `exited with ${signal ?? `code ${code}`}`;
+  });
+  child.once('error', (err) => {
+    exited = `could not start: ${err.message}`;
+  });
+  child.unref();
+
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  while (Date.now() < deadline) {
+    const address = await findListening(options.log, child.pid);
+    if (address) {
+      return {
+        process: { name: options.name, pid: child.pid as number, log: options.log },
+        address,
+      };
+    }
+    if (exited) {
+      throw new ServiceStartError(`${options.name} ${exited} before listening; see ${options.log}`);
+    }
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new ServiceStartError(
+    `${options.name} did not start listening in time; see ${options.log}`,
+  );
+}
+
+async function findListening(
+  log: string,
+  pid: number | undefined,
+): Promise<StartedService['address'] | undefined> {
+  const text = await readFile(log, 'utf8');
+  for (const line of text.split('\n')) {
+    if (!line.includes('"listening"')) continue;
+    let record: { msg?: unknown; pid?: unknown; port?: unknown; host?: unknown; url?: unknown };
+    try {
+      record = JSON.parse(line);
+    } catch {
+      // A line that merely mentions "listening" and is not a log record (a stack trace, say).
+      continue;
+    }
+    if (record.msg !== 'listening' || record.pid !== pid || typeof record.port !== 'number')
+      continue;
+    const host = typeof record.host === 'string' ? record.host : '127.0.0.1';
+    const url = typeof record.url === 'string' ? record.url : `http://${host}:${record.port}`;
+    return { host, port: record.port, url };
+  }
+  return undefined;
+}
+
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return true;
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+export async function stopProcess(pid: number, graceMs = 10_000): Promise<void> {
+  if (!isRunning(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  while (isRunning(pid)) {
+    if (Date.now() > deadline) {
+      process.kill(pid, 'SIGKILL');
+      break;
+    }
+    await sleep(50);
+  }
+  while (isRunning(pid)) await sleep(20);
+}
