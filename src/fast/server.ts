@@ -1,0 +1,392 @@
+/**
+ * Fast RPC server (spec/protocols.md §1.5–§1.8): handlers registered by method name, one value
+ * per DATA frame, END with `d: []`, errors as ERROR frames, every answer in the request's own
+ * version. A malformed frame, a duplicate pending msgid or a client END closes only that
+ * connection.
+ */
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { createLogger, type Logger } from '../log/index.ts';
+import {
+  encodeFrame,
+  FastDecoder,
+  type FastMessage,
+  FastStatus,
+  type FastVersion,
+  nowMicros,
+} from './codec.ts';
+import { FastProtocolError } from './errors.ts';
+import { FrameWriter } from './writer.ts';
+
+export interface FastRpc {
+  readonly method: string;
+  readonly args: unknown[];
+  readonly msgid: number;
+  readonly version: FastVersion;
+  /** Sends one DATA frame `d: [value]`; resolves when the socket can take more (backpressure).
+   * After the connection closed, values are dropped and it resolves at once (see `signal`). */
+  write(value: unknown): Promise<void>;
+  /** Aborted when the connection closes (the handler may stop early). */
+  readonly signal: AbortSignal;
+}
+
+/** Resolve → END `d: []`; throw → ERROR frame. */
+export type FastHandler = (rpc: FastRpc) => Promise<void>;
+
+/** What a handler throws to send a specific error payload. */
+export class RpcError extends Error {
+  readonly context: Record<string, unknown>;
+  readonly info: Record<string, unknown>;
+
+  constructor(
+    name: string,
+    message: string,
+    options?: { context?: Record<string, unknown>; info?: Record<string, unknown> },
+  ) {
+    super(message);
+    this.name = name;
+    this.context = options?.context ?? {};
+    this.info = options?.info ?? {};
+  }
+}
+
+export interface FastServerOptions {
+  log?: Logger;
+  /** Largest request payload accepted; default 64 MiB. */
+  maxMessageSize?: number;
+  /** How long close() lets in-flight RPCs run before destroying their sockets; default 10 s. */
+  closeTimeoutMs?: number;
+}
+
+interface ErrorPayload {
+  name: string;
+  message: string;
+  context: Record<string, unknown>;
+  info: Record<string, unknown>;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The ERROR payload for what a handler threw (§1.6). */
+function errorPayload(err: unknown): ErrorPayload {
+  if (err instanceof RpcError) {
+    return { name: err.name, message: err.message, context: err.context, info: err.info };
+  }
+  if (err instanceof Error) {
+    const context = (err as { context?: unknown }).context;
+    return {
+      name: err.name,
+      message: err.message,
+      context: isRecord(context) ? context : {},
+      info: {},
+    };
+  }
+  return { name: 'Error', message: String(err), context: {}, info: {} };
+}
+
+export class FastServer {
+  private readonly log: Logger;
+  private readonly maxMessageSize: number | undefined;
+  private readonly closeTimeoutMs: number;
+  private readonly handlers = new Map<string, FastHandler>();
+  private readonly connections = new Set<ServerConnection>();
+  private server: Server | undefined;
+  private closing = false;
+
+  constructor(opts: FastServerOptions = {}) {
+    this.log = opts.log ?? createLogger({ name: 'fast-server' });
+    this.maxMessageSize = opts.maxMessageSize;
+    this.closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;
+  }
+
+  register(method: string, handler: FastHandler): void {
+    this.handlers.set(method, handler);
+  }
+
+  /** Handler for `method`, if registered (used by connections). */
+  handler(method: string): FastHandler | undefined {
+    return this.handlers.get(method);
+  }
+
+  /** Listens on `host` (default 127.0.0.1); port 0 picks a free port. */
+  listen(port: number, host = '127.0.0.1'): Promise<{ host: string; port: number }> {
+    if (this.server) return Promise.reject(new Error('fast server already listening'));
+    // Half-open: a client may send its requests and FIN; we still answer them, then close.
+    const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) =>
+      this.accept(socket),
+    );
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.log.error({ err }, 'fast server error'));
+        const addr = server.address() as AddressInfo;
+        this.log.info({ host: addr.address, port: addr.port }, 'fast server listening');
+        resolve({ host: addr.address, port: addr.port });
+      });
+    });
+  }
+
+  /** Address the server listens on, once listening. */
+  address(): { host: string; port: number } | undefined {
+    const addr = this.server?.address();
+    return addr && typeof addr === 'object' ? { host: addr.address, port: addr.port } : undefined;
+  }
+
+  /** Number of open client connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Graceful: stop accepting connections and new requests, let in-flight RPCs finish (at most
+   * `closeTimeoutMs`), close each connection once idle, then destroy what is left.
+   */
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server || this.closing) return;
+    this.closing = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const conn of this.connections) conn.shutdown();
+    const timer = setTimeout(() => {
+      for (const conn of this.connections) {
+        conn.destroy('server close timed out with RPCs in flight');
+      }
+    }, this.closeTimeoutMs);
+    try {
+      await closed;
+    } finally {
+      clearTimeout(timer);
+    }
+    this.log.info('fast server closed');
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const conn = new ServerConnection(this, socket, this.log, this.maxMessageSize);
+    this.connections.add(conn);
+    socket.once('close', () => this.connections.delete(conn));
+  }
+}
+
+/** One client connection: decodes requests, runs handlers, writes their answers. */
+class ServerConnection {
+  private readonly decoder: FastDecoder;
+  private readonly writer: FrameWriter;
+  private readonly pending = new Map<number, ServerRpc>();
+  private readonly abort = new AbortController();
+  private readonly log: Logger;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly server: FastServer,
+    readonly socket: Socket,
+    log: Logger,
+    maxMessageSize: number | undefined,
+  ) {
+    this.log = log.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.decoder = new FastDecoder({ maxMessageSize });
+    this.writer = new FrameWriter(socket);
+    socket.setKeepAlive(true, 10_000);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err) => this.log.debug({ err }, 'fast connection error'));
+    socket.on('close', () => this.abort.abort(new Error('fast connection closed')));
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Stop taking requests; close once the in-flight ones finished. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    if (this.pending.size === 0) this.socket.end();
+  }
+
+  destroy(why: string, err?: unknown): void {
+    if (this.socket.destroyed) return;
+    this.log.warn({ err, pending: this.pending.size }, `closing fast connection: ${why}`);
+    this.socket.destroy();
+  }
+
+  /** Writes a response frame; false when the socket is full. */
+  send(msg: FastMessage): boolean {
+    return this.writer.write(encodeFrame(msg));
+  }
+
+  drained(): Promise<void> {
+    return this.writer.drained();
+  }
+
+  /** Called by an RPC when its END or ERROR was sent. */
+  finished(rpc: ServerRpc): void {
+    this.pending.delete(rpc.msgid);
+    if (this.shuttingDown && this.pending.size === 0) this.socket.end();
+  }
+
+  private onData(chunk: Buffer): void {
+    let messages: FastMessage[];
+    try {
+      messages = this.decoder.push(chunk);
+    } catch (err) {
+      this.destroy(err instanceof FastProtocolError ? err.reason : 'decoder failure', err);
+      return;
+    }
+    for (const msg of messages) {
+      if (this.socket.destroyed) return;
+      this.onMessage(msg);
+    }
+  }
+
+  private onEnd(): void {
+    try {
+      this.decoder.end();
+    } catch (err) {
+      this.log.warn({ err }, 'fast client ended mid-frame');
+    }
+    // The client will send no more requests; answer the in-flight ones, then close.
+    this.shutdown();
+  }
+
+  private onMessage(msg: FastMessage): void {
+    const { msgid, status, version } = msg;
+    if (status === FastStatus.End) {
+      this.destroy('unexpected_status: client sent END', undefined);
+      return;
+    }
+    if (status === FastStatus.Error) {
+      // Cancellation request of intermediate node-fast versions: logged and ignored (§1.6).
+      this.log.info({ msgid, error: msg.data.d }, 'ignoring ERROR frame from fast client');
+      return;
+    }
+    if (this.pending.has(msgid)) {
+      this.destroy(`duplicate_msgid: ${msgid} is still pending`);
+      return;
+    }
+    if (this.shuttingDown) {
+      this.log.debug({ msgid, method: msg.data.m.name }, 'request during shutdown dropped');
+      return;
+    }
+    const name = msg.data.m.name;
+    const args = msg.data.d;
+    if (typeof name !== 'string' || !Array.isArray(args)) {
+      this.sendError(msgid, version, name, {
+        name: 'FastError',
+        message: 'RPC request is not well-formed',
+        context: {},
+        info: { fastReason: 'bad_data', rpcMsgid: msgid, rpcMessage: msg.data },
+      });
+      return;
+    }
+    const handler = this.server.handler(name);
+    if (!handler) {
+      this.sendError(msgid, version, name, {
+        name: 'FastError',
+        message: `unsupported RPC method: ${JSON.stringify(name)}`,
+        context: {},
+        info: { fastReason: 'bad_method', rpcMethod: name, rpcMsgid: msgid },
+      });
+      return;
+    }
+    const rpc = new ServerRpc(this, name, args, msgid, version);
+    this.pending.set(msgid, rpc);
+    rpc.run(handler, this.log);
+  }
+
+  sendError(msgid: number, version: FastVersion, name: string | null, d: ErrorPayload): void {
+    const data = { m: { uts: nowMicros(), name }, d };
+    let frame: Buffer;
+    try {
+      frame = encodeFrame({ version, status: FastStatus.Error, msgid, data });
+    } catch (err) {
+      // The handler's error context cannot be serialised; say so rather than sending nothing.
+      this.log.warn({ err, msgid }, 'fast error payload not serialisable');
+      const fallback = {
+        name: d.name,
+        message: `${d.message} (error context not serialisable)`,
+        context: {},
+        info: {},
+      };
+      frame = encodeFrame({
+        version,
+        status: FastStatus.Error,
+        msgid,
+        data: { m: data.m, d: fallback },
+      });
+    }
+    this.writer.write(frame);
+  }
+}
+
+class ServerRpc implements FastRpc {
+  private done = false;
+
+  constructor(
+    private readonly conn: ServerConnection,
+    readonly method: string,
+    readonly args: unknown[],
+    readonly msgid: number,
+    readonly version: FastVersion,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.conn.signal;
+  }
+
+  write(value: unknown): Promise<void> {
+    if (this.done) return Promise.reject(new Error(`fast rpc ${this.method} already finished`));
+    if (value === null || value === undefined) {
+      // Clients reject null values (§1.5).
+      return Promise.reject(new TypeError('fast rpc values must not be null or undefined'));
+    }
+    let ok: boolean;
+    try {
+      ok = this.conn.send({
+        version: this.version,
+        status: FastStatus.Data,
+        msgid: this.msgid,
+        data: { m: { uts: nowMicros(), name: this.method }, d: [value] },
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return ok ? Promise.resolve() : this.conn.drained();
+  }
+
+  run(handler: FastHandler, log: Logger): void {
+    let result: Promise<void>;
+    try {
+      result = handler(this);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      () => this.finish(),
+      (err: unknown) => {
+        log.debug({ err, method: this.method, msgid: this.msgid }, 'fast rpc failed');
+        this.finish(errorPayload(err));
+      },
+    );
+  }
+
+  private finish(error?: ErrorPayload): void {
+    this.done = true;
+    if (error) {
+      this.conn.sendError(this.msgid, this.version, this.method, error);
+    } else {
+      this.conn.send({
+        version: this.version,
+        status: FastStatus.End,
+        msgid: this.msgid,
+        data: { m: { uts: nowMicros(), name: this.method }, d: [] },
+      });
+    }
+    this.conn.finished(this);
+  }
+}
