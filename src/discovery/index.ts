@@ -1,0 +1,23 @@
+export { BoundedChannel, ChannelClosedError } from './channel.ts';
+export { hasIdxColumn } from './direct-scan.ts';
+export {
+  Discovery,
+  type DiscoveryOptions,
+  discoverObjects,
+  type ShardStats,
+} from './discover.ts';
+export { DEFAULT_EXCLUDE_KEY_PREFIXES, type ExcludeMatch, keyExcluder } from './exclude.ts';
+export { interpretRow, rowIdOf } from './record.ts';
+export {
+  type Checkpoint,
+  type DiscoveredObject,
+  type DiscoveryEvent,
+  DiscoveryShardError,
+  type ExcludedObject,
+  type IdColumn,
+  type MalformedRecord,
+  type MoraySqlClient,
+  type ShardCheckpoints,
+  type ShardSource,
+  type StreamingDatabase,
+} from './types.ts';

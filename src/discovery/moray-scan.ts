@@ -1,0 +1,167 @@
+/**
+ * Moray mode (protocols.md §5.3): scan one shard's `manta` table through the Moray `sql` RPC
+ * in `_id` windows, exactly with sharkspotter's statements, for each id column in turn.
+ *
+ * Differences from sharkspotter, on purpose: a window that fails is retried and then fails the
+ * whole discovery naming the shard and window (sharkspotter logged and went on, returning a
+ * silently short result); a missing `_idx` column is recognised as such, any other error on
+ * `MAX()` is a failure (sharkspotter took 0); an empty table is not queried; rows found by the
+ * `_idx` scan that also have an `_id` are left to the `_id` scan so nothing is reported twice.
+ */
+import { interpretRow, type RowContext, type RowOutcome, rowIdOf } from './record.ts';
+import { RetriesExhaustedError, type RetryPolicy, withRetries } from './retry.ts';
+import {
+  type Checkpoint,
+  type DiscoveryEvent,
+  DiscoveryShardError,
+  type IdColumn,
+  type MoraySqlClient,
+} from './types.ts';
+
+export interface MorayScanOptions {
+  readonly shard: number;
+  readonly client: MoraySqlClient;
+  readonly column: IdColumn;
+  readonly chunkSize: number;
+  /** Resume after this id (from a checkpoint); from 0 when absent. */
+  readonly after: bigint | undefined;
+  readonly retry: RetryPolicy;
+  /**
+   * The `timeout` option sharkspotter sends with each window (ms, enforced by the server);
+   * twice that is sent as `timeoutMs`, the MorayClient's client-side bound, so a hung shard
+   * fails the window instead of stalling discovery.
+   */
+  readonly requestTimeoutMs: number;
+  readonly row: Omit<RowContext, 'column' | 'shard'>;
+  readonly signal: AbortSignal;
+  readonly onRetry: (err: unknown, attempt: number, window: string) => void;
+  readonly onRows: (rows: number) => void;
+}
+
+/** The column has no such column on this table (older tables have no `_idx`). */
+function isMissingColumn(err: unknown, column: IdColumn): boolean {
+  const e = err as { message?: unknown; code?: unknown; context?: { code?: unknown } };
+  if (e?.code === '42703' || e?.context?.code === '42703') return true;
+  return (
+    typeof e?.message === 'string' &&
+    new RegExp(`column "?${column}"? does not exist`, 'i').test(e.message)
+  );
+}
+
+function parseMax(rows: unknown[]): bigint | null {
+  if (rows.length !== 1) throw new Error(`MAX query returned ${rows.length} rows, expected 1`);
+  const row = rows[0];
+  const max = typeof row === 'object' && row !== null ? (row as { max?: unknown }).max : undefined;
+  if (max === null) return null;
+  if (typeof max === 'number' && Number.isSafeInteger(max)) return BigInt(max);
+  if (typeof max === 'string' && /^-?[0-9]+$/.test(max)) return BigInt(max);
+  throw new Error(`MAX query returned ${JSON.stringify(row)}, expected {"max": <integer>}`);
+}
+
+async function collect(iterable: AsyncIterable<unknown>): Promise<unknown[]> {
+  const rows: unknown[] = [];
+  for await (const row of iterable) rows.push(row);
+  return rows;
+}
+
+export async function* scanMorayColumn(o: MorayScanOptions): AsyncGenerator<DiscoveryEvent> {
+  const ctx: RowContext = { ...o.row, shard: o.shard, column: o.column };
+  const done = (through: bigint | undefined): Checkpoint => ({
+    kind: 'checkpoint',
+    shard: o.shard,
+    column: o.column,
+    through: through?.toString(),
+    done: true,
+  });
+  const maxStatement = `SELECT MAX(${o.column}) FROM manta;`;
+  let max: bigint | null | 'absent';
+  try {
+    max = await withRetries(
+      o.retry,
+      o.signal,
+      async () => {
+        try {
+          return parseMax(
+            await collect(o.client.sql(maxStatement, [], { limit: 1, no_count: true })),
+          );
+        } catch (err) {
+          if (o.column === '_idx' && isMissingColumn(err, o.column)) return 'absent' as const;
+          throw err;
+        }
+      },
+      (err, attempt) => o.onRetry(err, attempt, maxStatement),
+    );
+  } catch (err) {
+    throw shardError(o, `MAX()`, undefined, err);
+  }
+  if (max === 'absent' || max === null) {
+    yield done(o.after);
+    return;
+  }
+  const chunk = BigInt(o.chunkSize);
+  let start = o.after === undefined ? 0n : o.after + 1n;
+  if (start > max) {
+    yield done(o.after);
+    return;
+  }
+  while (start <= max) {
+    const stop = start + chunk - 1n < max ? start + chunk - 1n : max;
+    const statement =
+      `SELECT * FROM manta WHERE ${o.column} >= ${start} AND ${o.column} <= ${stop} ` +
+      `AND type = 'object' limit ${o.chunkSize};`;
+    let outcomes: NonNullable<RowOutcome>[];
+    try {
+      // The whole window is read before anything is yielded, so a retry never repeats events.
+      outcomes = await withRetries(
+        o.retry,
+        o.signal,
+        async () => {
+          const found: NonNullable<RowOutcome>[] = [];
+          let rows = 0;
+          const options = { timeout: o.requestTimeoutMs, timeoutMs: 2 * o.requestTimeoutMs };
+          for await (const raw of o.client.sql(statement, [], options)) {
+            rows++;
+            if (o.column === '_idx' && isObjectWithId(raw)) continue;
+            const outcome = interpretRow(raw, ctx);
+            if (outcome) found.push(outcome);
+          }
+          o.onRows(rows);
+          return found;
+        },
+        (err, attempt) => o.onRetry(err, attempt, `${o.column} ${start}..${stop}`),
+      );
+    } catch (err) {
+      throw shardError(o, start.toString(), stop.toString(), err);
+    }
+    yield* outcomes;
+    yield {
+      kind: 'checkpoint',
+      shard: o.shard,
+      column: o.column,
+      through: stop.toString(),
+      done: stop >= max,
+    };
+    start = stop + 1n;
+  }
+}
+
+/** Rows with a non-null `_id` belong to the `_id` scan. */
+function isObjectWithId(raw: unknown): boolean {
+  return (
+    typeof raw === 'object' &&
+    raw !== null &&
+    rowIdOf(raw as Record<string, unknown>, '_id') !== undefined
+  );
+}
+
+function shardError(
+  o: MorayScanOptions,
+  from: string,
+  to: string | undefined,
+  err: unknown,
+): unknown {
+  if (o.signal.aborted) return err;
+  const attempts = err instanceof RetriesExhaustedError ? err.attempts : 1;
+  const cause = err instanceof RetriesExhaustedError ? err.lastError : err;
+  return new DiscoveryShardError(o.shard, o.column, { from, to }, attempts, cause);
+}
