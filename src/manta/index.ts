@@ -1,0 +1,5 @@
+export * from './errors.ts';
+export * from './ids.ts';
+export * from './md5.ts';
+export * from './object.ts';
+export * from './paths.ts';
