@@ -1,0 +1,200 @@
+/**
+ * Assembles and runs an agent: store, scheduler, processor, API server and metrics server.
+ * Startup clears only the agent's own temp directory, applies retention, then resumes
+ * every unfinished assignment (done tasks are not redone) before accepting new ones.
+ */
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { createLogger, type Logger } from '../log/index.ts';
+import type { AgentConfig } from './config.ts';
+import { resetTempDir } from './fsutil.ts';
+import { AgentMetrics } from './metrics.ts';
+import { DownloadProcessor, type TaskProcessor } from './processor.ts';
+import { Scheduler } from './scheduler.ts';
+import { buildAgentApp } from './server.ts';
+import { AgentStore } from './store.ts';
+
+/** Name of the temp directory under the object root (same filesystem: atomic rename). */
+export const TEMP_DIR_NAME = '.rebalancer-tmp';
+
+export interface AgentDeps {
+  readonly log?: Logger;
+  /** Replaces the download processor (manager tests use an "always pass" one). */
+  readonly processor?: TaskProcessor;
+}
+
+export interface RunningAgent {
+  readonly url: string;
+  readonly port: number;
+  /** Undefined when metrics are disabled. */
+  readonly metricsUrl: string | undefined;
+  readonly app: FastifyInstance;
+  readonly store: AgentStore;
+  readonly scheduler: Scheduler;
+  readonly metrics: AgentMetrics;
+  /** Stops accepting work, lets in-flight tasks finish within the grace time, closes all. */
+  close(graceMs?: number): Promise<void>;
+}
+
+function urlOf(server: { address(): AddressInfo | string | null }, path = ''): string {
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}${path}`;
+}
+
+async function startMetricsServer(
+  metrics: AgentMetrics,
+  host: string,
+  port: number,
+  log: Logger,
+): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ code: 'NotFound', message: 'metrics are served on GET /metrics' }));
+      return;
+    }
+    metrics.text().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(text);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'collecting metrics failed');
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ code: 'InternalError', message: 'collecting metrics failed' }));
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<RunningAgent> {
+  const log = deps.log ?? createLogger({ name: 'rebalancer-agent', level: config.logLevel });
+  const metrics = new AgentMetrics(config.metrics);
+  mkdirSync(config.objectRoot, { recursive: true });
+  const tempDir = join(config.objectRoot, TEMP_DIR_NAME);
+  const removed = await resetTempDir(tempDir);
+  if (removed > 0) log.info({ tempDir, removed }, 'removed partial downloads of a previous run');
+
+  const store = new AgentStore({ stateDir: config.stateDir, log });
+  const sweep = (): void => {
+    if (config.completedRetentionSecs <= 0) return;
+    try {
+      const n = store.deleteCompletedBefore(Date.now() - config.completedRetentionSecs * 1000);
+      if (n > 0) log.info({ removed: n }, 'removed completed assignments past retention');
+    } catch (err) {
+      log.error({ err }, 'retention sweep failed');
+    }
+  };
+  sweep();
+  const retention = setInterval(
+    sweep,
+    Math.min(3600, Math.max(1, config.completedRetentionSecs)) * 1000,
+  );
+  retention.unref();
+
+  const downloader = deps.processor
+    ? undefined
+    : new DownloadProcessor({
+        objectRoot: config.objectRoot,
+        tempDir,
+        idPolicy: config.idPolicy,
+        allowHostPortSources: config.allowHostPortSources,
+        connectTimeoutMs: config.connectTimeoutSecs * 1000,
+        idleTimeoutMs: config.downloadTimeoutSecs * 1000,
+        retryDelaysMs: config.retryDelaysMs,
+        connectionsPerSource: config.maxDownloads,
+        log,
+        metrics,
+      });
+  const processor = deps.processor ?? downloader!.process;
+  const scheduler = new Scheduler({
+    store,
+    processor,
+    metrics,
+    log,
+    workers: config.workers,
+    workersPerAssignment: config.workersPerAssignment,
+    maxDownloads: config.maxDownloads,
+  });
+  const unfinished = store.resumeUnfinished();
+  if (unfinished.length > 0) log.info({ assignments: unfinished.length }, 'resuming assignments');
+  for (const row of unfinished) scheduler.enqueue(row);
+
+  let shuttingDown = false;
+  const app = await buildAgentApp({
+    store,
+    scheduler,
+    metrics,
+    log,
+    rules: {
+      objectRoot: config.objectRoot,
+      idPolicy: config.idPolicy,
+      allowHostPortSources: config.allowHostPortSources,
+      maxTasks: config.maxTasksPerAssignment,
+    },
+    maxQueued: config.maxQueued,
+    bodyLimitBytes: config.bodyLimitBytes,
+    authToken: config.authToken,
+    isShuttingDown: () => shuttingDown,
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const metricsServer = config.metrics.enabled
+    ? await startMetricsServer(metrics, config.metrics.host, config.metrics.port, log)
+    : undefined;
+  const url = urlOf(app.server);
+  log.info(
+    {
+      url,
+      workers: config.workers,
+      workers_per_assignment: config.workersPerAssignment,
+      max_downloads: config.maxDownloads,
+      download_timeout_secs: config.downloadTimeoutSecs,
+      object_root: config.objectRoot,
+      state_dir: config.stateDir,
+      auth: config.authToken !== undefined,
+    },
+    'rebalancer agent listening',
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = (graceMs = config.shutdownGraceSecs * 1000): Promise<void> => {
+    closing ??= (async () => {
+      shuttingDown = true;
+      clearInterval(retention);
+      await scheduler.stop(graceMs);
+      await app.close();
+      if (metricsServer) {
+        metricsServer.closeAllConnections();
+        await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      }
+      await downloader?.close();
+      await store.close();
+      log.info('rebalancer agent stopped');
+    })();
+    return closing;
+  };
+
+  return {
+    url,
+    port: (app.server.address() as AddressInfo).port,
+    metricsUrl: metricsServer ? urlOf(metricsServer, '/metrics') : undefined,
+    app,
+    store,
+    scheduler,
+    metrics,
+    close,
+  };
+}

@@ -1,0 +1,352 @@
+/**
+ * Agent configuration (agent.md §5): L's TOML keys and defaults, plus options the
+ * recommendations call for (state and object roots, queue limit, auth, retention, ...).
+ * Sources, later ones winning: defaults < config file (TOML or JSON) < environment
+ * (`REBALANCER_AGENT_<KEY>`, `REBALANCER_AGENT_METRICS_<KEY>`) < command-line flags.
+ * Anything invalid is a ConfigError naming the option.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { IdPolicy } from '../manta/index.ts';
+import { parseToml, TomlError } from './toml.ts';
+
+export interface MetricsConfig {
+  enabled: boolean;
+  host: string;
+  port: number;
+  datacenter: string;
+  service: string;
+  server: string;
+}
+
+export interface AgentConfig {
+  host: string;
+  port: number;
+  /** Assignments dispatching at once. */
+  workers: number;
+  /** Parallel downloads within one assignment. */
+  workersPerAssignment: number;
+  /** Parallel downloads overall (default workers × workersPerAssignment). */
+  maxDownloads: number;
+  /** Idle timeout: waiting for response headers or the next body chunk. */
+  downloadTimeoutSecs: number;
+  connectTimeoutSecs: number;
+  retryDelaysMs: number[];
+  /** Assignments queued or running before POST answers 503 (default workers × 50). */
+  maxQueued: number;
+  maxTasksPerAssignment: number;
+  bodyLimitBytes: number;
+  authToken: string | undefined;
+  stateDir: string;
+  objectRoot: string;
+  idPolicy: IdPolicy;
+  allowHostPortSources: boolean;
+  completedRetentionSecs: number;
+  shutdownGraceSecs: number;
+  logLevel: string;
+  metrics: MetricsConfig;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`${option}: ${message}`);
+  }
+}
+
+export const DEFAULT_CONFIG_PATH = '/opt/smartdc/rebalancer-agent/etc/config.toml';
+
+type Kind = 'string' | 'int' | 'bool' | 'intList' | 'idPolicy' | 'level';
+
+interface OptionSpec {
+  readonly section: 'server' | 'metrics';
+  readonly key: string;
+  readonly kind: Kind;
+  readonly min?: number;
+  readonly max?: number;
+  readonly help: string;
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** Every option, by file section and key. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { section: 'server', key: 'host', kind: 'string', help: 'API listen address' },
+  { section: 'server', key: 'port', kind: 'int', min: 0, max: 65535, help: 'API listen port' },
+  {
+    section: 'server',
+    key: 'workers',
+    kind: 'int',
+    min: 1,
+    max: 1024,
+    help: 'assignments processed at once',
+  },
+  {
+    section: 'server',
+    key: 'workers_per_assignment',
+    kind: 'int',
+    min: 1,
+    max: 1024,
+    help: 'parallel downloads within one assignment',
+  },
+  {
+    section: 'server',
+    key: 'max_downloads',
+    kind: 'int',
+    min: 1,
+    max: 65536,
+    help: 'parallel downloads overall',
+  },
+  {
+    section: 'server',
+    key: 'download_timeout_secs',
+    kind: 'int',
+    min: 1,
+    help: 'idle timeout for response headers and each body chunk',
+  },
+  {
+    section: 'server',
+    key: 'connect_timeout_secs',
+    kind: 'int',
+    min: 1,
+    help: 'TCP connect timeout',
+  },
+  {
+    section: 'server',
+    key: 'retry_delays_ms',
+    kind: 'intList',
+    min: 0,
+    help: 'delays before retrying a transport failure (comma-separated)',
+  },
+  {
+    section: 'server',
+    key: 'max_queued',
+    kind: 'int',
+    min: 1,
+    help: 'queued+running assignments before 503',
+  },
+  {
+    section: 'server',
+    key: 'max_tasks_per_assignment',
+    kind: 'int',
+    min: 1,
+    help: 'tasks per assignment',
+  },
+  { section: 'server', key: 'body_limit_bytes', kind: 'int', min: 1024, help: 'largest POST body' },
+  {
+    section: 'server',
+    key: 'auth_token',
+    kind: 'string',
+    help: 'bearer token required on every request',
+  },
+  { section: 'server', key: 'state_dir', kind: 'string', help: 'directory of the agent database' },
+  { section: 'server', key: 'object_root', kind: 'string', help: 'object store root (/manta)' },
+  {
+    section: 'server',
+    key: 'id_policy',
+    kind: 'idPolicy',
+    help: 'owner/object id form: uuid or token',
+  },
+  {
+    section: 'server',
+    key: 'allow_host_port_sources',
+    kind: 'bool',
+    help: 'accept host:port source ids (test deployments)',
+  },
+  {
+    section: 'server',
+    key: 'completed_retention_secs',
+    kind: 'int',
+    min: 0,
+    help: 'keep completed assignments this long (0: forever)',
+  },
+  {
+    section: 'server',
+    key: 'shutdown_grace_secs',
+    kind: 'int',
+    min: 0,
+    help: 'time in-flight tasks get at shutdown',
+  },
+  { section: 'server', key: 'log_level', kind: 'level', help: LEVELS.join('|') },
+  { section: 'metrics', key: 'enabled', kind: 'bool', help: 'serve metrics' },
+  { section: 'metrics', key: 'host', kind: 'string', help: 'metrics listen address' },
+  { section: 'metrics', key: 'port', kind: 'int', min: 0, max: 65535, help: 'metrics listen port' },
+  { section: 'metrics', key: 'datacenter', kind: 'string', help: 'constant label datacenter' },
+  { section: 'metrics', key: 'service', kind: 'string', help: 'constant label service' },
+  { section: 'metrics', key: 'server', kind: 'string', help: 'constant label server' },
+];
+
+type Value = string | number | boolean | number[];
+type Settings = Map<string, Value>;
+
+function optionName(spec: OptionSpec): string {
+  return `${spec.section}.${spec.key}`;
+}
+
+/** `REBALANCER_AGENT_WORKERS`, `REBALANCER_AGENT_METRICS_PORT` (the SAPI names, §5.2). */
+export function envName(spec: OptionSpec): string {
+  const prefix = spec.section === 'server' ? 'REBALANCER_AGENT_' : 'REBALANCER_AGENT_METRICS_';
+  return prefix + spec.key.toUpperCase();
+}
+
+/** `--workers-per-assignment`, `--metrics-port`. */
+export function flagName(spec: OptionSpec): string {
+  const key = spec.key.replaceAll('_', '-');
+  return spec.section === 'server' ? key : `metrics-${key}`;
+}
+
+function coerce(spec: OptionSpec, raw: unknown, fromText: boolean): Value {
+  const name = optionName(spec);
+  const intCheck = (n: unknown): number => {
+    const v = fromText && typeof n === 'string' && /^-?[0-9]+$/.test(n.trim()) ? Number(n) : n;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v)) {
+      throw new ConfigError(name, `must be an integer, got ${JSON.stringify(n)}`);
+    }
+    if (spec.min !== undefined && v < spec.min)
+      throw new ConfigError(name, `must be >= ${spec.min}`);
+    if (spec.max !== undefined && v > spec.max)
+      throw new ConfigError(name, `must be <= ${spec.max}`);
+    return v;
+  };
+  switch (spec.kind) {
+    case 'string':
+      if (typeof raw !== 'string') throw new ConfigError(name, 'must be a string');
+      return raw;
+    case 'int':
+      return intCheck(raw);
+    case 'bool':
+      if (typeof raw === 'boolean') return raw;
+      if (fromText && (raw === 'true' || raw === 'false')) return raw === 'true';
+      throw new ConfigError(name, 'must be true or false');
+    case 'intList': {
+      const list =
+        fromText && typeof raw === 'string' ? raw.split(',').filter((s) => s.trim() !== '') : raw;
+      if (!Array.isArray(list)) throw new ConfigError(name, 'must be a list of integers');
+      return list.map((v) => intCheck(v));
+    }
+    case 'idPolicy':
+      if (raw !== 'uuid' && raw !== 'token')
+        throw new ConfigError(name, 'must be "uuid" or "token"');
+      return raw;
+    case 'level':
+      if (typeof raw !== 'string' || !LEVELS.includes(raw)) {
+        throw new ConfigError(name, `must be one of ${LEVELS.join(', ')}`);
+      }
+      return raw;
+  }
+}
+
+/** Reads a config file: JSON when it ends in .json or starts with `{`, TOML otherwise. */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('config', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    if (path.endsWith('.json') || text.trimStart().startsWith('{')) {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new ConfigError('config', `${path}: must be an object`);
+      }
+      return parsed as Record<string, unknown>;
+    }
+    return parseToml(text);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const what = err instanceof TomlError ? 'TOML' : 'JSON';
+    throw new ConfigError('config', `cannot parse ${path} as ${what}: ${(err as Error).message}`);
+  }
+}
+
+function fromFile(file: Record<string, unknown>, settings: Settings): void {
+  for (const [section, body] of Object.entries(file)) {
+    if (section !== 'server' && section !== 'metrics') {
+      throw new ConfigError(section, 'unknown section (expected [server] and [metrics])');
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new ConfigError(section, 'must be a table');
+    }
+    for (const [key, raw] of Object.entries(body)) {
+      const spec = OPTIONS.find((o) => o.section === section && o.key === key);
+      if (!spec) throw new ConfigError(`${section}.${key}`, 'unknown option');
+      settings.set(optionName(spec), coerce(spec, raw, false));
+    }
+  }
+}
+
+export interface ConfigSources {
+  /** Parsed config file contents (see readConfigFile). */
+  readonly file?: Record<string, unknown>;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Command-line values by option name (`server.workers`), as text. */
+  readonly flags?: ReadonlyMap<string, string>;
+}
+
+/** Merges the sources over the defaults and checks the result. */
+export function resolveConfig(sources: ConfigSources): AgentConfig {
+  const settings: Settings = new Map();
+  if (sources.file) fromFile(sources.file, settings);
+  for (const spec of OPTIONS) {
+    const raw = sources.env?.[envName(spec)];
+    if (raw !== undefined && raw !== '') settings.set(optionName(spec), coerce(spec, raw, true));
+  }
+  for (const [name, raw] of sources.flags ?? []) {
+    const spec = OPTIONS.find((o) => optionName(o) === name);
+    if (!spec) throw new ConfigError(name, 'unknown option');
+    settings.set(name, coerce(spec, raw, true));
+  }
+  const get = <T extends Value>(name: string, fallback: T): T =>
+    (settings.get(name) as T) ?? fallback;
+  const workers = get('server.workers', 4);
+  const perAssignment = get('server.workers_per_assignment', 4);
+  const token = settings.get('server.auth_token') as string | undefined;
+  if (token !== undefined && token.length < 16) {
+    throw new ConfigError('server.auth_token', 'must be at least 16 characters');
+  }
+  return {
+    host: get('server.host', '0.0.0.0'),
+    port: get('server.port', 7878),
+    workers,
+    workersPerAssignment: perAssignment,
+    maxDownloads: get('server.max_downloads', workers * perAssignment),
+    downloadTimeoutSecs: get('server.download_timeout_secs', 120),
+    connectTimeoutSecs: get('server.connect_timeout_secs', 10),
+    retryDelaysMs: get('server.retry_delays_ms', [1000, 2000, 4000]),
+    maxQueued: get('server.max_queued', workers * 50),
+    maxTasksPerAssignment: get('server.max_tasks_per_assignment', 100_000),
+    bodyLimitBytes: get('server.body_limit_bytes', 64 * 1024 * 1024),
+    authToken: token,
+    stateDir: get('server.state_dir', '/var/tmp/rebalancer'),
+    objectRoot: get('server.object_root', '/manta'),
+    idPolicy: get('server.id_policy', 'uuid') as IdPolicy,
+    allowHostPortSources: get('server.allow_host_port_sources', false),
+    completedRetentionSecs: get('server.completed_retention_secs', 7 * 24 * 3600),
+    shutdownGraceSecs: get('server.shutdown_grace_secs', 20),
+    logLevel: get('server.log_level', 'info'),
+    metrics: {
+      enabled: get('metrics.enabled', true),
+      host: get('metrics.host', '0.0.0.0'),
+      port: get('metrics.port', 8878),
+      datacenter: get('metrics.datacenter', 'development'),
+      service: get('metrics.service', '1.rebalancer.localhost'),
+      server: get('metrics.server', '127.0.0.1'),
+    },
+  };
+}
+
+/**
+ * The config file to read: the explicit path, else REBALANCER_AGENT_CONFIG, else L's
+ * fixed path when it exists; undefined means defaults only.
+ */
+export function configPath(
+  explicit: string | undefined,
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  if (explicit !== undefined) return explicit;
+  if (env.REBALANCER_AGENT_CONFIG) return env.REBALANCER_AGENT_CONFIG;
+  return existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : undefined;
+}

@@ -1,0 +1,371 @@
+/**
+ * Processes one task (agent.md §4.6, with the §11 fixes): skip when the object is already
+ * present with the right MD5; otherwise GET it from the source shark, hash while streaming
+ * into a uniquely named temp file on the object root's filesystem, verify, fsync, rename
+ * atomically into place and fsync the directory. Every failure maps to an L reason.
+ */
+import { randomUUID } from 'node:crypto';
+import { type FileHandle, open, rename, rm, stat, statfs } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, type Dispatcher, request } from 'undici';
+import type { ObjectSkippedReason, Task, TaskStatus } from '../api/common.ts';
+import type { Logger } from '../log/index.ts';
+import {
+  createMd5,
+  type IdPolicy,
+  md5OfFile,
+  objectPath,
+  objectUrl,
+  resolveUnderRoot,
+} from '../manta/index.ts';
+import { fsyncDir, mkdirDurable } from './fsutil.ts';
+import type { AgentMetrics, ObjectOutcome } from './metrics.ts';
+
+export interface TaskResult {
+  readonly status: Exclude<TaskStatus, 'Pending'>;
+  /** `skipped`: already present with the right MD5, nothing downloaded. */
+  readonly outcome: ObjectOutcome;
+  readonly bytes: number;
+}
+
+/** The task was interrupted by shutdown: it stays pending and runs again after restart. */
+export class TaskAbortedError extends Error {
+  override readonly name = 'TaskAbortedError';
+}
+
+/** Pluggable task processing (tests of the manager use an "always pass" processor). */
+export type TaskProcessor = (task: Task, signal: AbortSignal) => Promise<TaskResult>;
+
+export interface DownloadProcessorOptions {
+  readonly objectRoot: string;
+  /** Temp directory on the same filesystem as the object root. */
+  readonly tempDir: string;
+  readonly idPolicy: IdPolicy;
+  readonly allowHostPortSources: boolean;
+  readonly connectTimeoutMs: number;
+  /** Longest wait for response headers or for the next body chunk (not a total cap). */
+  readonly idleTimeoutMs: number;
+  /** Delays before each retry of a transport failure; L: 1 s, 2 s, 4 s. */
+  readonly retryDelaysMs: readonly number[];
+  /** Keep-alive connections per source shark. */
+  readonly connectionsPerSource: number;
+  readonly log: Logger;
+  readonly metrics: AgentMetrics;
+}
+
+const WRITE_BATCH = 1 << 20;
+
+class LocalFsError extends Error {
+  override readonly name = 'LocalFsError';
+  constructor(override readonly cause: unknown) {
+    super(`local filesystem error: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+type Attempt =
+  | { kind: 'ok'; tmp: string; bytes: number }
+  | { kind: 'network'; err: unknown }
+  | { kind: 'status'; code: number }
+  | { kind: 'md5'; got: string; tmp: string }
+  | { kind: 'fs'; err: unknown; tmp?: string }
+  | { kind: 'nospace'; tmp?: string };
+
+function isNoSpace(err: unknown): boolean {
+  const code =
+    (err as { code?: string })?.code ?? ((err as LocalFsError)?.cause as { code?: string })?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** Serialises work on one key (a destination path): the same object is never installed twice at once. */
+class KeyedMutex {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key);
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous ? previous.then(() => mine) : mine;
+    this.tails.set(key, tail);
+    try {
+      if (previous) await previous;
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, null);
+    off += bytesWritten;
+  }
+}
+
+export class DownloadProcessor {
+  private readonly dispatcher: Dispatcher;
+  private readonly locks = new KeyedMutex();
+  private readonly opts: DownloadProcessorOptions;
+  private space: { at: number; free: number } | undefined;
+
+  constructor(options: DownloadProcessorOptions) {
+    this.opts = options;
+    this.dispatcher = new Agent({
+      connect: { timeout: options.connectTimeoutMs },
+      headersTimeout: options.idleTimeoutMs,
+      bodyTimeout: options.idleTimeoutMs,
+      connections: options.connectionsPerSource,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  /** The TaskProcessor bound to this instance. */
+  readonly process: TaskProcessor = async (task, signal) => {
+    const { log } = this.opts;
+    let rel: string;
+    let finalPath: string;
+    let url: string;
+    try {
+      rel = objectPath(
+        {
+          owner: task.owner,
+          objectId: task.object_id,
+          bucketId: task.bucket_id,
+          objectNameHash: task.object_name_hash,
+        },
+        { idPolicy: this.opts.idPolicy },
+      );
+      finalPath = resolveUnderRoot(this.opts.objectRoot, rel);
+      url = objectUrl(task.source.manta_storage_id, rel, {
+        allowHostPort: this.opts.allowHostPortSources,
+      });
+    } catch (err) {
+      // Payloads are validated on admission; reaching this means a stored row is bad.
+      log.error({ err, task }, 'task has no valid destination or source');
+      return { status: { Failed: 'AgentFSError' }, outcome: 'failed', bytes: 0 };
+    }
+    log.debug({ object: task.object_id, path: finalPath }, 'process_task');
+    return this.locks.run(finalPath, () => this.processAt(task, url, finalPath, signal));
+  };
+
+  private async processAt(
+    task: Task,
+    url: string,
+    finalPath: string,
+    signal: AbortSignal,
+  ): Promise<TaskResult> {
+    const { log } = this.opts;
+    if (await this.presentWithMd5(finalPath, task.md5sum)) {
+      log.debug(
+        { owner: task.owner, object: task.object_id },
+        'Checksum passed -- no need to download',
+      );
+      return { status: 'Complete', outcome: 'skipped', bytes: 0 };
+    }
+    const retries = this.opts.retryDelaysMs.length;
+    let attempt: Attempt;
+    for (let i = 0; ; i++) {
+      if (signal.aborted) throw new TaskAbortedError('shutdown');
+      attempt = await this.downloadOnce(url, task.md5sum, signal);
+      if (attempt.kind !== 'network' || i >= retries) break;
+      const delay = this.opts.retryDelaysMs[i]!;
+      log.warn(
+        { url, err: attempt.err, attempt: i + 1, attempts: retries + 1, delayMs: delay },
+        'Request failed, retrying',
+      );
+      try {
+        await sleep(delay, undefined, { signal });
+      } catch {
+        throw new TaskAbortedError('shutdown during retry delay');
+      }
+    }
+    const fail = async (reason: ObjectSkippedReason, tmp?: string): Promise<TaskResult> => {
+      if (tmp !== undefined) await this.removeTemp(tmp);
+      return { status: { Failed: reason }, outcome: 'failed', bytes: 0 };
+    };
+    switch (attempt.kind) {
+      case 'network':
+        log.error({ url, err: attempt.err, attempts: retries + 1 }, 'Request failed after retries');
+        return fail('SourceOtherError');
+      case 'status':
+        log.error({ url, status: attempt.code }, 'Download response is not 200');
+        return fail(
+          attempt.code === 404 ? 'SourceObjectNotFound' : { HTTPStatusCode: attempt.code },
+        );
+      case 'md5':
+        log.error(
+          { owner: task.owner, object: task.object_id, expected: task.md5sum, got: attempt.got },
+          'Checksum failed',
+        );
+        return fail('MD5Mismatch', attempt.tmp);
+      case 'nospace':
+        log.error({ url }, 'destination has insufficient space');
+        return fail('DestinationInsufficientSpace', attempt.tmp);
+      case 'fs':
+        log.error({ url, err: attempt.err }, 'AgentFSError');
+        return fail('AgentFSError', attempt.tmp);
+      case 'ok':
+        break;
+    }
+    try {
+      const dir = dirname(finalPath);
+      await mkdirDurable(dir);
+      await rename(attempt.tmp, finalPath);
+      await fsyncDir(dir);
+    } catch (err) {
+      log.error({ err, path: finalPath }, 'AgentFSError: installing the object failed');
+      return fail(isNoSpace(err) ? 'DestinationInsufficientSpace' : 'AgentFSError', attempt.tmp);
+    }
+    this.opts.metrics.bytesVerified(attempt.bytes);
+    return { status: 'Complete', outcome: 'complete', bytes: attempt.bytes };
+  }
+
+  /** True when `path` holds a file whose MD5 is `md5sum`; an unreadable file counts as absent. */
+  private async presentWithMd5(path: string, md5sum: string): Promise<boolean> {
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) return false;
+      return (await md5OfFile(path)).contentMd5 === md5sum;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT') {
+        this.opts.log.warn({ err, path }, 'existing object unreadable; downloading again');
+      }
+      return false;
+    }
+  }
+
+  private async downloadOnce(url: string, md5sum: string, signal: AbortSignal): Promise<Attempt> {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal });
+    } catch (err) {
+      if (signal.aborted) throw new TaskAbortedError('shutdown');
+      return { kind: 'network', err };
+    }
+    if (res.statusCode !== 200) {
+      try {
+        await res.body.dump({ limit: 64 * 1024 });
+      } catch (err) {
+        this.opts.log.debug({ err, url }, 'discarding an error response body failed');
+      }
+      return { kind: 'status', code: res.statusCode };
+    }
+    const length = Number(res.headers['content-length']);
+    if (Number.isFinite(length) && length > 0 && !(await this.hasRoomFor(length))) {
+      res.body.destroy();
+      return { kind: 'nospace' };
+    }
+    const tmp = join(this.opts.tempDir, `${randomUUID()}.tmp`);
+    let fh: FileHandle;
+    try {
+      fh = await open(tmp, 'wx', 0o644);
+    } catch (err) {
+      res.body.destroy();
+      return isNoSpace(err) ? { kind: 'nospace' } : { kind: 'fs', err };
+    }
+    const hash = createMd5();
+    let bytes = 0;
+    let queued: Buffer[] = [];
+    let queuedBytes = 0;
+    let writing: Promise<void> | undefined;
+    const flushQueued = async (): Promise<void> => {
+      if (writing) await writing;
+      const buf = queued.length === 1 ? queued[0]! : Buffer.concat(queued, queuedBytes);
+      queued = [];
+      queuedBytes = 0;
+      writing = writeAll(fh, buf).catch((err: unknown) => {
+        throw new LocalFsError(err);
+      });
+    };
+    let failure: Attempt | undefined;
+    try {
+      try {
+        for await (const chunk of res.body) {
+          const buf = chunk as Buffer;
+          hash.update(buf);
+          bytes += buf.length;
+          queued.push(buf);
+          queuedBytes += buf.length;
+          if (queuedBytes >= WRITE_BATCH) await flushQueued();
+        }
+        if (queuedBytes > 0) await flushQueued();
+        if (writing) await writing;
+        // fdatasync: the data and the size, which is all a new file needs to be readable.
+        await fh.datasync().catch((err: unknown) => {
+          throw new LocalFsError(err);
+        });
+      } catch (err) {
+        if (writing) {
+          // Settle the in-flight write; its error matters only if nothing else failed.
+          await writing.catch((writeErr: unknown) => {
+            if (!(err instanceof LocalFsError)) {
+              this.opts.log.debug({ err: writeErr }, 'write failed after the download failed');
+            }
+          });
+        }
+        if (err instanceof LocalFsError) {
+          res.body.destroy();
+          failure = isNoSpace(err) ? { kind: 'nospace', tmp } : { kind: 'fs', err: err.cause, tmp };
+        } else if (signal.aborted) {
+          failure = { kind: 'fs', err, tmp };
+          await this.removeTemp(tmp);
+          throw new TaskAbortedError('shutdown');
+        } else {
+          failure = { kind: 'network', err };
+        }
+      }
+    } finally {
+      await fh.close().catch((err: unknown) => {
+        this.opts.log.error({ err, tmp }, 'closing a temp file failed');
+        failure ??= { kind: 'fs', err, tmp };
+      });
+    }
+    if (failure) {
+      // A network failure may be retried: drop this attempt's temp file now.
+      if (failure.kind === 'network') await this.removeTemp(tmp);
+      return failure;
+    }
+    const got = hash.digest('base64');
+    if (got !== md5sum) return { kind: 'md5', got, tmp };
+    return { kind: 'ok', tmp, bytes };
+  }
+
+  /**
+   * Free-space check before writing (fails early with DestinationInsufficientSpace). The
+   * statfs result is reused for a second, less what was claimed since.
+   */
+  private async hasRoomFor(length: number): Promise<boolean> {
+    const now = performance.now();
+    if (this.space === undefined || now - this.space.at > 1000) {
+      try {
+        const fs = await statfs(this.opts.tempDir);
+        this.space = { at: now, free: fs.bavail * fs.bsize };
+      } catch (err) {
+        this.opts.log.warn({ err }, 'statfs of the temp directory failed; not checking space');
+        return true;
+      }
+    }
+    if (this.space.free < length) return false;
+    this.space.free -= length;
+    return true;
+  }
+
+  /** Removes a temp file; a failure is logged and counted, never ignored (CRIT-5). */
+  private async removeTemp(tmp: string): Promise<void> {
+    try {
+      await rm(tmp, { force: true });
+    } catch (err) {
+      this.opts.metrics.cleanupFailed();
+      this.opts.log.error({ err, tmp }, 'removing a temp file failed');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}

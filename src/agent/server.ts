@@ -1,0 +1,304 @@
+/**
+ * The agent's HTTP API (agent.md §2): L's routes, status codes and JSON encodings, with
+ * JSON error bodies, validation naming the bad field (400), 409 duplicates, 503
+ * backpressure, 413 oversize bodies and optional bearer-token authentication.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import {
+  AgentErrorCode,
+  Assignment,
+  AssignmentId,
+  AssignmentParams,
+  AssignmentPayload,
+  ErrorBody,
+} from '../api/agent.ts';
+import type { Logger } from '../log/index.ts';
+import type { AgentMetrics } from './metrics.ts';
+import {
+  canonicalUuid,
+  decodeAssignmentPayload,
+  PayloadError,
+  type PayloadRules,
+  type ValidPayload,
+} from './payload.ts';
+import type { Scheduler } from './scheduler.ts';
+import { type AgentStore, type AssignmentRow, DuplicateAssignmentError } from './store.ts';
+
+export interface ServerOptions {
+  readonly store: AgentStore;
+  readonly scheduler: Scheduler;
+  readonly metrics: AgentMetrics;
+  readonly log: Logger;
+  readonly rules: PayloadRules;
+  readonly maxQueued: number;
+  readonly bodyLimitBytes: number;
+  /** When set, every request must carry `Authorization: Bearer <token>`. */
+  readonly authToken?: string | undefined;
+  /** True once shutdown began: new assignments are refused with 503. */
+  readonly isShuttingDown?: () => boolean;
+}
+
+const error = (description: string) => ({ ...ErrorBody, description });
+const common = {
+  400: error('invalid input; `field` names it'),
+  401: error('bearer token required (when authentication is configured)'),
+  500: error('internal error'),
+};
+
+function sendError(
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  message: string,
+  field?: string,
+): FastifyReply {
+  const body: ErrorBody = field === undefined ? { code, message } : { code, message, field };
+  return reply.code(status).type('application/json').send(body);
+}
+
+/** `{"uuid":…,"stats":{"state":{"Complete":[…]},…}}`, exactly as describe() would encode it. */
+async function* completeBody(store: AgentStore, row: AssignmentRow): AsyncGenerator<string> {
+  yield `{"uuid":${JSON.stringify(row.uuid)},"stats":{"state":{"Complete":[`;
+  let first = true;
+  for (const page of store.failedTaskPages(row.seq)) {
+    let chunk = '';
+    for (const task of page) {
+      chunk += first ? JSON.stringify(task) : `,${JSON.stringify(task)}`;
+      first = false;
+    }
+    yield chunk;
+  }
+  yield `]},"failed":${row.failed},"complete":${row.complete},"total":${row.total}}}`;
+}
+
+function tokenMatches(header: string | undefined, expected: Buffer): boolean {
+  if (header === undefined) return false;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!m) return false;
+  const given = Buffer.from(m[1]!, 'utf8');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** Builds the fastify app (not listening); `app.swagger()` needs @fastify/swagger registered first. */
+export async function buildAgentApp(
+  options: ServerOptions,
+  setup?: (app: FastifyInstance) => Promise<void>,
+): Promise<FastifyInstance> {
+  const { store, scheduler, metrics, log, rules } = options;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimitBytes,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  if (setup) await setup(app);
+
+  // L ignores Content-Type: every body is parsed as JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse((body as Buffer).toString('utf8')));
+    } catch (err) {
+      done(new PayloadError('body', `is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  const expected =
+    options.authToken === undefined ? undefined : Buffer.from(options.authToken, 'utf8');
+  if (expected !== undefined) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (!tokenMatches(req.headers.authorization, expected)) {
+        metrics.requestError('unauthorized');
+        reply.header('www-authenticate', 'Bearer');
+        return sendError(reply, 401, AgentErrorCode.Unauthorized, 'missing or wrong bearer token');
+      }
+    });
+  }
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof PayloadError) {
+      metrics.requestError(err.tooLarge ? 'payload_too_large' : 'bad_request');
+      const status = err.tooLarge ? 413 : 400;
+      const code = err.tooLarge ? AgentErrorCode.PayloadTooLarge : AgentErrorCode.BadRequest;
+      return sendError(reply, status, code, err.message, err.field);
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === 413) {
+      metrics.requestError('payload_too_large');
+      return sendError(reply, 413, AgentErrorCode.PayloadTooLarge, 'request body too large');
+    }
+    if (status !== undefined && status >= 400 && status < 500) {
+      metrics.requestError('bad_request');
+      return sendError(reply, status, AgentErrorCode.BadRequest, (err as Error).message);
+    }
+    metrics.requestError('internal');
+    log.error({ err, url: req.url, method: req.method }, 'request failed');
+    return sendError(reply, 500, AgentErrorCode.Internal, 'internal error');
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 404, AgentErrorCode.NotFound, `no route ${req.method} ${req.url}`),
+  );
+
+  app.post(
+    '/assignments',
+    {
+      schema: {
+        summary: 'Submit an assignment',
+        operationId: 'create_assignment',
+        tags: ['assignments'],
+        body: AssignmentPayload,
+        response: {
+          200: AssignmentId,
+          ...common,
+          409: error('assignment id already exists'),
+          413: error('body or task count over the limit'),
+          503: error('queue full (Retry-After) or shutting down'),
+        },
+      },
+      // The body is decoded by our own validator: it also takes the positional form,
+      // checks ids/paths and names the first bad field.
+      validatorCompiler: () => (data: unknown) => {
+        try {
+          return { value: decodeAssignmentPayload(data, rules) };
+        } catch (err) {
+          return { error: err as Error };
+        }
+      },
+    },
+    async (req, reply) => {
+      metrics.request('POST');
+      // Replaced by the validator above with a ValidPayload.
+      const payload = req.body as unknown as ValidPayload;
+      if (options.isShuttingDown?.()) {
+        return sendError(reply, 503, AgentErrorCode.ShuttingDown, 'agent is shutting down');
+      }
+      if (store.get(payload.id) !== undefined) {
+        metrics.requestError('conflict');
+        return sendError(reply, 409, AgentErrorCode.Conflict, `assignment ${payload.id} exists`);
+      }
+      if (scheduler.size >= options.maxQueued) {
+        metrics.requestError('queue_full');
+        log.warn(
+          { assignment: payload.id, queued: scheduler.size, max: options.maxQueued },
+          'Rejecting assignment: queue full',
+        );
+        reply.header('retry-after', '5');
+        return sendError(
+          reply,
+          503,
+          AgentErrorCode.QueueFull,
+          `${scheduler.size} assignments queued, limit ${options.maxQueued}`,
+        );
+      }
+      let row: ReturnType<AgentStore['createAssignment']>;
+      try {
+        row = store.createAssignment(payload.id, payload.tasks(), payload.taskCount);
+      } catch (err) {
+        if (err instanceof DuplicateAssignmentError) {
+          metrics.requestError('conflict');
+          return sendError(reply, 409, AgentErrorCode.Conflict, err.message);
+        }
+        throw err;
+      }
+      log.info({ assignment: row.uuid, tasks: row.total }, 'assignment accepted');
+      scheduler.enqueue(row);
+      // L answers with the id as a JSON string.
+      return reply.code(200).type('application/json').send(JSON.stringify(row.uuid));
+    },
+  );
+
+  app.get(
+    '/assignments/:uuid',
+    {
+      schema: {
+        summary: 'Assignment status',
+        operationId: 'get_assignment',
+        tags: ['assignments'],
+        params: AssignmentParams,
+        response: { 200: Assignment, ...common, 404: error('unknown assignment') },
+      },
+    },
+    async (req, reply) => {
+      metrics.request('GET');
+      const uuid = canonicalUuid(req.params.uuid);
+      if (uuid === undefined) {
+        metrics.requestError('bad_request');
+        return sendError(reply, 400, AgentErrorCode.BadRequest, 'not a UUID', 'uuid');
+      }
+      const row = store.get(uuid);
+      if (row === undefined) {
+        return sendError(reply, 404, AgentErrorCode.NotFound, `assignment ${uuid} not found`);
+      }
+      if (row.state === 'complete' && row.failed > 0) {
+        // The failure list can be long: stream it page by page instead of building it.
+        return (reply as FastifyReply)
+          .code(200)
+          .type('application/json')
+          .send(Readable.from(completeBody(store, row)));
+      }
+      return reply.code(200).send(store.describe(row));
+    },
+  );
+
+  app.delete(
+    '/assignments/:uuid',
+    {
+      schema: {
+        summary: 'Delete a completed assignment record',
+        operationId: 'delete_assignment',
+        tags: ['assignments'],
+        params: AssignmentParams,
+        response: {
+          200: Type.Null({ description: 'deleted (empty body)' }),
+          ...common,
+          403: error('assignment not complete yet'),
+          404: error('unknown assignment'),
+        },
+      },
+    },
+    async (req, reply) => {
+      metrics.request('DELETE');
+      const uuid = canonicalUuid(req.params.uuid);
+      if (uuid === undefined) {
+        metrics.requestError('bad_request');
+        return sendError(reply, 400, AgentErrorCode.BadRequest, 'not a UUID', 'uuid');
+      }
+      const row = store.get(uuid);
+      if (row === undefined) {
+        return sendError(reply, 404, AgentErrorCode.NotFound, `assignment ${uuid} not found`);
+      }
+      if (row.state !== 'complete') {
+        return sendError(
+          reply,
+          403,
+          AgentErrorCode.Forbidden,
+          `Attempt to remove scheduled assignment: ${uuid}.`,
+        );
+      }
+      store.delete(row.seq);
+      log.info({ assignment: uuid }, 'assignment deleted');
+      // L answers 200 with an empty body.
+      return (reply as FastifyReply).code(200).send();
+    },
+  );
+
+  // A known path with another method answers 405, as L's router does (untagged: not in
+  // the OpenAPI document).
+  const notAllowed = async (_req: unknown, reply: FastifyReply) =>
+    sendError(reply, 405, 'MethodNotAllowed', 'method not allowed');
+  app.route({
+    method: ['GET', 'PUT', 'PATCH', 'DELETE'],
+    url: '/assignments',
+    handler: notAllowed,
+  });
+  app.route({
+    method: ['POST', 'PUT', 'PATCH'],
+    url: '/assignments/:uuid',
+    handler: notAllowed,
+  });
+  return app;
+}

@@ -1,0 +1,177 @@
+/**
+ * The manager's HTTP API (manager.md §2), in L's JSON shapes: `{"action","params"}` requests,
+ * PascalCase job actions and states, title-cased result keys. Differences from L, on purpose
+ * (§13.10): errors are JSON bodies `{code, message}`; an unknown job is 404; a bad UUID is 400;
+ * an illegal state change is 409.
+ */
+import { type Static, Type } from 'typebox';
+
+const UUID_PATTERN =
+  '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+
+export const JobId = Type.String({ title: 'JobId', pattern: UUID_PATTERN });
+
+/** Job states: snake_case in the database, PascalCase on the wire (manager.md §3.2). */
+export const JOB_STATES = ['init', 'setup', 'running', 'stopped', 'complete', 'failed'] as const;
+export type JobStateDb = (typeof JOB_STATES)[number];
+export const JOB_STATE_NAMES = [
+  'Init',
+  'Setup',
+  'Running',
+  'Stopped',
+  'Complete',
+  'Failed',
+] as const;
+export type JobStateName = (typeof JOB_STATE_NAMES)[number];
+export const JobState = Type.Enum([...JOB_STATE_NAMES], { title: 'JobState' });
+
+export const JOB_ACTIONS = ['evacuate', 'none'] as const;
+export type JobActionDb = (typeof JOB_ACTIONS)[number];
+export const JobAction = Type.Enum(['Evacuate', 'None'], { title: 'JobAction' });
+export type JobActionName = 'Evacuate' | 'None';
+
+/** `POST /jobs` body: serde's adjacently tagged `{"action": "evacuate", "params": {...}}`. */
+export const EvacuateParams = Type.Object(
+  {
+    from_shark: Type.String({ minLength: 1, description: 'storage id or short name' }),
+    max_objects: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0, maximum: 4294967295 }), Type.Null()], {
+        description: 'absent, null or 0: unlimited',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type EvacuateParams = Static<typeof EvacuateParams>;
+
+export const CreateJobPayload = Type.Object(
+  { action: Type.Literal('evacuate'), params: EvacuateParams },
+  { title: 'CreateJobPayload', additionalProperties: false },
+);
+export type CreateJobPayload = Static<typeof CreateJobPayload>;
+
+/** L answers create and retry with the bare job UUID followed by a newline (text/plain here). */
+export const JobCreated = Type.String({
+  title: 'JobCreated',
+  description: 'the new job UUID followed by a newline',
+});
+
+/** `PUT /jobs/{uuid}` body. L's cap for runtime changes is 250 (MAX_TUNABLE_MD_UPDATE_THREADS). */
+export const MAX_TUNABLE_MD_UPDATE_THREADS = 250;
+export const UpdateJobPayload = Type.Object(
+  {
+    action: Type.Literal('set_metadata_threads'),
+    params: Type.Integer({ minimum: 1, maximum: MAX_TUNABLE_MD_UPDATE_THREADS }),
+  },
+  { title: 'UpdateJobPayload', additionalProperties: false },
+);
+export type UpdateJobPayload = Static<typeof UpdateJobPayload>;
+
+export const JobListEntry = Type.Object(
+  { id: Type.String(), action: JobAction, state: JobState },
+  { title: 'JobDbEntry' },
+);
+export interface JobListEntry {
+  id: string;
+  action: JobActionName;
+  state: JobStateName;
+}
+export const JobList = Type.Array(JobListEntry, { title: 'JobList' });
+
+export const StorageNodeRef = Type.Object(
+  { manta_storage_id: Type.String(), datacenter: Type.String() },
+  { title: 'StorageNodeRef' },
+);
+export interface StorageNodeRef {
+  manta_storage_id: string;
+  datacenter: string;
+}
+
+/** The title-cased result keys of L's status (manager.md §2.4), in L's order. */
+export const RESULT_STATUS_KEYS = [
+  'Unprocessed',
+  'Assigned',
+  'Skipped',
+  'Error',
+  'Post Processing',
+  'Complete',
+] as const;
+export type ResultStatusKey = (typeof RESULT_STATUS_KEYS)[number];
+
+const Count = Type.Integer({ minimum: 0 });
+export const JobResults = Type.Object(
+  {
+    Unprocessed: Count,
+    Assigned: Count,
+    Skipped: Count,
+    Error: Count,
+    'Post Processing': Count,
+    Complete: Count,
+    Duplicates: Count,
+    Total: Count,
+    error_breakdown: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Count))),
+    skip_breakdown: Type.Optional(Type.Record(Type.String(), Count)),
+  },
+  { title: 'JobResults' },
+);
+export type JobResults = Record<ResultStatusKey | 'Duplicates' | 'Total', number> & {
+  error_breakdown?: Record<string, Record<string, number>>;
+  skip_breakdown?: Record<string, number>;
+};
+
+export const JobStatus = Type.Object(
+  {
+    config: Type.Object({ action: JobAction, from_shark: StorageNodeRef }),
+    results: JobResults,
+    state: JobState,
+    /** Additions: why a job failed or stopped, and when it changed. */
+    error: Type.Optional(Type.String()),
+    created_at: Type.Optional(Type.String()),
+    updated_at: Type.Optional(Type.String()),
+    retry_of: Type.Optional(Type.String()),
+    max_objects: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    metadata_threads: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { title: 'JobStatus' },
+);
+export interface JobStatus {
+  config: { action: JobActionName; from_shark: StorageNodeRef };
+  results: JobResults;
+  state: JobStateName;
+  error?: string;
+  created_at?: string;
+  updated_at?: string;
+  retry_of?: string;
+  max_objects?: number | null;
+  metadata_threads?: number;
+}
+
+export const JobParams = Type.Object({ uuid: Type.String() });
+export type JobParams = Static<typeof JobParams>;
+
+/** Every error answer. */
+export const ManagerError = Type.Object(
+  { code: Type.String(), message: Type.String() },
+  { title: 'ManagerError' },
+);
+export interface ManagerError {
+  code: string;
+  message: string;
+}
+
+export const ManagerErrorCode = {
+  BadRequest: 'BadRequest',
+  NotFound: 'NotFound',
+  Conflict: 'Conflict',
+  Unavailable: 'ServiceUnavailable',
+  Internal: 'InternalError',
+  SnaplinkCleanupRequired: 'SnaplinkCleanupRequired',
+} as const;
+
+export function jobStateName(state: JobStateDb): JobStateName {
+  return JOB_STATE_NAMES[JOB_STATES.indexOf(state)]!;
+}
+
+export function jobActionName(action: JobActionDb): JobActionName {
+  return action === 'evacuate' ? 'Evacuate' : 'None';
+}

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, readConfigFile, resolveConfig } from '../../src/agent/config.ts';
+import { parseToml, TomlError } from '../../src/agent/toml.ts';
+import { type TempDirs, tempDirs } from './helpers.ts';
+
+/** The file config-agent renders from L's SAPI template (agent.md §5.2). */
+const BIN = fileURLToPath(new URL('../../bin/rebalancer-agent.js', import.meta.url));
+
+const L_TEMPLATE = `
+[server]
+host = "0.0.0.0"
+port = 7878
+workers = 4
+workers_per_assignment = 4
+download_timeout_secs = 120
+
+[metrics]
+host = "0.0.0.0"
+port = 8878
+datacenter = "us-east-1"  # DATACENTER
+service = "1.rebalancer.us-east.joyent.us"
+server = "0c7c9c4e-0000-4000-8000-000000000001"
+`;
+
+describe('TOML subset', () => {
+  test('parses L’s config file', () => {
+    assert.deepEqual(parseToml(L_TEMPLATE), {
+      server: {
+        host: '0.0.0.0',
+        port: 7878,
+        workers: 4,
+        workers_per_assignment: 4,
+        download_timeout_secs: 120,
+      },
+      metrics: {
+        host: '0.0.0.0',
+        port: 8878,
+        datacenter: 'us-east-1',
+        service: '1.rebalancer.us-east.joyent.us',
+        server: '0c7c9c4e-0000-4000-8000-000000000001',
+      },
+    });
+  });
+
+  test('strings, escapes, numbers, booleans and arrays', () => {
+    assert.deepEqual(
+      parseToml(
+        `a = "x\\"y\\u00e9\\n"\nb = 'c:\\\\raw'\nc = -1_000\nd = 1.5e3\ne = true\nf = [1, 2, 3]\n"g h" = 0x1F`,
+      ),
+      { a: 'x"yé\n', b: 'c:\\\\raw', c: -1000, d: 1500, e: true, f: [1, 2, 3], 'g h': 31 },
+    );
+  });
+
+  test('errors name the line', () => {
+    assert.throws(
+      () => parseToml('[server]\nport = \n'),
+      (e: unknown) => e instanceof TomlError && e.line === 2,
+    );
+    assert.throws(() => parseToml('a = 1\na = 2'), /line 2: key a defined twice/);
+    assert.throws(() => parseToml('a = "open'), /unterminated/);
+    assert.throws(() => parseToml('[[x]]'), /arrays of tables/);
+    assert.throws(() => parseToml('a = 1 b'), /unexpected text/);
+    assert.throws(() => parseToml('a = nope'), /unsupported value/);
+  });
+});
+
+describe('agent configuration', () => {
+  let dirs: TempDirs;
+  before(async () => {
+    dirs = await tempDirs();
+  });
+  after(async () => {
+    await dirs.cleanup();
+  });
+
+  test('defaults are L’s (7878, 8878, 4, 4, 120; queue limit workers × 50)', () => {
+    const c = resolveConfig({});
+    assert.equal(c.port, 7878);
+    assert.equal(c.metrics.port, 8878);
+    assert.equal(c.workers, 4);
+    assert.equal(c.workersPerAssignment, 4);
+    assert.equal(c.downloadTimeoutSecs, 120);
+    assert.equal(c.maxQueued, 200);
+    assert.equal(c.maxDownloads, 16);
+    assert.equal(c.authToken, undefined);
+  });
+
+  test('file < environment < flags', async () => {
+    const path = join(dirs.base, 'config.toml');
+    await writeFile(path, L_TEMPLATE);
+    const c = resolveConfig({
+      file: readConfigFile(path),
+      env: {
+        REBALANCER_AGENT_WORKERS: '2',
+        REBALANCER_AGENT_METRICS_PORT: '9999',
+        REBALANCER_AGENT_PORT: '1',
+      },
+      flags: new Map([
+        ['server.port', '7000'],
+        ['server.retry_delays_ms', '1,2'],
+      ]),
+    });
+    assert.equal(c.workers, 2);
+    assert.equal(c.maxQueued, 100, 'derived from the resolved workers');
+    assert.equal(c.metrics.port, 9999);
+    assert.equal(c.metrics.datacenter, 'us-east-1');
+    assert.equal(c.port, 7000);
+    assert.deepEqual(c.retryDelaysMs, [1, 2]);
+  });
+
+  test('JSON files are accepted', async () => {
+    const path = join(dirs.base, 'config.json');
+    await writeFile(path, JSON.stringify({ server: { workers: 3, id_policy: 'token' } }));
+    const c = resolveConfig({ file: readConfigFile(path) });
+    assert.equal(c.workers, 3);
+    assert.equal(c.idPolicy, 'token');
+  });
+
+  test('invalid values name the option', () => {
+    const bad: [Record<string, unknown>, string][] = [
+      [{ server: { workers: 0 } }, 'server.workers'],
+      [{ server: { port: 'x' } }, 'server.port'],
+      [{ server: { port: 70000 } }, 'server.port'],
+      [{ server: { wrokers: 1 } }, 'server.wrokers'],
+      [{ server: { id_policy: 'any' } }, 'server.id_policy'],
+      [{ server: { auth_token: 'short' } }, 'server.auth_token'],
+      [{ metrics: { enabled: 'yes' } }, 'metrics.enabled'],
+      [{ other: {} }, 'other'],
+    ];
+    for (const [file, option] of bad) {
+      assert.throws(
+        () => resolveConfig({ file }),
+        (e: unknown) => e instanceof ConfigError && e.option === option,
+        option,
+      );
+    }
+    assert.throws(
+      () => resolveConfig({ env: { REBALANCER_AGENT_WORKERS: 'four' } }),
+      /server\.workers/,
+    );
+  });
+
+  test('the executable exits non-zero naming the bad option', async () => {
+    const path = join(dirs.base, 'bad.toml');
+    await writeFile(path, '[server]\nworkers = -1\n');
+    const r = spawnSync(process.execPath, [BIN, '--config', path], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /invalid configuration: server\.workers: must be >= 1/);
+    const unparsable = join(dirs.base, 'broken.toml');
+    await writeFile(unparsable, '[server\n');
+    const r2 = spawnSync(process.execPath, [BIN, '-f', unparsable], { encoding: 'utf8' });
+    assert.equal(r2.status, 2);
+    assert.match(r2.stderr, /cannot parse .*broken\.toml as TOML: line 1/);
+  });
+});
