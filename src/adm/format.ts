@@ -1,0 +1,44 @@
+/** Human output of rebalancer-adm: tables and blocks, as D's CLI printed them (manager.md §7.2). */
+import type { JobListEntry, JobStatus } from '../api/manager.ts';
+
+export function formatJobList(jobs: readonly JobListEntry[]): string {
+  if (jobs.length === 0) return 'No jobs found.\n';
+  const lines = [`${'ID'.padEnd(40)}${'ACTION'.padEnd(12)}STATE`, '-'.repeat(64)];
+  for (const j of jobs) lines.push(`${j.id.padEnd(40)}${j.action.padEnd(12)}${j.state}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatJobStatus(id: string, s: JobStatus): string {
+  const shark = s.config.from_shark;
+  const lines = [
+    `Job ${id}`,
+    '='.repeat(50),
+    `State: ${s.state}`,
+    ...(s.error === undefined ? [] : [`Error: ${s.error}`]),
+    ...(s.retry_of === undefined ? [] : [`Retry of: ${s.retry_of}`]),
+    '',
+    'Configuration:',
+    `  Action: ${s.config.action}`,
+    `  From Shark: ${shark.manta_storage_id}${shark.datacenter === '' ? '' : ` (${shark.datacenter})`}`,
+    ...(s.max_objects === undefined || s.max_objects === null
+      ? []
+      : [`  Max Objects: ${s.max_objects}`]),
+    ...(s.metadata_threads === undefined ? [] : [`  Metadata Threads: ${s.metadata_threads}`]),
+    '',
+    'Results:',
+  ];
+  const { error_breakdown, skip_breakdown, ...counts } = s.results;
+  const width = Math.max(...Object.keys(counts).map((k) => k.length)) + 2;
+  for (const [k, v] of Object.entries(counts)) lines.push(`  ${`${k}:`.padEnd(width)}${v}`);
+  if (skip_breakdown) {
+    lines.push('', 'Skipped by reason:');
+    for (const [k, v] of Object.entries(skip_breakdown)) lines.push(`  ${k}: ${v}`);
+  }
+  if (error_breakdown) {
+    lines.push('', 'Errors:');
+    for (const [backend, m] of Object.entries(error_breakdown)) {
+      for (const [k, v] of Object.entries(m)) lines.push(`  ${backend} ${k}: ${v}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,240 @@
+/**
+ * The manager's config.json (manager.md §6): L's keys and defaults, plus ours (database,
+ * listen address, storinfo URL, agent port, metrics port). Unlike L, a bad value is an error
+ * naming the key, not a silent default (§13.12); unknown keys are still ignored, as L does,
+ * so a config rendered for L keeps working.
+ */
+import { readFile } from 'node:fs/promises';
+
+export const DEFAULT_CONFIG_PATH = '/opt/smartdc/rebalancer/config.json';
+export const DEFAULT_EXCLUDE_KEY_PREFIXES = [
+  '/stor/logs/',
+  '/stor/usage/',
+  '/stor/manatee_backups/',
+];
+
+export interface ManagerOptions {
+  max_tasks_per_assignment: number;
+  max_metadata_update_threads: number;
+  max_md_read_threads: number;
+  max_sharks: number;
+  use_static_md_update_threads: boolean;
+  static_queue_depth: number;
+  max_assignment_age: number;
+  use_batched_updates: boolean;
+  md_read_chunk_size: number;
+  shark_list_retry_delay_ms: number;
+  exclude_key_prefixes: string[];
+}
+
+export interface MdapiConfig {
+  shards: { host: string }[];
+  connection_timeout_ms: number;
+  max_batch_size: number;
+  operation_timeout_ms: number;
+  max_retries: number;
+  initial_backoff_ms: number;
+  max_backoff_ms: number;
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface ManagerConfig {
+  domain_name: string;
+  shards: { host: string; shard: number }[];
+  listen_port: number;
+  log_level: LogLevel;
+  max_fill_percentage: number;
+  snaplink_cleanup_required: boolean;
+  direct_db: boolean;
+  options: ManagerOptions;
+  mdapi: MdapiConfig;
+  /** Ours: PostgreSQL URL; embedded PGlite when absent. */
+  database_url: string | undefined;
+  /** Ours: PGlite data directory when no database_url (in memory when absent). */
+  database_dir: string | undefined;
+  /** Ours: address the API listens on (L: 0.0.0.0). */
+  listen_address: string;
+  /** Ours: storinfo base URL (L: http://storinfo.<domain_name>). */
+  storinfo_url: string;
+  /** Ours: the agents' port (L hard-codes 7878). */
+  agent_port: number;
+  /** Ours: Prometheus port (L hard-codes 8878); 0 serves metrics only on the API's /metrics. */
+  metrics_port: number;
+}
+
+/** A config value that is missing or invalid; `key` is its dotted path. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`config key "${key}": ${message}`);
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+class Reader {
+  constructor(
+    private readonly obj: Json,
+    private readonly prefix: string,
+  ) {}
+  private key(k: string): string {
+    return this.prefix === '' ? k : `${this.prefix}.${k}`;
+  }
+  int(k: string, def: number | undefined, min: number, max: number): number {
+    const v = this.obj[k];
+    if (v === undefined) {
+      if (def === undefined) throw new ConfigError(this.key(k), 'is required');
+      return def;
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new ConfigError(
+        this.key(k),
+        `must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  }
+  bool(k: string, def: boolean): boolean {
+    const v = this.obj[k];
+    if (v === undefined) return def;
+    if (typeof v !== 'boolean')
+      throw new ConfigError(this.key(k), `must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  str(k: string, def: string | undefined): string | undefined {
+    const v = this.obj[k];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'string')
+      throw new ConfigError(this.key(k), `must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  strings(k: string, def: string[]): string[] {
+    const v = this.obj[k];
+    if (v === undefined || v === null) return def;
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) {
+      throw new ConfigError(this.key(k), 'must be an array of strings');
+    }
+    return v as string[];
+  }
+  hosts(k: string, required: boolean): { host: string }[] {
+    const v = this.obj[k];
+    if (v === undefined && !required) return [];
+    if (!Array.isArray(v)) throw new ConfigError(this.key(k), 'must be an array of {"host": ...}');
+    return v.map((e, i) => {
+      if (!isObject(e) || typeof e.host !== 'string' || e.host === '') {
+        throw new ConfigError(`${this.key(k)}[${i}].host`, 'must be a non-empty string');
+      }
+      return { host: e.host };
+    });
+  }
+  sub(k: string): Reader {
+    const v = this.obj[k];
+    if (v === undefined || v === null) return new Reader({}, this.key(k));
+    if (!isObject(v)) throw new ConfigError(this.key(k), 'must be an object');
+    return new Reader(v, this.key(k));
+  }
+}
+
+const LOG_LEVELS: Record<string, LogLevel> = {
+  critical: 'fatal',
+  crit: 'fatal',
+  error: 'error',
+  warning: 'warn',
+  warn: 'warn',
+  info: 'info',
+  debug: 'debug',
+  trace: 'trace',
+};
+
+/** Shard number of a Moray host (`1.moray.example.com` → 1); a non-number is an error (§13.12). */
+function shardNumber(host: string, key: string): number {
+  const m = /^([0-9]+)\./.exec(host);
+  if (!m)
+    throw new ConfigError(key, `host ${JSON.stringify(host)} does not start with a shard number`);
+  return Number(m[1]);
+}
+
+export function parseConfig(raw: unknown): ManagerConfig {
+  if (!isObject(raw)) throw new ConfigError('(root)', 'the configuration must be a JSON object');
+  const r = new Reader(raw, '');
+  const domain = r.str('domain_name', undefined);
+  if (domain === undefined) throw new ConfigError('domain_name', 'is required');
+  const shards = r.hosts('shards', true).map((s, i) => ({
+    host: s.host,
+    shard: shardNumber(s.host, `shards[${i}].host`),
+  }));
+  if (shards.length === 0) throw new ConfigError('shards', 'must contain at least one shard');
+  shards.sort((a, b) => a.shard - b.shard);
+  const levelText = (r.str('log_level', 'debug') ?? 'debug').toLowerCase();
+  const level = LOG_LEVELS[levelText];
+  if (!level) throw new ConfigError('log_level', `unknown level ${JSON.stringify(levelText)}`);
+  const o = r.sub('options');
+  const m = r.sub('mdapi');
+  return {
+    domain_name: domain,
+    shards,
+    listen_port: r.int('listen_port', 80, 0, 65535),
+    log_level: level,
+    max_fill_percentage: r.int('max_fill_percentage', 100, 1, 100),
+    snaplink_cleanup_required: r.bool('snaplink_cleanup_required', false),
+    direct_db: r.bool('direct_db', false),
+    options: {
+      max_tasks_per_assignment: o.int('max_tasks_per_assignment', 50, 1, 100_000),
+      max_metadata_update_threads: o.int('max_metadata_update_threads', 10, 1, 1000),
+      max_md_read_threads: o.int('max_md_read_threads', 10, 1, 100),
+      max_sharks: o.int('max_sharks', 5, 1, 10_000),
+      use_static_md_update_threads: o.bool('use_static_md_update_threads', false),
+      static_queue_depth: o.int('static_queue_depth', 10, 1, 100_000),
+      max_assignment_age: o.int('max_assignment_age', 3600, 1, 7 * 86_400),
+      use_batched_updates: o.bool('use_batched_updates', false),
+      md_read_chunk_size: o.int('md_read_chunk_size', 10_000, 1, 1_000_000),
+      shark_list_retry_delay_ms: o.int('shark_list_retry_delay_ms', 500, 0, 3_600_000),
+      exclude_key_prefixes: o.strings('exclude_key_prefixes', DEFAULT_EXCLUDE_KEY_PREFIXES),
+    },
+    mdapi: {
+      shards: m.hosts('shards', false),
+      connection_timeout_ms: m.int('connection_timeout_ms', 5000, 1, 3_600_000),
+      max_batch_size: m.int('max_batch_size', 100, 1, 100_000),
+      operation_timeout_ms: m.int('operation_timeout_ms', 30_000, 1, 3_600_000),
+      max_retries: m.int('max_retries', 3, 0, 100),
+      initial_backoff_ms: m.int('initial_backoff_ms', 100, 0, 3_600_000),
+      max_backoff_ms: m.int('max_backoff_ms', 5000, 0, 3_600_000),
+    },
+    database_url: r.str('database_url', undefined),
+    database_dir: r.str('database_dir', undefined),
+    listen_address: r.str('listen_address', '0.0.0.0') ?? '0.0.0.0',
+    storinfo_url: r.str('storinfo_url', `http://storinfo.${domain}`) ?? `http://storinfo.${domain}`,
+    agent_port: r.int('agent_port', 7878, 1, 65535),
+    metrics_port: r.int('metrics_port', 8878, 0, 65535),
+  };
+}
+
+/** Exclusion prefixes in effect: `["none"]` or an empty list disables them (§6.3). */
+export function effectiveExcludePrefixes(options: ManagerOptions): string[] {
+  const list = options.exclude_key_prefixes;
+  return list.length === 1 && list[0] === 'none' ? [] : list;
+}
+
+export async function loadConfig(path: string): Promise<ManagerConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('(file)', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError('(file)', `${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseConfig(raw);
+}

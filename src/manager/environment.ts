@@ -1,0 +1,104 @@
+/**
+ * The evacuate environment of a real deployment, from the config: Moray clients per shard
+ * (discovery and metadata updates), a shared storinfo poller and a picker per job, the agents'
+ * HTTP client. (Direct-db discovery and mdapi (buckets) updates are not wired here yet.)
+ */
+import type { ShardSource } from '../discovery/index.ts';
+import type { Logger } from '../log/index.ts';
+import { MorayClient } from '../moray/index.ts';
+import {
+  DestinationPicker,
+  Reservations,
+  StorinfoClient,
+  StorinfoPoller,
+} from '../storinfo/index.ts';
+import { effectiveExcludePrefixes, type ManagerConfig } from './config.ts';
+import {
+  DiscoveryObjectSource,
+  MorayMetadataWriter,
+  PickerChooser,
+} from './jobs/evacuate/adapters.ts';
+import { HttpAgentClient } from './jobs/evacuate/agent-client.ts';
+import type { EvacuateEnvironment } from './jobs/evacuate/job.ts';
+import { DEFAULT_SETTINGS } from './jobs/evacuate/types.ts';
+import type { ManagerMetrics } from './metrics.ts';
+
+/** `host` or `host:port` (ours; L resolves `_moray._tcp` SRV records, port 2020 by default). */
+export function splitHostPort(text: string, defaultPort: number): { host: string; port: number } {
+  const m = /^(.*):([0-9]{1,5})$/.exec(text);
+  return m ? { host: m[1]!, port: Number(m[2]) } : { host: text, port: defaultPort };
+}
+
+export interface RealEnvironment extends EvacuateEnvironment {
+  storinfo: StorinfoClient;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createEnvironment(
+  config: ManagerConfig,
+  metrics: ManagerMetrics,
+  log: Logger,
+): RealEnvironment {
+  const clients = new Map<number, MorayClient>();
+  for (const s of config.shards) {
+    const { host, port } = splitHostPort(s.host, 2020);
+    clients.set(s.shard, new MorayClient({ host, port, log: log.child({ component: 'moray' }) }));
+  }
+  const clientFor = (shard: number): MorayClient => {
+    const c = clients.get(shard);
+    if (!c) throw new Error(`shard ${shard} is not in the configuration`);
+    return c;
+  };
+  const shards = (): ShardSource[] =>
+    [...clients.entries()].map(([shard, client]) => ({ shard, mode: 'moray', client }));
+  const storinfo = new StorinfoClient({ baseUrl: config.storinfo_url });
+  const poller = new StorinfoPoller({
+    client: storinfo,
+    log: log.child({ component: 'storinfo' }),
+  });
+  const reservations = new Reservations();
+  const agents = new HttpAgentClient({ port: config.agent_port });
+  const o = config.options;
+  return {
+    storinfo,
+    source: new DiscoveryObjectSource(shards, {
+      chunkSize: o.md_read_chunk_size,
+      concurrency: o.max_md_read_threads,
+      excludeKeyPrefixes: effectiveExcludePrefixes(o),
+      log: log.child({ component: 'discovery' }),
+    }),
+    agents,
+    metadata: new MorayMetadataWriter(clientFor),
+    metrics,
+    chooser: (job) =>
+      new PickerChooser(
+        new DestinationPicker({
+          evacuated: job.fromShark,
+          snapshot: () => poller.snapshot(),
+          reservations,
+          maxFillPercentage: config.max_fill_percentage,
+          maxSharks: o.max_sharks,
+        }),
+        (key) => {
+          reservations.release(key);
+        },
+        `${job.id}:`,
+      ),
+    settings: {
+      ...DEFAULT_SETTINGS,
+      maxTasksPerAssignment: o.max_tasks_per_assignment,
+      maxAssignmentAgeSec: o.max_assignment_age,
+      waitForDestinationsMs: o.shark_list_retry_delay_ms,
+    },
+    async start() {
+      await poller.start();
+    },
+    async close() {
+      poller.stop();
+      await agents.close();
+      await storinfo.close();
+      await Promise.all([...clients.values()].map((c) => c.close()));
+    },
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * The manager's HTTP API (manager.md §2): L's routes and payloads, plus `POST
+ * /jobs/{uuid}/cancel` and `GET /metrics`. Every error is a JSON body `{code, message}` with a
+ * meaningful status: 400 bad input, 404 unknown job, 409 illegal state change, 503 when a
+ * dependency cannot answer (§13.10).
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import {
+  CreateJobPayload,
+  JobCreated,
+  JobList,
+  JobParams,
+  JobStatus,
+  ManagerError,
+  ManagerErrorCode,
+  UpdateJobPayload,
+} from '../../api/manager.ts';
+import type { Logger } from '../../log/index.ts';
+import {
+  BadRequestError,
+  ConflictError,
+  type JobService,
+  NotFoundError,
+  SnaplinkCleanupRequiredError,
+  UnavailableError,
+} from '../jobs/service.ts';
+import type { ManagerMetrics } from '../metrics.ts';
+
+export const SERVER_VERSION = '0.1.0';
+
+export interface ManagerAppOptions {
+  jobs: JobService;
+  metrics: ManagerMetrics;
+  log: Logger;
+  /** The `Server` header's stamp (L: the build's STAMP, else `no-STAMP`). */
+  stamp?: string;
+}
+
+const errors = {
+  400: ManagerError,
+  404: ManagerError,
+  409: ManagerError,
+  500: ManagerError,
+  503: ManagerError,
+};
+
+function sendError(
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  message: string,
+): FastifyReply {
+  return reply.code(status).type('application/json').send({ code, message });
+}
+
+/** A body that is not JSON (L answered 422; a client error is 400 here). */
+class BodyParseError extends Error {
+  override readonly name = 'BodyParseError';
+}
+
+/** Builds the fastify app (not listening). `setup` runs first (e.g. to register swagger). */
+export async function buildManagerApp(
+  options: ManagerAppOptions,
+  setup?: (app: FastifyInstance) => Promise<void>,
+): Promise<FastifyInstance> {
+  const { jobs, metrics, log } = options;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  if (setup) await setup(app);
+
+  // L's rebalancer-adm sends no Content-Type: every body is parsed as JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new BodyParseError(`body is not valid JSON: ${(err as Error).message}`), undefined);
+    }
+  });
+
+  const server = `rebalancer-manager ${SERVER_VERSION} (${options.stamp ?? 'no-STAMP'})`;
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('server', server);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof BadRequestError || err instanceof BodyParseError) {
+      return sendError(reply, 400, ManagerErrorCode.BadRequest, err.message);
+    }
+    if (err instanceof NotFoundError)
+      return sendError(reply, 404, ManagerErrorCode.NotFound, err.message);
+    if (err instanceof ConflictError)
+      return sendError(reply, 409, ManagerErrorCode.Conflict, err.message);
+    if (err instanceof UnavailableError) {
+      return sendError(reply, 503, ManagerErrorCode.Unavailable, err.message);
+    }
+    if (err instanceof SnaplinkCleanupRequiredError) {
+      return sendError(reply, 500, ManagerErrorCode.SnaplinkCleanupRequired, err.message);
+    }
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status !== undefined && status >= 400 && status < 500) {
+      return sendError(reply, status, ManagerErrorCode.BadRequest, (err as Error).message);
+    }
+    log.error({ err, url: req.url, method: req.method }, 'request failed');
+    return sendError(
+      reply,
+      500,
+      ManagerErrorCode.Internal,
+      `internal error: ${(err as Error).message}`,
+    );
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 404, ManagerErrorCode.NotFound, `no route ${req.method} ${req.url}`),
+  );
+
+  app.post(
+    '/jobs',
+    {
+      schema: {
+        summary: 'Create a job',
+        operationId: 'create_job',
+        tags: ['jobs'],
+        body: CreateJobPayload,
+        response: { 200: JobCreated, ...errors },
+      },
+    },
+    async (req, reply) => {
+      metrics.request('evacuate');
+      const job = await jobs.create(req.body);
+      return reply.type('text/plain').send(`${job.id}\n`);
+    },
+  );
+
+  app.get(
+    '/jobs',
+    {
+      schema: {
+        summary: 'List jobs',
+        operationId: 'list_jobs',
+        tags: ['jobs'],
+        response: { 200: JobList, ...errors },
+      },
+    },
+    async () => {
+      metrics.request('list_jobs');
+      return jobs.list();
+    },
+  );
+
+  app.get(
+    '/jobs/:uuid',
+    {
+      schema: {
+        summary: 'Get the status of a job',
+        operationId: 'get_job',
+        tags: ['jobs'],
+        params: JobParams,
+        response: { 200: JobStatus, ...errors },
+      },
+    },
+    async (req) => {
+      metrics.request('get_job');
+      return jobs.status(req.params.uuid);
+    },
+  );
+
+  app.put(
+    '/jobs/:uuid',
+    {
+      schema: {
+        summary: 'Tune a running job',
+        operationId: 'update_job',
+        tags: ['jobs'],
+        params: JobParams,
+        body: UpdateJobPayload,
+        response: { 200: Type.Null(), ...errors },
+      },
+    },
+    async (req, reply) => {
+      metrics.request('update_job');
+      await jobs.update(req.params.uuid, req.body);
+      return reply.code(200).send(null);
+    },
+  );
+
+  app.post(
+    '/jobs/:uuid/retry',
+    {
+      schema: {
+        summary: 'Retry the skipped and failed objects of a finished job',
+        operationId: 'retry_job',
+        tags: ['jobs'],
+        params: JobParams,
+        response: { 200: JobCreated, ...errors },
+      },
+    },
+    async (req, reply) => {
+      metrics.request('retry_job');
+      const job = await jobs.retry(req.params.uuid);
+      return reply.type('text/plain').send(`${job.id}\n`);
+    },
+  );
+
+  app.post(
+    '/jobs/:uuid/cancel',
+    {
+      schema: {
+        summary: 'Cancel a job that has not finished',
+        operationId: 'cancel_job',
+        tags: ['jobs'],
+        params: JobParams,
+        response: { 200: JobStatus, ...errors },
+      },
+    },
+    async (req) => {
+      metrics.request('cancel_job');
+      const job = await jobs.cancel(req.params.uuid);
+      return jobs.status(job.id);
+    },
+  );
+
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(metrics.contentType).send(await metrics.text()),
+  );
+
+  return app;
+}

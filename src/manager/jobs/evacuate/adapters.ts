@@ -1,0 +1,167 @@
+/**
+ * The pipeline's interfaces implemented over the project's modules: discovery (src/discovery),
+ * the destination picker (src/storinfo) and the Moray client (src/moray).
+ */
+import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { ShardSource } from '../../../discovery/index.ts';
+import {
+  type DiscoveryOptions,
+  discoverObjects,
+  type ShardCheckpoints,
+} from '../../../discovery/index.ts';
+import { EtagConflictError, type MorayClient, ObjectNotFoundError } from '../../../moray/index.ts';
+import type { DestinationPicker } from '../../../storinfo/index.ts';
+import type { DiscoveryCheckpoint } from '../../store/index.ts';
+import {
+  type DestinationChooser,
+  MetadataEtagMismatchError,
+  MetadataObjectNotFoundError,
+  type MetadataUpdate,
+  type MetadataWriter,
+  type ObjectSource,
+  type Placement,
+  type SourceEvent,
+} from './types.ts';
+
+/** Discovery over the configured shards; a shard's checkpoint cursor is its ShardCheckpoints JSON. */
+export class DiscoveryObjectSource implements ObjectSource {
+  constructor(
+    private readonly shards: () => readonly ShardSource[],
+    private readonly options: Omit<
+      DiscoveryOptions,
+      'shark' | 'shards' | 'checkpoints' | 'signal'
+    > = {},
+  ) {}
+
+  async *scan(request: {
+    shark: StorageNodeRef;
+    resume: readonly DiscoveryCheckpoint[];
+    signal: AbortSignal;
+  }): AsyncIterable<SourceEvent> {
+    const state = new Map<number, ShardCheckpoints>();
+    for (const c of request.resume) {
+      if (c.cursor !== null) state.set(c.shard, JSON.parse(c.cursor) as ShardCheckpoints);
+    }
+    const discovery = discoverObjects({
+      ...this.options,
+      shark: request.shark.manta_storage_id,
+      shards: this.shards(),
+      checkpoints: state,
+      signal: request.signal,
+    });
+    for await (const event of discovery) {
+      switch (event.kind) {
+        case 'object':
+        case 'excluded': {
+          const value =
+            event.kind === 'object' ? event.value : { key: event.key, objectId: event.id };
+          const etag = event.kind === 'object' ? event.etag : '';
+          yield {
+            kind: event.kind,
+            object: {
+              id: event.id,
+              key: event.key,
+              shard: event.shard,
+              etag,
+              object: { ...value },
+            },
+          };
+          break;
+        }
+        case 'malformed':
+          yield { kind: 'malformed', shard: event.shard, key: event.key, problem: event.problem };
+          break;
+        case 'checkpoint': {
+          const shard = { ...state.get(event.shard) };
+          shard[event.column] = {
+            ...(event.through === undefined ? {} : { through: event.through }),
+            done: event.done,
+          };
+          state.set(event.shard, shard);
+          // Discovery itself skips finished columns, so the shard is never marked done here.
+          yield {
+            kind: 'checkpoint',
+            checkpoint: { shard: event.shard, cursor: JSON.stringify(shard), done: false },
+          };
+          break;
+        }
+      }
+    }
+  }
+}
+
+/** The storinfo destination picker, reserving each object's bytes under its id. */
+export class PickerChooser implements DestinationChooser {
+  constructor(
+    private readonly picker: DestinationPicker,
+    private readonly release_: (key: string) => void,
+    private readonly prefix: string,
+  ) {}
+
+  choose(object: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number }): Placement {
+    const decision = this.picker.place(object, `${this.prefix}${object.id}`, this.prefix);
+    if (decision.outcome === 'placed') {
+      return {
+        outcome: 'placed',
+        shark: {
+          manta_storage_id: decision.shark.manta_storage_id,
+          datacenter: decision.shark.datacenter,
+        },
+      };
+    }
+    if (decision.outcome === 'no_destinations') return { outcome: 'wait' };
+    return { outcome: 'skip', reason: decision.reason };
+  }
+
+  release(objectIds: readonly string[]): void {
+    for (const id of objectIds) this.release_(`${this.prefix}${id}`);
+  }
+}
+
+/** Etag-conditional `putObject` into bucket `manta` of the object's shard (manager.md §4.9). */
+export class MorayMetadataWriter implements MetadataWriter {
+  constructor(private readonly clientFor: (shard: number) => MorayClient) {}
+
+  async putObject(update: MetadataUpdate, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    try {
+      await this.clientFor(update.shard).putObject('manta', update.key, update.value, {
+        etag: update.etag,
+      });
+    } catch (err) {
+      if (err instanceof EtagConflictError) {
+        throw err.actual === 'null'
+          ? new MetadataObjectNotFoundError(`${update.key}: object no longer exists`, {
+              cause: err,
+            })
+          : new MetadataEtagMismatchError(
+              `${update.key}: etag ${err.actual}, expected ${update.etag}`,
+              {
+                cause: err,
+              },
+            );
+      }
+      if (err instanceof ObjectNotFoundError) {
+        throw new MetadataObjectNotFoundError(`${update.key}: object no longer exists`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  async getObject(
+    shard: number,
+    key: string,
+    signal: AbortSignal,
+  ): Promise<{ value: Record<string, unknown>; etag: string } | undefined> {
+    signal.throwIfAborted();
+    try {
+      const found = await this.clientFor(shard).getObject('manta', key);
+      return { value: found.value, etag: found._etag };
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,738 @@
+/**
+ * One run of an evacuate job (manager.md §4): async stages joined by bounded queues —
+ * discovery → record → placement/assignment building → post to agents → check → metadata
+ * update. Every state change is written to the store before it is acted on, so a run started
+ * over a job that was interrupted resumes it: unprocessed objects are placed, built
+ * assignments posted, posted ones checked, completed ones metadata-updated, and discovery
+ * continues from its checkpoints (DESIGN invariant 5). The first stage error fails the run
+ * with that cause (CRIT-7, IMP-8); the others are wound down.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Task } from '../../../api/common.ts';
+import { reasonDbForm } from '../../../api/common.ts';
+import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { Logger } from '../../../log/index.ts';
+import type { ManagerMetrics } from '../../metrics.ts';
+import { BoundedQueue } from '../../queue.ts';
+import { Semaphore } from '../../semaphore.ts';
+import type {
+  AssignmentRecord,
+  DiscoveredObject,
+  ManagerStore,
+  ObjectTarget,
+  SkipReasonDb,
+  StoredObject,
+  TransitionGroup,
+} from '../../store/index.ts';
+import { BadObjectError, buildTask, objectFacts, rewriteSharks, sourceCopy } from './object.ts';
+import {
+  type AgentClient,
+  AgentTransportError,
+  type DestinationChooser,
+  type EvacuateSettings,
+  MetadataEtagMismatchError,
+  MetadataObjectNotFoundError,
+  type MetadataWriter,
+  type ObjectSource,
+  type SourceEvent,
+} from './types.ts';
+
+export interface PipelineDeps {
+  store: ManagerStore;
+  source: ObjectSource;
+  chooser: DestinationChooser;
+  agents: AgentClient;
+  metadata: MetadataWriter;
+  metrics: ManagerMetrics;
+  log: Logger;
+}
+
+interface RecordBatch {
+  objects: DiscoveredObject[];
+  excluded: DiscoveredObject[];
+  malformed: { shard: number; key: string; problem: string }[];
+  checkpoint: (SourceEvent & { kind: 'checkpoint' }) | undefined;
+}
+
+interface PlacedObject {
+  id: string;
+  object: Record<string, unknown>;
+}
+
+interface BuiltAssignment {
+  record: AssignmentRecord;
+  dest: StorageNodeRef;
+  /** Their objects' reservations on the destination are released when the assignment ends. */
+  tasks: Task[];
+}
+
+interface OpenAssignment {
+  dest: StorageNodeRef;
+  tasks: Map<string, Task>;
+  bytes: number;
+  openedAt: number;
+}
+
+const RECORD_BATCH = 500;
+const DB_PAGE = 1000;
+
+/** A stage failed; the message names it. */
+export class StageError extends Error {
+  override readonly name = 'StageError';
+  constructor(stage: string, cause: unknown) {
+    super(`${stage} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+
+function sameSharks(a: unknown, b: unknown): boolean {
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i] as Record<string, unknown> | undefined;
+    const r = x as Record<string, unknown> | null;
+    return r?.manta_storage_id === y?.manta_storage_id && r?.datacenter === y?.datacenter;
+  });
+}
+
+export class EvacuatePipeline {
+  private readonly abort = new AbortController();
+  private readonly recordQ: BoundedQueue<RecordBatch>;
+  private readonly placeQ: BoundedQueue<PlacedObject>;
+  private readonly postQ: BoundedQueue<BuiltAssignment>;
+  private readonly metadataQ: BoundedQueue<AssignmentRecord>;
+  private failure: { err: unknown } | undefined;
+  private readonly evacuated: string;
+  private readonly mdLimit: Semaphore;
+  private readonly checking = new Map<
+    string,
+    { a: BuiltAssignment; failures: number; postedAt: number }
+  >();
+  private postingDone = false;
+  private wakeChecker: (() => void) | undefined;
+  private received = 0;
+  bytesMoved = 0;
+
+  constructor(
+    private readonly jobId: string,
+    private readonly fromShark: StorageNodeRef,
+    private readonly retryOf: string | undefined,
+    private readonly deps: PipelineDeps,
+    private readonly settings: EvacuateSettings,
+    signal: AbortSignal,
+  ) {
+    this.evacuated = fromShark.manta_storage_id;
+    const cap = settings.queueCapacity;
+    this.recordQ = new BoundedQueue(Math.max(1, Math.ceil(cap / RECORD_BATCH)));
+    this.placeQ = new BoundedQueue(cap);
+    this.postQ = new BoundedQueue(Math.max(1, Math.ceil(cap / settings.maxTasksPerAssignment)));
+    this.metadataQ = new BoundedQueue(Math.max(1, Math.ceil(cap / settings.maxTasksPerAssignment)));
+    this.mdLimit = new Semaphore(settings.metadataThreads);
+    if (signal.aborted) this.fail(signal.reason);
+    else signal.addEventListener('abort', () => this.fail(signal.reason), { once: true });
+  }
+
+  setMetadataThreads(n: number): void {
+    this.mdLimit.setLimit(n);
+  }
+
+  /** Runs every stage to the end; rejects with the first failure. */
+  async run(): Promise<void> {
+    const { store } = this.deps;
+    const counts = await store.counts(this.jobId);
+    this.received = counts
+      .filter((c) => c.bucket === 'status' || c.bucket === 'duplicates')
+      .reduce((s, c) => s + c.count, 0);
+    await Promise.all([
+      this.stage('discovery', () => this.discover(), this.recordQ),
+      this.stage('recording', () => this.record(), this.placeQ),
+      this.stage('assignment building', () => this.assign(), this.postQ),
+      this.stage('posting', () => this.post()),
+      this.stage('checking', () => this.check(), this.metadataQ),
+      this.stage('metadata update', () => this.updateMetadata()),
+    ]);
+    if (this.failure) throw this.failure.err;
+  }
+
+  private async stage(
+    name: string,
+    fn: () => Promise<void>,
+    out?: { close(): void },
+  ): Promise<void> {
+    try {
+      await fn();
+      out?.close();
+    } catch (err) {
+      this.fail(this.abort.signal.aborted ? this.abort.signal.reason : new StageError(name, err));
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure) return;
+    this.failure = { err };
+    this.abort.abort(err);
+    for (const q of [this.recordQ, this.placeQ, this.postQ, this.metadataQ]) q.fail(err);
+    this.wakeChecker?.();
+  }
+
+  private get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  private limitReached(): boolean {
+    const max = this.settings.maxObjects;
+    return max !== null && this.received >= max;
+  }
+
+  // --- discovery -------------------------------------------------------------------------
+
+  private async discover(): Promise<void> {
+    if (this.retryOf !== undefined) return this.discoverRetry(this.retryOf);
+    const checkpoints = await this.deps.store.loadCheckpoints(this.jobId);
+    let batch = this.emptyBatch();
+    const flush = async () => {
+      if (
+        batch.objects.length + batch.excluded.length + batch.malformed.length > 0 ||
+        batch.checkpoint
+      ) {
+        await this.recordQ.push(batch);
+      }
+      batch = this.emptyBatch();
+    };
+    for await (const event of this.deps.source.scan({
+      shark: this.fromShark,
+      resume: checkpoints,
+      signal: this.signal,
+    })) {
+      if (event.kind === 'checkpoint') {
+        batch.checkpoint = event;
+        await flush();
+        continue;
+      }
+      if (event.kind === 'object') {
+        if (this.limitReached()) break; // max_objects (§4.17): stop discovering
+        this.received++;
+        batch.objects.push(event.object);
+      } else if (event.kind === 'excluded') batch.excluded.push(event.object);
+      else batch.malformed.push(event);
+      if (batch.objects.length + batch.excluded.length >= RECORD_BATCH) await flush();
+    }
+    await flush();
+  }
+
+  /** A retry job's objects: the previous job's skipped and errored ones (§4.13), fresh state. */
+  private async discoverRetry(previous: string): Promise<void> {
+    for (const status of ['skipped', 'error'] as const) {
+      let after: string | undefined;
+      for (;;) {
+        const page = await this.deps.store.objectsByStatus(previous, status, after, RECORD_BATCH);
+        if (page.length === 0) break;
+        after = page[page.length - 1]!.id;
+        const objects: DiscoveredObject[] = [];
+        for (const o of page) {
+          if (o.error === 'bad_shard_number') continue;
+          // Re-read the live record so that a retry does not fail on a stale etag (§13.4).
+          const live = await this.deps.metadata.getObject(o.shard, o.key, this.signal);
+          const sharks = live?.value.sharks;
+          const fresh =
+            live !== undefined &&
+            Array.isArray(sharks) &&
+            sharks.some(
+              (c) => (c as { manta_storage_id?: unknown }).manta_storage_id === this.evacuated,
+            );
+          objects.push({
+            id: o.id,
+            key: o.key,
+            shard: o.shard,
+            etag: fresh ? live.etag : o.etag,
+            object: fresh ? live.value : o.object,
+          });
+        }
+        await this.recordQ.push({ ...this.emptyBatch(), objects });
+      }
+    }
+  }
+
+  private emptyBatch(): RecordBatch {
+    return { objects: [], excluded: [], malformed: [], checkpoint: undefined };
+  }
+
+  // --- recording -------------------------------------------------------------------------
+
+  private async record(): Promise<void> {
+    const { store, log } = this.deps;
+    // Resume: objects recorded by an earlier run but never placed.
+    let after: string | undefined;
+    for (;;) {
+      const page = await store.objectsByStatus(this.jobId, 'unprocessed', after, DB_PAGE);
+      if (page.length === 0) break;
+      after = page[page.length - 1]!.id;
+      for (const o of page) await this.placeQ.push({ id: o.id, object: o.object });
+    }
+    for await (const batch of this.recordQ) {
+      const all = [...batch.objects, ...batch.excluded];
+      const result = await store.recordDiscovered(this.jobId, all, batch.checkpoint?.checkpoint);
+      const excluded = new Set(batch.excluded.map((o) => o.id));
+      const skip = result.recorded.filter((o) => excluded.has(o.id)).map((o) => o.id);
+      if (skip.length > 0) {
+        await store.transition(this.jobId, [
+          {
+            select: { ids: skip },
+            from: 'unprocessed',
+            to: { status: 'skipped', reason: 'excluded_key_prefix' },
+          },
+        ]);
+        this.deps.metrics.objectSkips('excluded_key_prefix', skip.length);
+      }
+      for (const m of batch.malformed) {
+        const id = `malformed:${m.shard}:${m.key}`;
+        const object = { id, key: m.key, shard: m.shard, etag: '', object: {} };
+        await store.recordFailed(this.jobId, object, 'bad_manta_object', m.problem);
+        log.warn({ shard: m.shard, key: m.key, problem: m.problem }, 'malformed record');
+      }
+      for (const o of result.recorded) {
+        if (!excluded.has(o.id)) await this.placeQ.push({ id: o.id, object: o.object });
+      }
+    }
+  }
+
+  // --- placement and assignment building -------------------------------------------------
+
+  private async assign(): Promise<void> {
+    const { store, chooser } = this.deps;
+    const open = new Map<string, OpenAssignment>();
+    const skips = new Map<string, string[]>();
+    const errors: { id: string; error: BadObjectError }[] = [];
+    const maxAgeMs = this.settings.maxAssignmentAgeSec * 1000;
+
+    const flushSkips = async () => {
+      const groups: TransitionGroup[] = [...skips.entries()].map(([reason, ids]) => ({
+        select: { ids },
+        from: 'unprocessed',
+        to: { status: 'skipped', reason: reason as SkipReasonDb },
+      }));
+      for (const e of errors) {
+        groups.push({
+          select: { ids: [e.id] },
+          from: 'unprocessed',
+          to: { status: 'error', error: e.error.error, detail: e.error.message },
+        });
+      }
+      if (groups.length === 0) return;
+      await store.transition(this.jobId, groups);
+      for (const [reason, ids] of skips) this.deps.metrics.objectSkips(reason, ids.length);
+      for (const e of errors) this.deps.metrics.objectErrors(e.error.error, 1);
+      skips.clear();
+      errors.length = 0;
+    };
+    const flush = async (sharkId: string) => {
+      const a = open.get(sharkId);
+      if (!a) return;
+      open.delete(sharkId);
+      const created = await store.createAssignment(this.jobId, {
+        id: randomUUID(),
+        destShark: a.dest.manta_storage_id,
+        destDatacenter: a.dest.datacenter,
+        totalBytes: a.bytes,
+        objectIds: [...a.tasks.keys()],
+      });
+      if (!created) {
+        chooser.release([...a.tasks.keys()]);
+        return;
+      }
+      const kept = new Set(created.objectIds);
+      chooser.release([...a.tasks.keys()].filter((id) => !kept.has(id)));
+      await this.postQ.push({
+        record: created.assignment,
+        dest: a.dest,
+        tasks: [...a.tasks.values()].filter((t) => kept.has(t.object_id)),
+      });
+    };
+    const flushOld = async () => {
+      const now = Date.now();
+      for (const [id, a] of [...open]) if (now - a.openedAt >= maxAgeMs) await flush(id);
+    };
+
+    let pending: Promise<IteratorResult<PlacedObject>> | undefined;
+    for (;;) {
+      pending ??= this.placeQ.shift();
+      const next = await this.raceTimeout(pending, Math.min(maxAgeMs, 1000));
+      if (next === 'timeout') {
+        await flushSkips();
+        await flushOld();
+        continue;
+      }
+      pending = undefined;
+      if (next.done) break;
+      const { id, object } = next.value;
+      let facts: ReturnType<typeof objectFacts>;
+      try {
+        facts = objectFacts(object);
+      } catch (err) {
+        if (!(err instanceof BadObjectError)) throw err;
+        errors.push({ id, error: err });
+        continue;
+      }
+      const source = sourceCopy(facts, this.evacuated);
+      if (!source) {
+        skips.set('source_is_evac_shark', [...(skips.get('source_is_evac_shark') ?? []), id]);
+        continue;
+      }
+      let placement = chooser.choose({ id, sharks: facts.sharks, sizeBytes: facts.sizeBytes });
+      while (placement.outcome === 'wait') {
+        await flushSkips();
+        await sleep(this.settings.waitForDestinationsMs, this.signal);
+        placement = chooser.choose({ id, sharks: facts.sharks, sizeBytes: facts.sizeBytes });
+      }
+      if (placement.outcome === 'skip') {
+        skips.set(placement.reason, [...(skips.get(placement.reason) ?? []), id]);
+        continue;
+      }
+      const dest = placement.shark;
+      let a = open.get(dest.manta_storage_id);
+      if (!a) {
+        a = { dest, tasks: new Map(), bytes: 0, openedAt: Date.now() };
+        open.set(dest.manta_storage_id, a);
+      }
+      a.tasks.set(id, buildTask(id, facts, source));
+      a.bytes += facts.sizeBytes;
+      if (a.tasks.size >= this.settings.maxTasksPerAssignment) await flush(dest.manta_storage_id);
+      if (skips.size + errors.length >= 100) await flushSkips();
+      await flushOld();
+    }
+    await flushSkips();
+    for (const id of [...open.keys()]) await flush(id);
+  }
+
+  /** The shift's result, or 'timeout' after `ms` (the shift stays pending for the next call). */
+  private async raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ms);
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // --- posting ---------------------------------------------------------------------------
+
+  private async post(): Promise<void> {
+    const { store } = this.deps;
+    // Resume: assignments built but not known to be posted, then those already posted.
+    for (const record of await store.assignmentsInStates(this.jobId, ['init'])) {
+      await this.postOne(await this.rebuild(record));
+    }
+    for (const record of await store.assignmentsInStates(this.jobId, ['assigned'])) {
+      const a = await this.rebuild(record);
+      this.checking.set(record.id, {
+        a,
+        failures: 0,
+        postedAt: (record.postedAt ?? record.createdAt).getTime(),
+      });
+    }
+    this.wakeChecker?.();
+    const perShark = new Map<string, Promise<void>>();
+    const limit = new Semaphore(16);
+    for await (const a of this.postQ) {
+      const shark = a.dest.manta_storage_id;
+      // One assignment at a time per agent, agents in parallel (§13.8).
+      const prev = perShark.get(shark) ?? Promise.resolve();
+      const next = prev.then(() => limit.run(() => this.postOne(a)));
+      perShark.set(shark, next);
+      next.catch((err: unknown) => this.fail(new StageError('posting', err)));
+    }
+    await Promise.all(perShark.values());
+    this.postingDone = true;
+    this.wakeChecker?.();
+  }
+
+  /** An assignment built by an earlier run, from its stored objects. */
+  private async rebuild(record: AssignmentRecord): Promise<BuiltAssignment> {
+    const objects = await this.deps.store.objectsOfAssignment(this.jobId, record.id, 'assigned');
+    const dest = { manta_storage_id: record.destShark, datacenter: record.destDatacenter };
+    const tasks: Task[] = [];
+    for (const o of objects) {
+      const facts = objectFacts(o.object);
+      const source = sourceCopy(facts, this.evacuated);
+      if (source) tasks.push(buildTask(o.id, facts, source));
+    }
+    return { record, dest, tasks };
+  }
+
+  private async postOne(a: BuiltAssignment): Promise<void> {
+    const { store, agents } = this.deps;
+    const payload = { id: a.record.id, tasks: a.tasks };
+    let busy = 0;
+    for (;;) {
+      let outcome: Awaited<ReturnType<AgentClient['post']>>;
+      try {
+        outcome = await agents.post(a.dest, payload, this.signal);
+      } catch (err) {
+        if (!(err instanceof AgentTransportError)) throw err;
+        return this.skipAssignment(a, 'destination_unreachable', 'agent_unavailable');
+      }
+      if (outcome.kind === 'accepted' || (outcome.kind === 'rejected' && outcome.status === 409)) {
+        // 409: the agent already has this assignment (posted before a restart).
+        await store.setAssignmentState(a.record.id, ['init'], 'assigned');
+        this.checking.set(a.record.id, { a, failures: 0, postedAt: Date.now() });
+        this.wakeChecker?.();
+        return;
+      }
+      if (outcome.kind === 'rejected') {
+        return this.skipAssignment(a, busy > 0 ? 'agent_busy' : 'assignment_rejected', 'rejected');
+      }
+      busy++;
+      if (busy > this.settings.busyRetries) return this.skipAssignment(a, 'agent_busy', 'rejected');
+      await sleep(this.settings.busyDelayMs(busy), this.signal);
+    }
+  }
+
+  private async skipAssignment(
+    a: BuiltAssignment,
+    reason: SkipReasonDb,
+    state: 'rejected' | 'agent_unavailable',
+  ): Promise<void> {
+    const { store, chooser, metrics } = this.deps;
+    const [ids] = await store.transition(this.jobId, [
+      {
+        select: { assignmentId: a.record.id },
+        from: 'assigned',
+        to: { status: 'skipped', reason },
+      },
+    ]);
+    await store.setAssignmentState(a.record.id, ['init', 'assigned'], state);
+    chooser.release(a.tasks.map((t) => t.object_id));
+    metrics.objectSkips(reason.startsWith('{') ? 'http_status_code' : reason, ids?.length ?? 0);
+  }
+
+  // --- checking --------------------------------------------------------------------------
+
+  private async check(): Promise<void> {
+    const { store } = this.deps;
+    for (const record of await store.assignmentsInStates(this.jobId, ['agent_complete'])) {
+      await this.metadataQ.push(record);
+    }
+    const timeoutMs = 2 * this.settings.maxAssignmentAgeSec * 1000;
+    for (;;) {
+      this.signal.throwIfAborted();
+      if (this.checking.size === 0) {
+        if (this.postingDone) return;
+        await new Promise<void>((resolve) => {
+          this.wakeChecker = resolve;
+          setTimeout(resolve, this.settings.checkIntervalMs);
+        });
+        this.wakeChecker = undefined;
+        continue;
+      }
+      const limit = new Semaphore(8);
+      let progressed = false;
+      await Promise.all(
+        [...this.checking.values()].map((entry) =>
+          limit.run(async () => {
+            if (await this.checkOne(entry, timeoutMs)) progressed = true;
+          }),
+        ),
+      );
+      if (!progressed) await sleep(this.settings.checkIntervalMs, this.signal);
+    }
+  }
+
+  /** Polls one assignment; true when it left the checker. */
+  private async checkOne(
+    entry: { a: BuiltAssignment; failures: number; postedAt: number },
+    timeoutMs: number,
+  ): Promise<boolean> {
+    const { a } = entry;
+    let outcome: Awaited<ReturnType<AgentClient['get']>>;
+    try {
+      outcome = await this.deps.agents.get(a.dest, a.record.id, this.signal);
+    } catch (err) {
+      if (!(err instanceof AgentTransportError)) throw err;
+      entry.failures++;
+      if (entry.failures <= this.settings.checkTransportRetries) return false;
+      this.checking.delete(a.record.id);
+      await this.skipAssignment(a, 'network_error', 'agent_unavailable');
+      return true;
+    }
+    entry.failures = 0;
+    if (outcome.kind === 'missing') {
+      this.checking.delete(a.record.id);
+      await this.skipAssignment(a, 'agent_assignment_no_ent', 'agent_unavailable');
+      return true;
+    }
+    const state = outcome.state;
+    if (state === 'Scheduled' || state === 'Running') {
+      if (Date.now() - entry.postedAt <= timeoutMs) return false;
+      this.checking.delete(a.record.id);
+      await this.skipAssignment(a, 'agent_assignment_timeout', 'agent_unavailable');
+      return true;
+    }
+    this.checking.delete(a.record.id);
+    await this.completeAssignment(a, state.Complete ?? [], entry.postedAt);
+    return true;
+  }
+
+  /** The agent finished: failed tasks are skipped with its reasons, the rest go to metadata. */
+  private async completeAssignment(
+    a: BuiltAssignment,
+    failed: readonly Task[],
+    postedAt: number,
+  ): Promise<void> {
+    const { store, chooser, metrics } = this.deps;
+    const byReason = new Map<string, string[]>();
+    const names = new Map(a.tasks.map((t) => [t.object_id, t]));
+    for (const task of failed) {
+      if (typeof task.status !== 'object') continue;
+      let reason = reasonDbForm(task.status.Failed);
+      const name = names.get(task.object_id);
+      if (
+        name?.bucket_id !== undefined &&
+        (reason === 'source_object_not_found' || reason.startsWith('{http_status_code')) &&
+        (await this.isMpuPart(task.object_id))
+      ) {
+        reason = 'mpu_part_no_data';
+      }
+      byReason.set(reason, [...(byReason.get(reason) ?? []), task.object_id]);
+    }
+    const groups: TransitionGroup[] = [...byReason].map(([reason, ids]) => ({
+      select: { ids },
+      from: 'assigned',
+      to: { status: 'skipped', reason: reason as SkipReasonDb } as ObjectTarget,
+    }));
+    groups.push({
+      select: { assignmentId: a.record.id },
+      from: 'assigned',
+      to: { status: 'post_processing' },
+    });
+    await store.transition(this.jobId, groups);
+    for (const [reason, ids] of byReason) {
+      metrics.objectSkips(reason.startsWith('{') ? 'http_status_code' : reason, ids.length);
+    }
+    await store.setAssignmentState(a.record.id, ['assigned'], 'agent_complete');
+    metrics.assignmentTime.observe((Date.now() - postedAt) / 1000);
+    chooser.release(a.tasks.map((t) => t.object_id));
+    await this.metadataQ.push({ ...a.record, state: 'agent_complete' });
+  }
+
+  private async isMpuPart(objectId: string): Promise<boolean> {
+    const o = await this.deps.store.getObject(this.jobId, objectId);
+    const name = o?.object.name;
+    return typeof name === 'string' && name.startsWith('.mpu-parts/');
+  }
+
+  // --- metadata update -------------------------------------------------------------------
+
+  private async updateMetadata(): Promise<void> {
+    const running: Promise<void>[] = [];
+    for await (const record of this.metadataQ) {
+      running.push(
+        this.updateAssignment(record).catch((err: unknown) =>
+          this.fail(new StageError('metadata update', err)),
+        ),
+      );
+      if (running.length >= 64) await Promise.all(running.splice(0));
+    }
+    await Promise.all(running);
+  }
+
+  private async updateAssignment(record: AssignmentRecord): Promise<void> {
+    const { store, metrics } = this.deps;
+    const dest = { manta_storage_id: record.destShark, datacenter: record.destDatacenter };
+    const objects = await store.objectsOfAssignment(this.jobId, record.id, 'post_processing');
+    const results = await Promise.all(
+      objects.map((o) =>
+        this.mdLimit.run(async () => {
+          metrics.mdThreads.inc();
+          try {
+            return await this.updateOne(o, dest);
+          } finally {
+            metrics.mdThreads.dec();
+          }
+        }),
+      ),
+    );
+    const groups = new Map<string, { target: ObjectTarget; ids: string[] }>();
+    let bytes = 0;
+    results.forEach((target, i) => {
+      const o = objects[i]!;
+      const key = JSON.stringify(target);
+      const g = groups.get(key) ?? { target, ids: [] };
+      g.ids.push(o.id);
+      groups.set(key, g);
+      if (target.status === 'complete') bytes += Number(o.object.contentLength ?? 0);
+    });
+    await store.transition(
+      this.jobId,
+      [...groups.values()].map((g) => ({
+        select: { ids: g.ids },
+        from: 'post_processing',
+        to: g.target,
+      })),
+    );
+    for (const g of groups.values()) {
+      if (g.target.status === 'complete') metrics.objectsComplete(g.ids.length, bytes);
+      else if (g.target.status === 'error') metrics.objectErrors(g.target.error, g.ids.length);
+      else if (g.target.status === 'skipped') metrics.objectSkips(g.target.reason, g.ids.length);
+    }
+    this.bytesMoved += bytes;
+    await store.setAssignmentState(record.id, ['agent_complete'], 'post_processed');
+  }
+
+  /** Rewrites one object's record, etag-conditionally, retrying transient failures. */
+  private async updateOne(o: StoredObject, dest: StorageNodeRef): Promise<ObjectTarget> {
+    if (o.shard < 0)
+      return { status: 'error', error: 'bad_shard_number', detail: `shard ${o.shard}` };
+    let value: Record<string, unknown>;
+    try {
+      value = rewriteSharks(o.object, this.evacuated, dest);
+    } catch (err) {
+      if (err instanceof BadObjectError)
+        return { status: 'error', error: err.error, detail: err.message };
+      throw err;
+    }
+    const bucketsObject = typeof o.object.bucket_id === 'string';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.deps.metadata.putObject(
+          { shard: o.shard, key: o.key, etag: o.etag, value },
+          this.signal,
+        );
+        return { status: 'complete' };
+      } catch (err) {
+        if (err instanceof MetadataEtagMismatchError) {
+          // Our own write from before a restart also changed the etag: recognise it.
+          const live = await this.deps.metadata.getObject(o.shard, o.key, this.signal);
+          if (live && sameSharks(live.value.sharks, value.sharks)) return { status: 'complete' };
+          return { status: 'skipped', reason: 'metadata_etag_mismatch' };
+        }
+        if (err instanceof MetadataObjectNotFoundError) {
+          return { status: 'skipped', reason: 'metadata_object_not_found' };
+        }
+        this.signal.throwIfAborted();
+        if (attempt >= this.settings.metadataAttempts) {
+          return {
+            status: 'error',
+            error: bucketsObject ? 'mdapi_update_failed' : 'moray_update_failed',
+            detail: err instanceof Error ? err.message : String(err),
+          };
+        }
+        await sleep(this.settings.metadataBackoffMs(attempt), this.signal);
+      }
+    }
+  }
+}

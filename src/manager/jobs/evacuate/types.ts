@@ -1,0 +1,136 @@
+/**
+ * The narrow interfaces the evacuate pipeline's stages are written against, so that the real
+ * implementations (src/discovery, src/storinfo, src/moray, the agent HTTP client) and test
+ * stand-ins plug in alike.
+ */
+import type { AgentAssignmentState, AssignmentPayload } from '../../../api/agent.ts';
+import type { StorageNodeRef } from '../../../api/manager.ts';
+import type {
+  DiscoveredObject,
+  DiscoveryCheckpoint,
+  SkipReasonDb,
+  StoredObject,
+} from '../../store/index.ts';
+
+/** What discovery yields (mirrors src/discovery's events, checkpoints as opaque cursors). */
+export type SourceEvent =
+  | { kind: 'object'; object: DiscoveredObject }
+  | { kind: 'excluded'; object: DiscoveredObject }
+  | { kind: 'malformed'; shard: number; key: string; problem: string }
+  | { kind: 'checkpoint'; checkpoint: DiscoveryCheckpoint };
+
+/** Finds the objects with a copy on a shark, resuming after the given checkpoints. */
+export interface ObjectSource {
+  scan(request: {
+    shark: StorageNodeRef;
+    resume: readonly DiscoveryCheckpoint[];
+    signal: AbortSignal;
+  }): AsyncIterable<SourceEvent>;
+}
+
+export type Placement =
+  | { outcome: 'placed'; shark: StorageNodeRef }
+  | { outcome: 'skip'; reason: SkipReasonDb }
+  /** No destination usable right now (e.g. no storinfo snapshot): wait, do not skip (§13.16). */
+  | { outcome: 'wait' };
+
+/**
+ * Chooses a destination for an object and reserves its bytes there under the object's id,
+ * until released (every terminal path of its assignment releases it, §13.5).
+ */
+export interface DestinationChooser {
+  choose(object: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number }): Placement;
+  release(objectIds: readonly string[]): void;
+}
+
+export type PostOutcome =
+  | { kind: 'accepted' }
+  /** 503: the agent's queue is full; try again later. */
+  | { kind: 'busy' }
+  | { kind: 'rejected'; status: number; message: string };
+
+export type CheckOutcome =
+  | { kind: 'state'; state: AgentAssignmentState }
+  /** Non-2xx: the agent does not know the assignment. */
+  | { kind: 'missing'; status: number };
+
+/** A request to an agent that did not get an answer (connection refused, reset, timeout). */
+export class AgentTransportError extends Error {
+  override readonly name = 'AgentTransportError';
+}
+
+/** Talks to the agent on a destination shark (L's wire format, agent.md §2). */
+export interface AgentClient {
+  post(dest: StorageNodeRef, payload: AssignmentPayload, signal: AbortSignal): Promise<PostOutcome>;
+  get(dest: StorageNodeRef, id: string, signal: AbortSignal): Promise<CheckOutcome>;
+}
+
+export interface MetadataUpdate {
+  shard: number;
+  key: string;
+  /** The etag read at discovery: the update applies only if the record is unchanged. */
+  etag: string;
+  value: Record<string, unknown>;
+}
+
+/** The record changed since discovery: a user wrote it (invariant 3: never overwrite). */
+export class MetadataEtagMismatchError extends Error {
+  override readonly name = 'MetadataEtagMismatchError';
+}
+/** The record no longer exists (the user deleted the object). */
+export class MetadataObjectNotFoundError extends Error {
+  override readonly name = 'MetadataObjectNotFoundError';
+}
+
+/** Writes an object's rewritten record, etag-conditionally. Other errors are transient. */
+export interface MetadataWriter {
+  putObject(update: MetadataUpdate, signal: AbortSignal): Promise<void>;
+  /** The live record and its etag (undefined when gone): tells our own earlier write from a user's. */
+  getObject(
+    shard: number,
+    key: string,
+    signal: AbortSignal,
+  ): Promise<{ value: Record<string, unknown>; etag: string } | undefined>;
+}
+
+/** Objects a retry job takes from the previous job (§4.13). */
+export interface RetrySource {
+  objects(previousJobId: string, signal: AbortSignal): AsyncIterable<StoredObject[]>;
+}
+
+/** Tunables of one job: L's options plus the timings tests shorten. */
+export interface EvacuateSettings {
+  maxTasksPerAssignment: number;
+  /** Seconds; a partial assignment older than this is sent; checker timeout is twice it. */
+  maxAssignmentAgeSec: number;
+  maxObjects: number | null;
+  metadataThreads: number;
+  /** Delay before trying placement again when no destination is usable. */
+  waitForDestinationsMs: number;
+  /** 503 answers tolerated per assignment (L: 60) and the wait after the n-th (L: min(5n, 30) s). */
+  busyRetries: number;
+  busyDelayMs: (attempt: number) => number;
+  checkIntervalMs: number;
+  /** Consecutive failed GETs of one assignment before it is given up (§13.9). */
+  checkTransportRetries: number;
+  /** Attempts of a metadata update failing with a transient error, and the backoff. */
+  metadataAttempts: number;
+  metadataBackoffMs: (attempt: number) => number;
+  /** Queue capacities between stages. */
+  queueCapacity: number;
+}
+
+export const DEFAULT_SETTINGS: EvacuateSettings = {
+  maxTasksPerAssignment: 50,
+  maxAssignmentAgeSec: 3600,
+  maxObjects: null,
+  metadataThreads: 10,
+  waitForDestinationsMs: 500,
+  busyRetries: 60,
+  busyDelayMs: (n) => Math.min(5 * n, 30) * 1000,
+  checkIntervalMs: 500,
+  checkTransportRetries: 5,
+  metadataAttempts: 4,
+  metadataBackoffMs: (n) => Math.min(100 * 2 ** (n - 1), 5000),
+  queueCapacity: 1000,
+};

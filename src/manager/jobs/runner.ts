@@ -1,0 +1,201 @@
+/**
+ * Runs jobs: several at once, each in the background so that submitting never blocks the API
+ * (§13.7). At start every job left in a non-terminal state is resumed — L marked them failed
+ * (§3.4); every job's state lives in the database, so we pick it up where it was (DESIGN
+ * invariant 5). Every job ends with a final state written, and a failure records its real cause
+ * (CRIT-7, IMP-8, §13.18).
+ */
+import type { Logger } from '../../log/index.ts';
+import { type JobRecord, type ManagerStore, NON_TERMINAL_JOB_STATES } from '../store/index.ts';
+
+/** What a running job offers for runtime tuning (`PUT /jobs/{uuid}`). */
+export interface JobControls {
+  setMetadataThreads(n: number): void;
+}
+
+export interface JobContext {
+  job: JobRecord;
+  store: ManagerStore;
+  signal: AbortSignal;
+  log: Logger;
+  /** The job calls this once its tunables exist. */
+  registerControls(controls: JobControls): void;
+}
+
+/** Runs one job to its end; resolves on success, rejects with the cause of failure. */
+export type JobExecutor = (ctx: JobContext) => Promise<void>;
+
+/** The job was cancelled through the API. */
+export class JobCancelledError extends Error {
+  override readonly name = 'JobCancelledError';
+}
+
+/** An operation asked of a job in a state that does not allow it (HTTP 409). */
+export class JobStateError extends Error {
+  override readonly name = 'JobStateError';
+}
+
+interface RunningJob {
+  abort: AbortController;
+  done: Promise<void>;
+  controls: JobControls | undefined;
+}
+
+export interface JobRunnerOptions {
+  store: ManagerStore;
+  executor: JobExecutor;
+  log: Logger;
+}
+
+/** Describes an error and its causes in one line, so the job row says what really failed. */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = err;
+  for (let depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
+    if (cur instanceof Error) {
+      const text = `${cur.name === 'Error' ? '' : `${cur.name}: `}${cur.message}`;
+      if (!parts.some((p) => p.includes(cur instanceof Error ? cur.message : ''))) parts.push(text);
+      cur = cur.cause;
+    } else {
+      parts.push(String(cur));
+      break;
+    }
+  }
+  return parts.join(': caused by ');
+}
+
+export class JobRunner {
+  private readonly running = new Map<string, RunningJob>();
+  private stopping = false;
+
+  constructor(private readonly options: JobRunnerOptions) {}
+
+  /** Resumes every job the database shows as not finished; returns their ids. */
+  async start(): Promise<string[]> {
+    const jobs = await this.options.store.jobsInStates(NON_TERMINAL_JOB_STATES);
+    for (const job of jobs) {
+      this.options.log.info({ job: job.id, state: job.state }, 'resuming job');
+      this.launch(job);
+    }
+    return jobs.map((j) => j.id);
+  }
+
+  /** Starts a job already recorded (state setup) in the background. */
+  submit(job: JobRecord): void {
+    if (this.stopping) throw new JobStateError('the manager is shutting down');
+    this.launch(job);
+  }
+
+  isRunning(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  controls(id: string): JobControls | undefined {
+    return this.running.get(id)?.controls;
+  }
+
+  /** The promise of a running job's end (resolved at once when not running). */
+  async whenDone(id: string): Promise<void> {
+    await this.running.get(id)?.done;
+  }
+
+  /**
+   * Cancels a job: a running one is aborted and recorded `stopped` once its stages have
+   * wound down; one not running here is recorded `stopped` at once. A finished job → JobStateError.
+   */
+  async cancel(id: string): Promise<JobRecord> {
+    const { store } = this.options;
+    const run = this.running.get(id);
+    if (run) {
+      run.abort.abort(new JobCancelledError('cancelled by the operator'));
+      await run.done;
+      const job = await store.getJob(id);
+      if (job) return job;
+    }
+    const stopped = await store.setJobState(
+      id,
+      NON_TERMINAL_JOB_STATES,
+      'stopped',
+      'cancelled by the operator',
+    );
+    if (stopped) return stopped;
+    const job = await store.getJob(id);
+    if (!job) throw new JobStateError(`job ${id} does not exist`);
+    throw new JobStateError(
+      `job ${id} is ${job.state}: only a job not yet finished can be cancelled`,
+    );
+  }
+
+  /**
+   * Stops running jobs without changing their recorded state (they stay `running`), so the
+   * next start resumes them: used for a graceful shutdown.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const runs = [...this.running.values()];
+    for (const run of runs) run.abort.abort(new ShutdownError('the manager is shutting down'));
+    await Promise.all(runs.map((r) => r.done));
+  }
+
+  private launch(job: JobRecord): void {
+    if (this.running.has(job.id)) return;
+    const abort = new AbortController();
+    const entry: RunningJob = { abort, done: Promise.resolve(), controls: undefined };
+    this.running.set(job.id, entry);
+    entry.done = this.run(job, entry).finally(() => this.running.delete(job.id));
+  }
+
+  private async run(job: JobRecord, entry: RunningJob): Promise<void> {
+    const { store, executor } = this.options;
+    const log = this.options.log.child({ job: job.id });
+    let current: JobRecord = job;
+    try {
+      const started = await store.setJobState(job.id, ['init', 'setup', 'running'], 'running');
+      if (!started) {
+        log.info('job is no longer runnable; not starting it');
+        return;
+      }
+      current = started;
+      await executor({
+        job: current,
+        store,
+        signal: entry.abort.signal,
+        log,
+        registerControls: (controls) => {
+          entry.controls = controls;
+        },
+      });
+      entry.abort.signal.throwIfAborted();
+      await store.setJobState(job.id, ['running'], 'complete');
+      log.info('job complete');
+    } catch (err) {
+      const reason: unknown = entry.abort.signal.aborted ? entry.abort.signal.reason : err;
+      await this.finish(job.id, reason, err, log);
+    }
+  }
+
+  private async finish(id: string, reason: unknown, err: unknown, log: Logger): Promise<void> {
+    const { store } = this.options;
+    try {
+      if (reason instanceof ShutdownError) {
+        log.info('job interrupted by shutdown; it resumes at the next start');
+      } else if (reason instanceof JobCancelledError) {
+        await store.setJobState(id, NON_TERMINAL_JOB_STATES, 'stopped', reason.message);
+        log.info('job stopped');
+      } else {
+        const cause = describeError(err);
+        await store.setJobState(id, NON_TERMINAL_JOB_STATES, 'failed', cause);
+        log.error({ err }, 'job failed');
+      }
+    } catch (writeErr) {
+      // The final state could not be written: the job stays non-terminal and is resumed at
+      // the next start, which is safe (invariant 5).
+      log.error({ err: writeErr, cause: err }, 'could not record the end of the job');
+    }
+  }
+}
+
+/** The manager is stopping: running jobs are left to resume at the next start. */
+export class ShutdownError extends Error {
+  override readonly name = 'ShutdownError';
+}

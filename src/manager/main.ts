@@ -1,0 +1,143 @@
+/**
+ * rebalancer-manager: loads the config, opens the database (PostgreSQL, or embedded PGlite),
+ * resumes unfinished jobs, serves the API and the metrics. SIGUSR1 re-reads the config for
+ * later jobs (manager.md §6.6); SIGTERM/SIGINT stop gracefully, leaving running jobs to resume.
+ */
+import { createServer, type Server } from 'node:http';
+import { Command, InvalidArgumentError } from 'commander';
+import { openDatabase } from '../db/index.ts';
+import { createLogger } from '../log/index.ts';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type ManagerConfig } from './config.ts';
+import { createEnvironment } from './environment.ts';
+import { evacuateExecutor } from './jobs/evacuate/job.ts';
+import { ManagerMetrics } from './metrics.ts';
+import { startManagerService } from './service.ts';
+import { StorinfoSharkDirectory } from './sharks.ts';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n > 65535)
+    throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+const program = new Command('rebalancer-manager')
+  .description('The Manta rebalancer manager: runs evacuate jobs')
+  .option('-c, --config_file <path>', 'configuration file', DEFAULT_CONFIG_PATH)
+  .option('--config <path>', 'same as --config_file')
+  .option('-p, --port <port>', 'API port (overrides listen_port)', port)
+  .option('--listen-address <address>', 'API address (overrides listen_address)')
+  .option(
+    '--database-url <url>',
+    'PostgreSQL URL (overrides database_url; default embedded PGlite)',
+  )
+  .option(
+    '--metrics-port <port>',
+    'metrics port (overrides metrics_port; 0: API /metrics only)',
+    port,
+  )
+  .parse();
+
+const flags = program.opts<{
+  config_file: string;
+  config?: string;
+  port?: number;
+  listenAddress?: string;
+  databaseUrl?: string;
+  metricsPort?: number;
+}>();
+const configPath = flags.config ?? flags.config_file;
+
+async function readConfig(): Promise<ManagerConfig> {
+  const config = await loadConfig(configPath);
+  if (flags.port !== undefined) config.listen_port = flags.port;
+  if (flags.listenAddress !== undefined) config.listen_address = flags.listenAddress;
+  if (flags.databaseUrl !== undefined) config.database_url = flags.databaseUrl;
+  if (flags.metricsPort !== undefined) config.metrics_port = flags.metricsPort;
+  return config;
+}
+
+let config: ManagerConfig;
+try {
+  config = await readConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`Error parsing config file: ${err.message}\n`);
+  process.exit(1);
+}
+
+const log = createLogger({
+  name: 'rebalancer-manager',
+  level: process.env.LOG_LEVEL ?? config.log_level,
+});
+const metrics = new ManagerMetrics({ service: `rebalancer.${config.domain_name}` });
+const db = await openDatabase({
+  ...(config.database_url === undefined ? {} : { url: config.database_url }),
+  ...(config.database_dir === undefined ? {} : { dataDir: config.database_dir }),
+  log,
+});
+const env = createEnvironment(config, metrics, log);
+await env.start();
+const service = await startManagerService({
+  db,
+  executor: evacuateExecutor(env),
+  sharks: new StorinfoSharkDirectory(env.storinfo, config.domain_name),
+  log,
+  metrics,
+  settings: () => ({
+    snaplinkCleanupRequired: config.snaplink_cleanup_required,
+    metadataThreads: config.options.max_metadata_update_threads,
+  }),
+  ...(process.env.STAMP === undefined ? {} : { stamp: process.env.STAMP }),
+});
+if (service.resumed.length > 0) log.info({ jobs: service.resumed }, 'resumed unfinished jobs');
+const address = await service.app.listen({ host: config.listen_address, port: config.listen_port });
+log.info({ address, database: db.kind }, 'rebalancer-manager listening');
+
+let metricsServer: Server | undefined;
+if (config.metrics_port !== 0) {
+  const server = createServer((_req, res) => {
+    metrics.text().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
+      (err: unknown) => {
+        log.error({ err }, 'metrics rendering failed');
+        res.writeHead(500).end();
+      },
+    );
+  });
+  await new Promise<void>((resolve) =>
+    server.listen(config.metrics_port, config.listen_address, resolve),
+  );
+  metricsServer = server;
+}
+
+process.on('SIGUSR1', () => {
+  readConfig().then(
+    (next) => {
+      config = next;
+      log.info('configuration reloaded; it applies to jobs created from now on');
+    },
+    (err: unknown) =>
+      log.error({ err }, 'Error parsing config after signal received. Not updating'),
+  );
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down; running jobs resume at the next start');
+  await service.close();
+  if (metricsServer) await new Promise((resolve) => metricsServer?.close(resolve));
+  await env.close();
+  await db.close();
+  process.exit(0);
+}
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    shutdown(signal).catch((err: unknown) => {
+      log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    });
+  });
+}

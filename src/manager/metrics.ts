@@ -1,0 +1,104 @@
+/**
+ * The manager's Prometheus metrics under L's names (manager.md §8.1): no prefix, counter vecs
+ * that also count every increment under the label value `total`, and constant labels naming
+ * the real service identity (§13.19) rather than L's placeholders.
+ */
+import { hostname } from 'node:os';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface MetricsIdentity {
+  service?: string;
+  server?: string;
+  datacenter?: string;
+  zonename?: string;
+}
+
+export class ManagerMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'req'>;
+  private readonly objects: Counter<'type'>;
+  private readonly errors: Counter<'error'>;
+  private readonly skips: Counter<'reason'>;
+  readonly mdThreads: Gauge;
+  readonly bytes: Counter;
+  readonly assignmentTime: Histogram;
+
+  constructor(identity: MetricsIdentity = {}) {
+    this.registry.setDefaultLabels({
+      service: identity.service ?? 'rebalancer',
+      server: identity.server ?? hostname(),
+      datacenter: identity.datacenter ?? 'unknown',
+      zonename: identity.zonename ?? hostname(),
+    });
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'request_count',
+      help: 'API requests',
+      labelNames: ['req'],
+      registers,
+    });
+    this.objects = new Counter({
+      name: 'object_count',
+      help: 'objects evacuated',
+      labelNames: ['type'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'error_count',
+      help: 'objects in error',
+      labelNames: ['error'],
+      registers,
+    });
+    this.skips = new Counter({
+      name: 'skip_count',
+      help: 'objects skipped',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.mdThreads = new Gauge({
+      name: 'md_thread_gauge',
+      help: 'metadata update workers',
+      registers,
+    });
+    this.bytes = new Counter({ name: 'bytes_count', help: 'bytes evacuated', registers });
+    this.assignmentTime = new Histogram({
+      name: 'assignment_time',
+      help: 'seconds from posting an assignment to its completion',
+      registers,
+    });
+  }
+
+  request(
+    req: 'evacuate' | 'get_job' | 'list_jobs' | 'retry_job' | 'update_job' | 'cancel_job',
+  ): void {
+    this.requests.inc({ req });
+    this.requests.inc({ req: 'total' });
+  }
+
+  objectsComplete(n: number, bytes: number): void {
+    if (n === 0) return;
+    this.objects.inc({ type: 'evacuate' }, n);
+    this.objects.inc({ type: 'total' }, n);
+    this.bytes.inc(bytes);
+  }
+
+  objectErrors(error: string, n: number): void {
+    if (n === 0) return;
+    this.errors.inc({ error }, n);
+    this.errors.inc({ error: 'total' }, n);
+  }
+
+  objectSkips(reason: string, n: number): void {
+    if (n === 0) return;
+    this.skips.inc({ reason }, n);
+    this.skips.inc({ reason: 'total' }, n);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Assembles a running manager from its parts: store (migrated), job runner (resuming unfinished
+ * jobs), HTTP API. Used by main.ts and by tests, which give their own executor and sharks.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Database } from '../db/index.ts';
+import type { Logger } from '../log/index.ts';
+import { buildManagerApp } from './http/server.ts';
+import { type JobExecutor, JobRunner } from './jobs/runner.ts';
+import { JobService } from './jobs/service.ts';
+import { ManagerMetrics } from './metrics.ts';
+import type { SharkDirectory } from './sharks.ts';
+import { ManagerStore } from './store/index.ts';
+
+export interface ManagerServiceOptions {
+  db: Database;
+  executor: JobExecutor;
+  sharks: SharkDirectory;
+  log: Logger;
+  metrics?: ManagerMetrics;
+  settings: () => { snaplinkCleanupRequired: boolean; metadataThreads: number };
+  stamp?: string;
+}
+
+export interface ManagerService {
+  store: ManagerStore;
+  runner: JobRunner;
+  jobs: JobService;
+  app: FastifyInstance;
+  metrics: ManagerMetrics;
+  /** Job ids resumed at start. */
+  resumed: string[];
+  /** Stops the API and the running jobs (which stay resumable); does not close the database. */
+  close(): Promise<void>;
+}
+
+export async function startManagerService(options: ManagerServiceOptions): Promise<ManagerService> {
+  const store = await ManagerStore.open(options.db);
+  const metrics = options.metrics ?? new ManagerMetrics();
+  const runner = new JobRunner({ store, executor: options.executor, log: options.log });
+  const jobs = new JobService({
+    store,
+    runner,
+    sharks: options.sharks,
+    log: options.log,
+    settings: options.settings,
+  });
+  const app = await buildManagerApp({
+    jobs,
+    metrics,
+    log: options.log,
+    ...(options.stamp === undefined ? {} : { stamp: options.stamp }),
+  });
+  const resumed = await runner.start();
+  return {
+    store,
+    runner,
+    jobs,
+    app,
+    metrics,
+    resumed,
+    async close() {
+      await app.close();
+      await runner.stop();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Per-job counters for `GET /jobs/{uuid}` (manager.md §2.4), kept exact by updating them in the
+ * same transaction as each status change, so reading them never scans the objects (§13.7).
+ */
+import type { Queryable } from '../../db/index.ts';
+
+export type CountBucket = 'status' | 'error' | 'skip' | 'duplicates';
+
+/** Accumulates counter changes to apply in one statement. */
+export class CountDeltas {
+  private readonly deltas = new Map<string, { bucket: CountBucket; name: string; n: number }>();
+
+  add(bucket: CountBucket, name: string, n: number): this {
+    if (n === 0) return this;
+    const key = `${bucket}\u0000${name}`;
+    const entry = this.deltas.get(key);
+    if (entry) entry.n += n;
+    else this.deltas.set(key, { bucket, name, n });
+    return this;
+  }
+
+  get size(): number {
+    return this.deltas.size;
+  }
+
+  /**
+   * Upserts every non-zero delta. Rows are touched in a fixed (sorted) order so that
+   * concurrent transactions lock them in the same order and cannot deadlock.
+   */
+  async apply(tx: Queryable, jobId: string): Promise<void> {
+    const entries = [...this.deltas.entries()]
+      .filter(([, e]) => e.n !== 0)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, e]) => e);
+    if (entries.length === 0) return;
+    await tx.query(
+      `INSERT INTO job_counts (job_id, bucket, name, count)
+       SELECT $1, t.bucket, t.name, t.n
+         FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS t(bucket, name, n, ord)
+        ORDER BY t.ord
+       ON CONFLICT (job_id, bucket, name) DO UPDATE SET count = job_counts.count + EXCLUDED.count`,
+      [jobId, entries.map((e) => e.bucket), entries.map((e) => e.name), entries.map((e) => e.n)],
+    );
+  }
+}
+
+export interface CountRow {
+  bucket: CountBucket;
+  name: string;
+  count: number;
+}
+
+export async function readCounts(db: Queryable, jobId: string): Promise<CountRow[]> {
+  const { rows } = await db.query<{ bucket: CountBucket; name: string; count: string }>(
+    'SELECT bucket, name, count FROM job_counts WHERE job_id = $1',
+    [jobId],
+  );
+  return rows.map((r) => ({ bucket: r.bucket, name: r.name, count: Number(r.count) }));
+}

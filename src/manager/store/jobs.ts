@@ -1,0 +1,161 @@
+/** The `jobs` table: one row per job, its parameters, state and the cause of a failure. */
+import type { JobActionDb, JobStateDb, StorageNodeRef } from '../../api/manager.ts';
+import type { Queryable } from '../../db/index.ts';
+import { parseJobAction, parseJobState, UnknownStoredValueError } from './enums.ts';
+
+export interface EvacuateJobParams {
+  from_shark: string;
+  /** null: unlimited. */
+  max_objects: number | null;
+}
+
+export interface JobRecord {
+  id: string;
+  action: JobActionDb;
+  state: JobStateDb;
+  params: EvacuateJobParams;
+  fromShark: StorageNodeRef;
+  retryOf: string | undefined;
+  metadataThreads: number;
+  error: string | undefined;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const NON_TERMINAL_JOB_STATES: readonly JobStateDb[] = ['init', 'setup', 'running'];
+export const TERMINAL_JOB_STATES: readonly JobStateDb[] = ['stopped', 'complete', 'failed'];
+
+interface JobRow extends Record<string, unknown> {
+  id: string;
+  action: string;
+  state: string;
+  params: unknown;
+  from_shark: unknown;
+  retry_of: string | null;
+  metadata_threads: number;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS =
+  'id, action, state, params, from_shark, retry_of, metadata_threads, error, created_at, updated_at';
+
+function parseParams(value: unknown): EvacuateJobParams {
+  if (typeof value === 'object' && value !== null) {
+    const v = value as Record<string, unknown>;
+    const max = v.max_objects;
+    if (typeof v.from_shark === 'string' && (max === null || typeof max === 'number')) {
+      return { from_shark: v.from_shark, max_objects: max };
+    }
+  }
+  throw new UnknownStoredValueError('job params', value);
+}
+
+function parseRef(value: unknown): StorageNodeRef {
+  if (typeof value === 'object' && value !== null) {
+    const v = value as Record<string, unknown>;
+    if (typeof v.manta_storage_id === 'string' && typeof v.datacenter === 'string') {
+      return { manta_storage_id: v.manta_storage_id, datacenter: v.datacenter };
+    }
+  }
+  throw new UnknownStoredValueError('job from_shark', value);
+}
+
+function toRecord(row: JobRow): JobRecord {
+  return {
+    id: row.id,
+    action: parseJobAction(row.action),
+    state: parseJobState(row.state),
+    params: parseParams(row.params),
+    fromShark: parseRef(row.from_shark),
+    retryOf: row.retry_of ?? undefined,
+    metadataThreads: row.metadata_threads,
+    error: row.error ?? undefined,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export interface NewJob {
+  id: string;
+  action: JobActionDb;
+  params: EvacuateJobParams;
+  fromShark: StorageNodeRef;
+  retryOf?: string;
+  metadataThreads: number;
+}
+
+export async function insertJob(db: Queryable, job: NewJob): Promise<JobRecord> {
+  const { rows } = await db.query<JobRow>(
+    `INSERT INTO jobs (id, action, state, params, from_shark, retry_of, metadata_threads)
+     VALUES ($1, $2, 'setup', $3::jsonb, $4::jsonb, $5, $6) RETURNING ${COLUMNS}`,
+    [
+      job.id,
+      job.action,
+      JSON.stringify(job.params),
+      JSON.stringify(job.fromShark),
+      job.retryOf ?? null,
+      job.metadataThreads,
+    ],
+  );
+  return toRecord(rows[0]!);
+}
+
+export async function getJob(db: Queryable, id: string): Promise<JobRecord | undefined> {
+  const { rows } = await db.query<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE id = $1`, [id]);
+  return rows[0] === undefined ? undefined : toRecord(rows[0]);
+}
+
+export async function listJobs(db: Queryable): Promise<JobRecord[]> {
+  const { rows } = await db.query<JobRow>(`SELECT ${COLUMNS} FROM jobs ORDER BY created_at, id`);
+  return rows.map(toRecord);
+}
+
+export async function jobsInStates(
+  db: Queryable,
+  states: readonly JobStateDb[],
+): Promise<JobRecord[]> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${COLUMNS} FROM jobs WHERE state = ANY($1::text[]) ORDER BY created_at, id`,
+    [states],
+  );
+  return rows.map(toRecord);
+}
+
+/**
+ * Moves a job to `to` only when its current state is one of `from`; returns the updated
+ * record, or undefined when the job is missing or in another state.
+ */
+export async function setJobState(
+  db: Queryable,
+  id: string,
+  from: readonly JobStateDb[],
+  to: JobStateDb,
+  error?: string,
+): Promise<JobRecord | undefined> {
+  const { rows } = await db.query<JobRow>(
+    `UPDATE jobs SET state = $3, error = $4, updated_at = now()
+      WHERE id = $1 AND state = ANY($2::text[]) RETURNING ${COLUMNS}`,
+    [id, from, to, error ?? null],
+  );
+  return rows[0] === undefined ? undefined : toRecord(rows[0]);
+}
+
+export async function setJobFromShark(
+  db: Queryable,
+  id: string,
+  ref: StorageNodeRef,
+): Promise<void> {
+  await db.query('UPDATE jobs SET from_shark = $2::jsonb, updated_at = now() WHERE id = $1', [
+    id,
+    JSON.stringify(ref),
+  ]);
+}
+
+export async function setJobMetadataThreads(db: Queryable, id: string, n: number): Promise<void> {
+  await db.query('UPDATE jobs SET metadata_threads = $2, updated_at = now() WHERE id = $1', [
+    id,
+    n,
+  ]);
+}

@@ -1,0 +1,137 @@
+/**
+ * The manager's schema, as numbered migrations applied at start-up. Each migration is a list of
+ * statements run in one transaction together with its `schema_migrations` row, under an
+ * advisory lock so that two managers starting at once cannot both apply it.
+ */
+
+import { JOB_ACTIONS, JOB_STATES } from '../../api/manager.ts';
+import type { Database, Queryable } from '../../db/index.ts';
+import { ASSIGNMENT_STATES, OBJECT_ERRORS, OBJECT_STATUSES, SKIP_REASONS } from './enums.ts';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: readonly string[];
+}
+
+const list = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(', ');
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'jobs, objects, assignments, duplicates, checkpoints, counts',
+    statements: [
+      `CREATE TABLE jobs (
+        id uuid PRIMARY KEY,
+        action text NOT NULL CHECK (action IN (${list(JOB_ACTIONS)})),
+        state text NOT NULL CHECK (state IN (${list(JOB_STATES)})),
+        params jsonb NOT NULL,
+        from_shark jsonb NOT NULL,
+        retry_of uuid REFERENCES jobs (id),
+        metadata_threads integer NOT NULL CHECK (metadata_threads >= 1),
+        result jsonb,
+        error text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX jobs_state ON jobs (state)',
+      'CREATE INDEX jobs_created_at ON jobs (created_at)',
+      `CREATE TABLE evacuate_objects (
+        job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        id text NOT NULL,
+        key text NOT NULL,
+        shard integer NOT NULL,
+        etag text NOT NULL,
+        object jsonb NOT NULL,
+        status text NOT NULL CHECK (status IN (${list(OBJECT_STATUSES)})),
+        skipped_reason text CHECK (skipped_reason IN (${list(SKIP_REASONS)})
+          OR skipped_reason ~ '^[{]http_status_code:[1-5][0-9][0-9][}]$'),
+        error text CHECK (error IN (${list(OBJECT_ERRORS)})),
+        error_detail text,
+        assignment_id uuid,
+        dest_shark text,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (job_id, id)
+      )`,
+      'CREATE INDEX evacuate_objects_status ON evacuate_objects (job_id, status, id)',
+      `CREATE INDEX evacuate_objects_assignment ON evacuate_objects (assignment_id)
+        WHERE assignment_id IS NOT NULL`,
+      `CREATE TABLE assignments (
+        id uuid PRIMARY KEY,
+        job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        dest_shark text NOT NULL,
+        dest_datacenter text NOT NULL,
+        state text NOT NULL CHECK (state IN (${list(ASSIGNMENT_STATES)})),
+        task_count integer NOT NULL CHECK (task_count >= 0),
+        total_bytes bigint NOT NULL CHECK (total_bytes >= 0),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        posted_at timestamptz,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      'CREATE INDEX assignments_job_state ON assignments (job_id, state)',
+      `CREATE TABLE duplicates (
+        job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        id text NOT NULL,
+        key text NOT NULL,
+        shard integer NOT NULL,
+        object jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (job_id, id, key, shard)
+      )`,
+      `CREATE TABLE discovery_checkpoints (
+        job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        shard integer NOT NULL,
+        cursor text,
+        done boolean NOT NULL DEFAULT false,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (job_id, shard)
+      )`,
+      `CREATE TABLE job_counts (
+        job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        bucket text NOT NULL CHECK (bucket IN ('status', 'error', 'skip', 'duplicates')),
+        name text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (job_id, bucket, name)
+      )`,
+    ],
+  },
+];
+
+const LOCK_KEY = 0x7265_6261; // "reba": serialises concurrent migrators
+
+export async function appliedVersions(db: Queryable): Promise<number[]> {
+  const { rows } = await db.query<{ version: number }>(
+    'SELECT version FROM schema_migrations ORDER BY version',
+  );
+  return rows.map((r) => r.version);
+}
+
+/** Applies every migration not yet recorded; returns the versions applied now. */
+export async function migrate(
+  db: Database,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<number[]> {
+  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+  )`);
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    const done = await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+      const seen = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [
+        migration.version,
+      ]);
+      if (seen.rowCount > 0) return false;
+      for (const statement of migration.statements) await tx.query(statement);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+        migration.version,
+        migration.name,
+      ]);
+      return true;
+    });
+    if (done) applied.push(migration.version);
+  }
+  return applied;
+}

@@ -1,0 +1,348 @@
+/**
+ * The objects of evacuate jobs: bulk recording of discovered objects (with duplicate
+ * detection, IMP-2/§13.14), paging by status, and atomic batch transitions that keep the
+ * per-job counters exact (§13.7). Every object ends in exactly one terminal status.
+ */
+import type { Database, Queryable } from '../../db/index.ts';
+import { CountDeltas } from './counts.ts';
+import {
+  type ObjectErrorDb,
+  type ObjectStatus,
+  parseObjectError,
+  parseObjectStatus,
+  parseSkipReason,
+  type SkipReasonDb,
+  TERMINAL_OBJECT_STATUSES,
+} from './enums.ts';
+
+/** An object as discovery reports it: its Manta record and where it was found. */
+export interface DiscoveredObject {
+  /** Manta `objectId`. */
+  id: string;
+  key: string;
+  shard: number;
+  /** The etag at discovery time, for the conditional metadata update. */
+  etag: string;
+  object: Record<string, unknown>;
+}
+
+export interface StoredObject extends DiscoveredObject {
+  status: ObjectStatus;
+  skippedReason: SkipReasonDb | undefined;
+  error: ObjectErrorDb | undefined;
+  errorDetail: string | undefined;
+  assignmentId: string | undefined;
+  destShark: string | undefined;
+}
+
+export interface DiscoveryCheckpoint {
+  shard: number;
+  cursor: string | null;
+  done: boolean;
+}
+
+export interface RecordResult {
+  /** Objects recorded now, in input order (re-sent objects already recorded are left out). */
+  recorded: DiscoveredObject[];
+  /** Occurrences recorded as duplicates now. */
+  duplicates: number;
+}
+
+interface ObjectRow extends Record<string, unknown> {
+  id: string;
+  key: string;
+  shard: number;
+  etag: string;
+  object: Record<string, unknown>;
+  status: string;
+  skipped_reason: string | null;
+  error: string | null;
+  error_detail: string | null;
+  assignment_id: string | null;
+  dest_shark: string | null;
+}
+
+const OBJECT_COLUMNS =
+  'id, key, shard, etag, object, status, skipped_reason, error, error_detail, assignment_id, dest_shark';
+
+function toStored(row: ObjectRow): StoredObject {
+  return {
+    id: row.id,
+    key: row.key,
+    shard: row.shard,
+    etag: row.etag,
+    object: row.object,
+    status: parseObjectStatus(row.status),
+    skippedReason: row.skipped_reason === null ? undefined : parseSkipReason(row.skipped_reason),
+    error: row.error === null ? undefined : parseObjectError(row.error),
+    errorDetail: row.error_detail ?? undefined,
+    assignmentId: row.assignment_id ?? undefined,
+    destShark: row.dest_shark ?? undefined,
+  };
+}
+
+/** A transition of objects that was asked from a status they can no longer leave. */
+export class IllegalTransitionError extends Error {
+  override readonly name = 'IllegalTransitionError';
+}
+
+/**
+ * Records discovered objects as `unprocessed`, and the shard's checkpoint, in one transaction.
+ * An object id seen again with the same key and shard is a re-sent record (discovery resumed
+ * from its last checkpoint) and is ignored; with another key or shard it is a duplicate
+ * (§4.11) and is recorded in `duplicates`, not evacuated twice.
+ */
+export async function recordDiscovered(
+  db: Database,
+  jobId: string,
+  objects: readonly DiscoveredObject[],
+  checkpoint?: DiscoveryCheckpoint,
+): Promise<RecordResult> {
+  return db.transaction(async (tx) => {
+    const result: RecordResult = { recorded: [], duplicates: 0 };
+    if (objects.length > 0) {
+      const inserted = await tx.query<{ id: string; key: string; shard: number }>(
+        `INSERT INTO evacuate_objects (job_id, id, key, shard, etag, object, status)
+         SELECT $1, t.id, t.key, t.shard, t.etag, t.object::jsonb, 'unprocessed'
+           FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[])
+                AS t(id, key, shard, etag, object)
+         ON CONFLICT (job_id, id) DO NOTHING
+         RETURNING id, key, shard`,
+        [
+          jobId,
+          objects.map((o) => o.id),
+          objects.map((o) => o.key),
+          objects.map((o) => o.shard),
+          objects.map((o) => o.etag),
+          objects.map((o) => JSON.stringify(o.object)),
+        ],
+      );
+      const fresh = new Set(inserted.rows.map((r) => `${r.id}\u0000${r.key}\u0000${r.shard}`));
+      const others: DiscoveredObject[] = [];
+      for (const o of objects) {
+        const tag = `${o.id}\u0000${o.key}\u0000${o.shard}`;
+        if (fresh.has(tag)) {
+          result.recorded.push(o);
+          fresh.delete(tag); // a second identical record in the batch is a re-send
+        } else {
+          others.push(o);
+        }
+      }
+      if (others.length > 0) result.duplicates = await recordDuplicates(tx, jobId, others);
+      const deltas = new CountDeltas()
+        .add('status', 'unprocessed', result.recorded.length)
+        .add('duplicates', 'duplicates', result.duplicates);
+      await deltas.apply(tx, jobId);
+    }
+    if (checkpoint) await saveCheckpoint(tx, jobId, checkpoint);
+    return result;
+  });
+}
+
+/** Records those of `objects` whose stored namesake has another key or shard. */
+async function recordDuplicates(
+  tx: Queryable,
+  jobId: string,
+  objects: readonly DiscoveredObject[],
+): Promise<number> {
+  const { rows } = await tx.query(
+    `INSERT INTO duplicates (job_id, id, key, shard, object)
+     SELECT $1, t.id, t.key, t.shard, t.object::jsonb
+       FROM unnest($2::text[], $3::text[], $4::int[], $5::text[]) AS t(id, key, shard, object)
+       JOIN evacuate_objects o ON o.job_id = $1 AND o.id = t.id
+      WHERE o.key <> t.key OR o.shard <> t.shard
+     ON CONFLICT DO NOTHING
+     RETURNING id`,
+    [
+      jobId,
+      objects.map((o) => o.id),
+      objects.map((o) => o.key),
+      objects.map((o) => o.shard),
+      objects.map((o) => JSON.stringify(o.object)),
+    ],
+  );
+  return rows.length;
+}
+
+export async function saveCheckpoint(
+  db: Queryable,
+  jobId: string,
+  checkpoint: DiscoveryCheckpoint,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO discovery_checkpoints (job_id, shard, cursor, done) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (job_id, shard) DO UPDATE
+       SET cursor = EXCLUDED.cursor, done = EXCLUDED.done, updated_at = now()`,
+    [jobId, checkpoint.shard, checkpoint.cursor, checkpoint.done],
+  );
+}
+
+export async function loadCheckpoints(
+  db: Queryable,
+  jobId: string,
+): Promise<DiscoveryCheckpoint[]> {
+  const { rows } = await db.query<{ shard: number; cursor: string | null; done: boolean }>(
+    'SELECT shard, cursor, done FROM discovery_checkpoints WHERE job_id = $1 ORDER BY shard',
+    [jobId],
+  );
+  return rows.map((r) => ({ shard: r.shard, cursor: r.cursor, done: r.done }));
+}
+
+/** One page of a job's objects in `status`, ordered by id, after `afterId`. */
+export async function objectsByStatus(
+  db: Queryable,
+  jobId: string,
+  status: ObjectStatus,
+  afterId: string | undefined,
+  limit: number,
+): Promise<StoredObject[]> {
+  const { rows } = await db.query<ObjectRow>(
+    `SELECT ${OBJECT_COLUMNS} FROM evacuate_objects
+      WHERE job_id = $1 AND status = $2 AND id > $3 ORDER BY id LIMIT $4`,
+    [jobId, status, afterId ?? '', limit],
+  );
+  return rows.map(toStored);
+}
+
+export async function objectsOfAssignment(
+  db: Queryable,
+  jobId: string,
+  assignmentId: string,
+  status?: ObjectStatus,
+): Promise<StoredObject[]> {
+  const { rows } = await db.query<ObjectRow>(
+    `SELECT ${OBJECT_COLUMNS} FROM evacuate_objects
+      WHERE job_id = $1 AND assignment_id = $2 AND ($3::text IS NULL OR status = $3)
+      ORDER BY id`,
+    [jobId, assignmentId, status ?? null],
+  );
+  return rows.map(toStored);
+}
+
+export async function getObject(
+  db: Queryable,
+  jobId: string,
+  id: string,
+): Promise<StoredObject | undefined> {
+  const { rows } = await db.query<ObjectRow>(
+    `SELECT ${OBJECT_COLUMNS} FROM evacuate_objects WHERE job_id = $1 AND id = $2`,
+    [jobId, id],
+  );
+  return rows[0] === undefined ? undefined : toStored(rows[0]);
+}
+
+/** Where a group of objects goes. Skipped needs a reason, error a cause; nothing else may have one. */
+export type ObjectTarget =
+  | { status: 'unprocessed' }
+  | { status: 'assigned'; assignmentId: string; destShark: string }
+  | { status: 'post_processing' }
+  | { status: 'complete' }
+  | { status: 'skipped'; reason: SkipReasonDb }
+  | { status: 'error'; error: ObjectErrorDb; detail?: string };
+
+export interface TransitionGroup {
+  /** The objects, by id; or every object of an assignment. */
+  select: { ids: readonly string[] } | { assignmentId: string };
+  from: ObjectStatus;
+  to: ObjectTarget;
+}
+
+/**
+ * Applies every group in one transaction, updating only objects currently in `from`, and the
+ * counters by exactly the rows changed. Returns the ids changed, per group.
+ */
+export async function transitionObjects(
+  db: Database,
+  jobId: string,
+  groups: readonly TransitionGroup[],
+): Promise<string[][]> {
+  for (const g of groups) {
+    if (TERMINAL_OBJECT_STATUSES.has(g.from)) {
+      throw new IllegalTransitionError(`objects in terminal status ${g.from} cannot change`);
+    }
+  }
+  return db.transaction(async (tx) => {
+    const deltas = new CountDeltas();
+    const changed: string[][] = [];
+    for (const g of groups) {
+      const to = g.to;
+      const reason = to.status === 'skipped' ? to.reason : null;
+      const error = to.status === 'error' ? to.error : null;
+      const detail = to.status === 'error' ? (to.detail ?? null) : null;
+      const assignment = to.status === 'assigned' ? to.assignmentId : null;
+      const dest = to.status === 'assigned' ? to.destShark : null;
+      const keepPlacement = to.status !== 'assigned' && to.status !== 'unprocessed';
+      const params: unknown[] = [
+        jobId,
+        g.from,
+        to.status,
+        reason,
+        error,
+        detail,
+        assignment,
+        dest,
+        keepPlacement,
+      ];
+      let where: string;
+      if ('ids' in g.select) {
+        if (g.select.ids.length === 0) {
+          changed.push([]);
+          continue;
+        }
+        params.push(g.select.ids);
+        where = 'id = ANY($10::text[])';
+      } else {
+        params.push(g.select.assignmentId);
+        where = 'assignment_id = $10::uuid';
+      }
+      const { rows } = await tx.query<{ id: string }>(
+        `UPDATE evacuate_objects
+            SET status = $3::text, skipped_reason = $4::text, error = $5::text, error_detail = $6::text,
+                assignment_id = CASE WHEN $9::boolean THEN assignment_id ELSE $7::uuid END,
+                dest_shark = CASE WHEN $9::boolean THEN dest_shark ELSE $8::text END,
+                updated_at = now()
+          WHERE job_id = $1 AND status = $2::text AND ${where}
+          RETURNING id`,
+        params,
+      );
+      const n = rows.length;
+      deltas.add('status', g.from, -n).add('status', to.status, n);
+      if (reason !== null) deltas.add('skip', reason, n);
+      if (error !== null) deltas.add('error', error, n);
+      changed.push(rows.map((r) => r.id));
+    }
+    await deltas.apply(tx, jobId);
+    return changed;
+  });
+}
+
+/** Records objects that failed before being recorded (e.g. an unusable record) as errors. */
+export async function recordFailed(
+  db: Database,
+  jobId: string,
+  object: DiscoveredObject,
+  error: ObjectErrorDb,
+  detail: string,
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query(
+      `INSERT INTO evacuate_objects
+         (job_id, id, key, shard, etag, object, status, error, error_detail)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'error', $7, $8)
+       ON CONFLICT (job_id, id) DO NOTHING RETURNING id`,
+      [
+        jobId,
+        object.id,
+        object.key,
+        object.shard,
+        object.etag,
+        JSON.stringify(object.object),
+        error,
+        detail,
+      ],
+    );
+    if (rows.length === 0) return false;
+    await new CountDeltas().add('status', 'error', 1).add('error', error, 1).apply(tx, jobId);
+    return true;
+  });
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { MorayMetadataWriter, PickerChooser } from '../../src/manager/jobs/evacuate/adapters.ts';
+import {
+  MetadataEtagMismatchError,
+  MetadataObjectNotFoundError,
+} from '../../src/manager/jobs/evacuate/types.ts';
+import { EtagConflictError, type MorayClient } from '../../src/moray/index.ts';
+import { DestinationPicker, Reservations } from '../../src/storinfo/index.ts';
+
+const signal = new AbortController().signal;
+const update = { shard: 1, key: '/a/stor/x', etag: 'E1', value: { key: '/a/stor/x' } };
+
+function conflict(actual: string): EtagConflictError {
+  return new EtagConflictError({
+    name: 'EtagConflictError',
+    message: 'etag conflict',
+    method: 'putObject',
+    shard: '127.0.0.1:2020',
+    context: { bucket: 'manta', key: update.key, expected: 'E1', actual },
+  });
+}
+
+function writerThrowing(err: unknown, calls: unknown[][] = []): MorayMetadataWriter {
+  const client = {
+    async putObject(...args: unknown[]) {
+      calls.push(args);
+      if (err) throw err;
+      return { etag: 'E2' };
+    },
+  } as unknown as MorayClient;
+  return new MorayMetadataWriter(() => client);
+}
+
+describe('MorayMetadataWriter', () => {
+  test('puts into bucket manta with the discovery etag as the condition', async () => {
+    const calls: unknown[][] = [];
+    await writerThrowing(undefined, calls).putObject(update, signal);
+    assert.deepEqual(calls, [['manta', update.key, update.value, { etag: 'E1' }]]);
+  });
+
+  test('an etag conflict is a mismatch; a conflict with a missing object is not-found', async () => {
+    await assert.rejects(
+      writerThrowing(conflict('E9')).putObject(update, signal),
+      MetadataEtagMismatchError,
+    );
+    await assert.rejects(
+      writerThrowing(conflict('null')).putObject(update, signal),
+      MetadataObjectNotFoundError,
+    );
+  });
+
+  test('other errors pass through (transient: the pipeline retries them)', async () => {
+    const boom = new Error('ECONNRESET');
+    await assert.rejects(writerThrowing(boom).putObject(update, signal), (err) => err === boom);
+  });
+});
+
+describe('PickerChooser', () => {
+  const node = (id: string, dc: string) => ({
+    manta_storage_id: id,
+    datacenter: dc,
+    availableMB: 10_000,
+    percentUsed: 0,
+    filesystem: '/manta',
+    timestamp: 0,
+  });
+
+  test('places, reserves under the object id, releases; no snapshot means wait', () => {
+    const reservations = new Reservations();
+    const nodes = [node('1.stor', 'dc1'), node('2.stor', 'dc1')];
+    let snapshot: { nodes: typeof nodes; fetchedAt: number; version: number } | undefined = {
+      nodes,
+      fetchedAt: 0,
+      version: 1,
+    };
+    const picker = new DestinationPicker({
+      evacuated: { manta_storage_id: '1.stor', datacenter: 'dc1' },
+      snapshot: () => snapshot,
+      reservations,
+      seed: 1,
+    });
+    const chooser = new PickerChooser(picker, (k) => reservations.release(k), 'job:');
+    const placed = chooser.choose({
+      id: 'o1',
+      sharks: [{ manta_storage_id: '1.stor', datacenter: 'dc1' }],
+      sizeBytes: 1000,
+    });
+    assert.deepEqual(placed, {
+      outcome: 'placed',
+      shark: { manta_storage_id: '2.stor', datacenter: 'dc1' },
+    });
+    assert.equal(reservations.reservedBytes('2.stor'), 1000);
+    chooser.release(['o1']);
+    assert.equal(reservations.reservedBytes('2.stor'), 0);
+    const onDest = chooser.choose({
+      id: 'o2',
+      sharks: [
+        { manta_storage_id: '1.stor', datacenter: 'dc1' },
+        { manta_storage_id: '2.stor', datacenter: 'dc1' },
+      ],
+      sizeBytes: 1,
+    });
+    assert.equal(onDest.outcome, 'skip');
+    snapshot = undefined;
+    assert.deepEqual(chooser.choose({ id: 'o3', sharks: [], sizeBytes: 1 }), { outcome: 'wait' });
+  });
+});

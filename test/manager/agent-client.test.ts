@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { HttpAgentClient } from '../../src/manager/jobs/evacuate/agent-client.ts';
+import { AgentTransportError } from '../../src/manager/jobs/evacuate/types.ts';
+
+const dest = { manta_storage_id: '3.stor.test', datacenter: 'dc1' };
+const ID = '6f1c2b1e-1d2c-4e5f-8a9b-0c1d2e3f4a5b';
+
+describe('HttpAgentClient', () => {
+  let server: Server;
+  let base: string;
+  let client: HttpAgentClient;
+  const posted: unknown[] = [];
+  let postStatus = 503;
+
+  before(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        if (req.method === 'POST' && req.url === '/assignments') {
+          posted.push(JSON.parse(body));
+          res.writeHead(postStatus).end(postStatus === 200 ? JSON.stringify(ID) : '');
+          postStatus = 200;
+        } else if (req.url === `/assignments/${ID}`) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end(
+            JSON.stringify({
+              uuid: ID,
+              stats: {
+                state: {
+                  Complete: [
+                    {
+                      object_id: 'o1',
+                      owner: 'acct',
+                      md5sum: 'x',
+                      source: dest,
+                      status: { Failed: { HTTPStatusCode: 404 } },
+                    },
+                  ],
+                },
+                failed: 1,
+                complete: 2,
+                total: 2,
+              },
+            }),
+          );
+        } else if (req.url === '/assignments/garbage') {
+          res.writeHead(200).end('{"stats":{"state":"Sleeping"}}');
+        } else {
+          res.writeHead(404).end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    client = new HttpAgentClient({ urlFor: () => base });
+  });
+  after(async () => {
+    await client.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  test('POST: 503 is busy, 200 accepted, body in L form', async () => {
+    const payload = { id: ID, tasks: [] };
+    const signal = new AbortController().signal;
+    assert.deepEqual(await client.post(dest, payload, signal), { kind: 'busy' });
+    assert.deepEqual(await client.post(dest, payload, signal), { kind: 'accepted' });
+    assert.deepEqual(posted[1], { id: ID, tasks: [] });
+  });
+
+  test('GET: a complete state with failed tasks, 404 missing, garbage is a transport failure', async () => {
+    const signal = new AbortController().signal;
+    const got = await client.get(dest, ID, signal);
+    assert.equal(got.kind, 'state');
+    const state = got.kind === 'state' ? got.state : undefined;
+    assert.ok(typeof state === 'object' && state !== null);
+    assert.deepEqual(state.Complete?.[0]?.status, { Failed: { HTTPStatusCode: 404 } });
+    assert.deepEqual(await client.get(dest, 'unknown', signal), { kind: 'missing', status: 404 });
+    await assert.rejects(client.get(dest, 'garbage', signal), AgentTransportError);
+  });
+
+  test('no agent listening is a transport error', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const c = new HttpAgentClient({ urlFor: () => `http://127.0.0.1:${port}` });
+    try {
+      await assert.rejects(
+        c.post(dest, { id: ID, tasks: [] }, new AbortController().signal),
+        AgentTransportError,
+      );
+    } finally {
+      await c.close();
+    }
+  });
+});

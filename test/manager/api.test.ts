@@ -1,0 +1,322 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../../src/log/index.ts';
+import type { JobContext, JobExecutor } from '../../src/manager/jobs/runner.ts';
+import { type ManagerService, startManagerService } from '../../src/manager/service.ts';
+import { StaticSharkDirectory } from '../../src/manager/sharks.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+const log = createLogger({ name: 'manager-test', level: 'silent' });
+const sharks = new StaticSharkDirectory(
+  [
+    { manta_storage_id: '1.stor.example.com', datacenter: 'dc1' },
+    { manta_storage_id: '2.stor.example.com', datacenter: 'dc2' },
+  ],
+  'example.com',
+);
+
+/** An executor whose jobs run until the test finishes them (or they are cancelled). */
+class ControlledExecutor {
+  readonly contexts = new Map<string, JobContext>();
+  readonly threads = new Map<string, number[]>();
+  private readonly finishers = new Map<string, (err?: Error) => void>();
+  private readonly waiters = new Map<string, () => void>();
+
+  readonly run: JobExecutor = (ctx) =>
+    new Promise<void>((resolve, reject) => {
+      this.contexts.set(ctx.job.id, ctx);
+      ctx.registerControls({
+        setMetadataThreads: (n) =>
+          this.threads.set(ctx.job.id, [...(this.threads.get(ctx.job.id) ?? []), n]),
+      });
+      this.finishers.set(ctx.job.id, (err) => (err ? reject(err) : resolve()));
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+      this.waiters.get(ctx.job.id)?.();
+    });
+
+  started(id: string): Promise<void> {
+    if (this.contexts.has(id)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.set(id, resolve));
+  }
+
+  finish(id: string, err?: Error): void {
+    this.finishers.get(id)?.(err);
+  }
+}
+
+describe('manager HTTP API', () => {
+  let tdb: TestDatabase;
+  let service: ManagerService;
+  let exec: ControlledExecutor;
+  let base: string;
+  let snaplink = false;
+
+  before(async () => {
+    tdb = await createTestDatabase();
+    exec = new ControlledExecutor();
+    service = await startManagerService({
+      db: tdb.db,
+      executor: exec.run,
+      sharks,
+      log,
+      settings: () => ({ snaplinkCleanupRequired: snaplink, metadataThreads: 10 }),
+    });
+    base = await service.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(async () => {
+    await service.close();
+    await tdb.drop();
+  });
+
+  async function call(method: string, path: string, body?: unknown) {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      text,
+      type: res.headers.get('content-type') ?? '',
+      server: res.headers.get('server'),
+    };
+  }
+
+  async function create(shark = '1.stor', max?: number | null): Promise<string> {
+    const params =
+      max === undefined ? { from_shark: shark } : { from_shark: shark, max_objects: max };
+    const res = await call('POST', '/jobs', { action: 'evacuate', params });
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.text, /^[0-9a-f-]{36}\n$/);
+    const id = res.text.trim();
+    await exec.started(id);
+    return id;
+  }
+
+  test('POST /jobs creates a running job; GET shows L status shape', async () => {
+    const id = await create('1.stor', 0);
+    const list = await call('GET', '/jobs');
+    assert.equal(list.status, 200);
+    assert.match(list.server ?? '', /^rebalancer-manager /);
+    const entries = JSON.parse(list.text) as { id: string; action: string; state: string }[];
+    assert.deepEqual(
+      entries.find((e) => e.id === id),
+      { id, action: 'Evacuate', state: 'Running' },
+    );
+    const get = await call('GET', `/jobs/${id}`);
+    assert.equal(get.status, 200);
+    const status = JSON.parse(get.text);
+    assert.deepEqual(status.config, {
+      action: 'Evacuate',
+      from_shark: { manta_storage_id: '1.stor.example.com', datacenter: 'dc1' },
+    });
+    assert.deepEqual(status.results, {
+      Unprocessed: 0,
+      Assigned: 0,
+      Skipped: 0,
+      Error: 0,
+      'Post Processing': 0,
+      Complete: 0,
+      Duplicates: 0,
+      Total: 0,
+    });
+    assert.equal(status.state, 'Running');
+    assert.equal(status.max_objects, null, 'max_objects 0 means unlimited');
+    exec.finish(id);
+    await service.runner.whenDone(id);
+    assert.equal(JSON.parse((await call('GET', `/jobs/${id}`)).text).state, 'Complete');
+  });
+
+  test('results come from the counters, with L breakdowns', async () => {
+    const id = await create();
+    const store = service.store;
+    await store.recordDiscovered(id, [
+      { id: 'a', key: '/a', shard: 1, etag: 'e', object: {} },
+      { id: 'b', key: '/b', shard: 1, etag: 'e', object: {} },
+      { id: 'c', key: '/c', shard: 1, etag: 'e', object: {} },
+      { id: 'a', key: '/a2', shard: 2, etag: 'e', object: {} },
+    ]);
+    await store.transition(id, [
+      {
+        select: { ids: ['a'] },
+        from: 'unprocessed',
+        to: { status: 'skipped', reason: '{http_status_code:500}' },
+      },
+      {
+        select: { ids: ['b'] },
+        from: 'unprocessed',
+        to: { status: 'error', error: 'moray_update_failed' },
+      },
+    ]);
+    const status = JSON.parse((await call('GET', `/jobs/${id}`)).text);
+    assert.deepEqual(status.results, {
+      Unprocessed: 1,
+      Assigned: 0,
+      Skipped: 1,
+      Error: 1,
+      'Post Processing': 0,
+      Complete: 0,
+      Duplicates: 1,
+      Total: 4,
+      error_breakdown: { moray: { update_failed: 1 } },
+      skip_breakdown: { '{http_status_code:500}': 1 },
+    });
+    exec.finish(id);
+    await service.runner.whenDone(id);
+  });
+
+  test('bad input is a 400 with a JSON body', async () => {
+    const cases: unknown[] = [
+      { action: 'evacuate', params: {} },
+      { action: 'evacuate', params: { from_shark: '' } },
+      { action: 'evacuate', params: { from_shark: '1.stor', max_objects: -1 } },
+      { action: 'evacuate', params: { from_shark: '1.stor', max_objects: 'ten' } },
+      { action: 'explode', params: { from_shark: '1.stor' } },
+      '{not json',
+    ];
+    for (const body of cases) {
+      const res = await call('POST', '/jobs', body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.text}`);
+      assert.match(res.type, /application\/json/);
+      const err = JSON.parse(res.text);
+      assert.equal(err.code, 'BadRequest');
+      assert.equal(typeof err.message, 'string');
+    }
+    const unknown = await call('POST', '/jobs', {
+      action: 'evacuate',
+      params: { from_shark: '9.stor' },
+    });
+    assert.equal(unknown.status, 400);
+    assert.match(JSON.parse(unknown.text).message, /Unknown shark: 9\.stor/);
+  });
+
+  test('unknown job → 404, bad uuid → 400, on every job route', async () => {
+    const missing = '00000000-0000-4000-8000-000000000000';
+    for (const [method, path, body] of [
+      ['GET', `/jobs/${missing}`, undefined],
+      ['PUT', `/jobs/${missing}`, { action: 'set_metadata_threads', params: 3 }],
+      ['POST', `/jobs/${missing}/retry`, undefined],
+      ['POST', `/jobs/${missing}/cancel`, undefined],
+    ] as const) {
+      const res = await call(method, path, body);
+      assert.equal(res.status, 404, `${method} ${path}: ${res.text}`);
+      assert.equal(JSON.parse(res.text).code, 'NotFound');
+      const bad = await call(method, path.replace(missing, 'not-a-uuid'), body);
+      assert.equal(bad.status, 400, `${method} bad uuid: ${bad.text}`);
+    }
+    assert.equal((await call('GET', '/nowhere')).status, 404);
+  });
+
+  test('PUT tunes a running job; bad values 400; finished job 409', async () => {
+    const id = await create();
+    const ok = await call('PUT', `/jobs/${id}`, { action: 'set_metadata_threads', params: 25 });
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(exec.threads.get(id), [25]);
+    assert.equal(JSON.parse((await call('GET', `/jobs/${id}`)).text).metadata_threads, 25);
+    for (const params of [0, 251, -1, 'x']) {
+      const res = await call('PUT', `/jobs/${id}`, { action: 'set_metadata_threads', params });
+      assert.equal(res.status, 400, `params ${params}`);
+    }
+    exec.finish(id);
+    await service.runner.whenDone(id);
+    const late = await call('PUT', `/jobs/${id}`, { action: 'set_metadata_threads', params: 5 });
+    assert.equal(late.status, 409);
+    assert.equal(JSON.parse(late.text).code, 'Conflict');
+  });
+
+  test('a failed job records the real cause', async () => {
+    const id = await create();
+    exec.finish(id, new Error('discovery failed', { cause: new Error('shard 3 unreachable') }));
+    await service.runner.whenDone(id);
+    const status = JSON.parse((await call('GET', `/jobs/${id}`)).text);
+    assert.equal(status.state, 'Failed');
+    assert.match(status.error, /discovery failed: caused by shard 3 unreachable/);
+  });
+
+  test('retry: 409 while running, then a new job over the previous one', async () => {
+    const id = await create();
+    assert.equal((await call('POST', `/jobs/${id}/retry`)).status, 409);
+    exec.finish(id);
+    await service.runner.whenDone(id);
+    const res = await call('POST', `/jobs/${id}/retry`);
+    assert.equal(res.status, 200, res.text);
+    const retry = res.text.trim();
+    await exec.started(retry);
+    assert.equal(exec.contexts.get(retry)?.job.retryOf, id);
+    const status = JSON.parse((await call('GET', `/jobs/${retry}`)).text);
+    assert.equal(status.retry_of, id);
+    assert.equal(status.config.from_shark.manta_storage_id, '1.stor.example.com');
+    exec.finish(retry);
+    await service.runner.whenDone(retry);
+  });
+
+  test('cancel stops a running job; a second cancel is 409', async () => {
+    const id = await create();
+    const res = await call('POST', `/jobs/${id}/cancel`);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(JSON.parse(res.text).state, 'Stopped');
+    assert.equal(exec.contexts.get(id)?.signal.aborted, true);
+    assert.equal((await call('POST', `/jobs/${id}/cancel`)).status, 409);
+  });
+
+  test('snaplink_cleanup_required refuses new jobs', async () => {
+    snaplink = true;
+    try {
+      const res = await call('POST', '/jobs', {
+        action: 'evacuate',
+        params: { from_shark: '1.stor' },
+      });
+      assert.equal(res.status, 500);
+      assert.equal(JSON.parse(res.text).code, 'SnaplinkCleanupRequired');
+    } finally {
+      snaplink = false;
+    }
+  });
+
+  test('metrics use L names', async () => {
+    const res = await call('GET', '/metrics');
+    assert.equal(res.status, 200);
+    assert.match(res.text, /request_count\{[^}]*req="evacuate"/);
+    assert.match(res.text, /request_count\{[^}]*req="total"/);
+  });
+});
+
+describe('job runner restart', () => {
+  test('a job left running is resumed by a new runner over the same database', async () => {
+    const tdb = await createTestDatabase();
+    try {
+      const exec1 = new ControlledExecutor();
+      const settings = () => ({ snaplinkCleanupRequired: false, metadataThreads: 10 });
+      const first = await startManagerService({
+        db: tdb.db,
+        executor: exec1.run,
+        sharks,
+        log,
+        settings,
+      });
+      const job = await first.jobs.create({ action: 'evacuate', params: { from_shark: '2.stor' } });
+      await exec1.started(job.id);
+      await first.close(); // shutdown: the job stays running, to be resumed
+      assert.equal((await first.store.getJob(job.id))?.state, 'running');
+
+      const exec2 = new ControlledExecutor();
+      const second = await startManagerService({
+        db: tdb.db,
+        executor: exec2.run,
+        sharks,
+        log,
+        settings,
+      });
+      assert.deepEqual(second.resumed, [job.id]);
+      await exec2.started(job.id);
+      exec2.finish(job.id);
+      await second.runner.whenDone(job.id);
+      assert.equal((await second.store.getJob(job.id))?.state, 'complete');
+      await second.close();
+    } finally {
+      await tdb.drop();
+    }
+  });
+});

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, effectiveExcludePrefixes, parseConfig } from '../../src/manager/config.ts';
+
+const base = { domain_name: 'east.example.com', shards: [{ host: '2.moray.east.example.com' }] };
+
+describe('manager config', () => {
+  test('L defaults and our additions', () => {
+    const c = parseConfig(base);
+    assert.equal(c.listen_port, 80);
+    assert.equal(c.log_level, 'debug');
+    assert.equal(c.max_fill_percentage, 100);
+    assert.equal(c.direct_db, false);
+    assert.equal(c.snaplink_cleanup_required, false);
+    assert.equal(c.options.max_tasks_per_assignment, 50);
+    assert.equal(c.options.max_metadata_update_threads, 10);
+    assert.equal(c.options.max_assignment_age, 3600);
+    assert.equal(c.options.md_read_chunk_size, 10_000);
+    assert.deepEqual(c.options.exclude_key_prefixes, [
+      '/stor/logs/',
+      '/stor/usage/',
+      '/stor/manatee_backups/',
+    ]);
+    assert.equal(c.storinfo_url, 'http://storinfo.east.example.com');
+    assert.equal(c.agent_port, 7878);
+    assert.equal(c.metrics_port, 8878);
+    assert.equal(c.database_url, undefined);
+  });
+
+  test('shards are sorted by number; min and max define the range', () => {
+    const c = parseConfig({
+      ...base,
+      shards: [{ host: '10.moray.x' }, { host: '2.moray.x' }, { host: '3.moray.x' }],
+    });
+    assert.deepEqual(
+      c.shards.map((s) => s.shard),
+      [2, 3, 10],
+    );
+  });
+
+  test('options are read; unknown keys ignored; exclude ["none"] disables', () => {
+    const c = parseConfig({
+      ...base,
+      misspelt_key: true,
+      log_level: 'WARNING',
+      options: {
+        max_tasks_per_assignment: 200,
+        use_batched_updates: true,
+        exclude_key_prefixes: ['none'],
+      },
+    });
+    assert.equal(c.options.max_tasks_per_assignment, 200);
+    assert.equal(c.options.use_batched_updates, true);
+    assert.equal(c.log_level, 'warn');
+    assert.deepEqual(effectiveExcludePrefixes(c.options), []);
+  });
+
+  test('invalid values are errors naming the key', () => {
+    const cases: [unknown, string][] = [
+      [{ shards: base.shards }, 'domain_name'],
+      [{ domain_name: 'x' }, 'shards'],
+      [{ ...base, shards: [] }, 'shards'],
+      [{ ...base, shards: [{ host: 'moray.x' }] }, 'shards[0].host'],
+      [{ ...base, listen_port: 70000 }, 'listen_port'],
+      [{ ...base, max_fill_percentage: 101 }, 'max_fill_percentage'],
+      [{ ...base, log_level: 'loud' }, 'log_level'],
+      [{ ...base, direct_db: 'yes' }, 'direct_db'],
+      [{ ...base, options: { max_sharks: 0 } }, 'options.max_sharks'],
+      [{ ...base, options: { exclude_key_prefixes: [1] } }, 'options.exclude_key_prefixes'],
+      [{ ...base, mdapi: { shards: [{}] } }, 'mdapi.shards[0].host'],
+      [[], '(root)'],
+    ];
+    for (const [raw, key] of cases) {
+      assert.throws(
+        () => parseConfig(raw),
+        (err) => err instanceof ConfigError && err.key === key,
+        `expected an error on ${key}`,
+      );
+    }
+  });
+});

@@ -1,0 +1,347 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { AssignmentPayload } from '../../src/api/agent.ts';
+import type { Task } from '../../src/api/common.ts';
+import type { StorageNodeRef } from '../../src/api/manager.ts';
+import { createLogger } from '../../src/log/index.ts';
+import { evacuateExecutor } from '../../src/manager/jobs/evacuate/job.ts';
+import {
+  type AgentClient,
+  type CheckOutcome,
+  DEFAULT_SETTINGS,
+  type DestinationChooser,
+  MetadataEtagMismatchError,
+  MetadataObjectNotFoundError,
+  type MetadataUpdate,
+  type MetadataWriter,
+  type ObjectSource,
+  type PostOutcome,
+  type SourceEvent,
+} from '../../src/manager/jobs/evacuate/types.ts';
+import { JobRunner } from '../../src/manager/jobs/runner.ts';
+import { ManagerMetrics } from '../../src/manager/metrics.ts';
+import {
+  type DiscoveredObject,
+  type JobRecord,
+  ManagerStore,
+} from '../../src/manager/store/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+const log = createLogger({ name: 'evacuate-test', level: 'silent' });
+const EVAC: StorageNodeRef = { manta_storage_id: '1.stor.test', datacenter: 'dc1' };
+const OTHER: StorageNodeRef = { manta_storage_id: '2.stor.test', datacenter: 'dc2' };
+const DEST: StorageNodeRef = { manta_storage_id: '3.stor.test', datacenter: 'dc1' };
+
+function record(
+  id: string,
+  shard: number,
+  sharks: StorageNodeRef[] = [EVAC, OTHER],
+): DiscoveredObject {
+  const key = `/acct/stor/${id}`;
+  return {
+    id,
+    key,
+    shard,
+    etag: `etag-${id}`,
+    object: {
+      key,
+      owner: 'acct',
+      type: 'object',
+      objectId: id,
+      contentLength: 10,
+      contentMD5: 'bWQ1',
+      sharks,
+    },
+  };
+}
+
+/** Moray stand-in: conditional puts on stored records. */
+class FakeMetadata implements MetadataWriter {
+  readonly records = new Map<string, { etag: string; value: Record<string, unknown> }>();
+  transientFailures = new Map<string, number>();
+  puts = 0;
+  async putObject(u: MetadataUpdate): Promise<void> {
+    this.puts++;
+    const left = this.transientFailures.get(u.key) ?? 0;
+    if (left > 0) {
+      this.transientFailures.set(u.key, left - 1);
+      throw new Error('ECONNRESET');
+    }
+    const current = this.records.get(u.key);
+    if (!current) throw new MetadataObjectNotFoundError(u.key);
+    if (current.etag !== u.etag) throw new MetadataEtagMismatchError(u.key);
+    this.records.set(u.key, { etag: `${u.etag}+`, value: u.value });
+  }
+  async getObject(_shard: number, key: string) {
+    return this.records.get(key);
+  }
+}
+
+/** Agents stand-in: accepts, reports Running until `complete` is set, then Complete. */
+class FakeAgents implements AgentClient {
+  readonly assignments = new Map<string, AssignmentPayload>();
+  failTasks = new Map<string, Task['status']>();
+  complete = true;
+  busyOnce = true;
+  posts = 0;
+  async post(_dest: StorageNodeRef, payload: AssignmentPayload): Promise<PostOutcome> {
+    this.posts++;
+    if (this.busyOnce) {
+      this.busyOnce = false;
+      return { kind: 'busy' };
+    }
+    if (this.assignments.has(payload.id))
+      return { kind: 'rejected', status: 409, message: 'exists' };
+    this.assignments.set(payload.id, payload);
+    return { kind: 'accepted' };
+  }
+  async get(_dest: StorageNodeRef, id: string): Promise<CheckOutcome> {
+    const a = this.assignments.get(id);
+    if (!a) return { kind: 'missing', status: 404 };
+    if (!this.complete) return { kind: 'state', state: 'Running' };
+    const failed = a.tasks
+      .filter((t) => this.failTasks.has(t.object_id))
+      .map((t) => ({ ...t, status: this.failTasks.get(t.object_id)! }));
+    return { kind: 'state', state: { Complete: failed.length === 0 ? null : failed } };
+  }
+}
+
+function source(objects: DiscoveredObject[]): ObjectSource & { scans: number } {
+  const src = {
+    scans: 0,
+    async *scan(req: {
+      resume: readonly { shard: number; done: boolean }[];
+    }): AsyncIterable<SourceEvent> {
+      src.scans++;
+      const shards = [...new Set(objects.map((o) => o.shard))].sort();
+      for (const shard of shards) {
+        if (req.resume.some((c) => c.shard === shard && c.done)) continue;
+        for (const o of objects.filter((x) => x.shard === shard)) {
+          if (o.key.includes('/stor/logs/')) yield { kind: 'excluded', object: o };
+          else yield { kind: 'object', object: o };
+        }
+        yield { kind: 'checkpoint', checkpoint: { shard, cursor: 'end', done: true } };
+      }
+    },
+  };
+  return src;
+}
+
+const chooser: DestinationChooser = {
+  choose: (o) =>
+    o.sharks.some((s) => s.manta_storage_id === DEST.manta_storage_id)
+      ? { outcome: 'skip', reason: 'object_already_on_dest_shark' }
+      : { outcome: 'placed', shark: DEST },
+  release: () => undefined,
+};
+
+const settings = {
+  ...DEFAULT_SETTINGS,
+  maxTasksPerAssignment: 3,
+  busyDelayMs: () => 1,
+  checkIntervalMs: 5,
+  metadataBackoffMs: () => 1,
+  queueCapacity: 8,
+};
+
+describe('evacuate pipeline', () => {
+  let tdb: TestDatabase;
+  let store: ManagerStore;
+
+  before(async () => {
+    tdb = await createTestDatabase();
+    store = await ManagerStore.open(tdb.db);
+  });
+  after(async () => {
+    await tdb.drop();
+  });
+
+  async function newJob(max: number | null = null): Promise<JobRecord> {
+    return store.createJob({
+      id: randomUUID(),
+      action: 'evacuate',
+      params: { from_shark: EVAC.manta_storage_id, max_objects: max },
+      fromShark: EVAC,
+      metadataThreads: 2,
+    });
+  }
+
+  function runner(src: ObjectSource, agents: AgentClient, metadata: MetadataWriter): JobRunner {
+    const executor = evacuateExecutor({
+      source: src,
+      agents,
+      metadata,
+      metrics: new ManagerMetrics(),
+      chooser: () => chooser,
+      settings,
+    });
+    return new JobRunner({ store, executor, log });
+  }
+
+  test('every object reaches exactly one terminal state with the right reason', async () => {
+    const objects = [
+      ...Array.from({ length: 7 }, (_, i) => record(`ok${i}`, 1)),
+      record('single', 1, [EVAC]), // only copy on the evacuated shark
+      record('ondest', 2, [EVAC, DEST]),
+      record('md5', 2),
+      record('changed', 2),
+      record('gone', 2),
+      record('flaky', 2),
+      record('rewritten', 2), // our own write landed before a restart
+      { ...record('logs', 2), key: '/acct/stor/logs/x' },
+      record('ok0', 3), // a duplicate (same id on another shard)
+    ];
+    const metadata = new FakeMetadata();
+    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    metadata.records.set('/acct/stor/changed', { etag: 'user-wrote', value: {} });
+    metadata.records.delete('/acct/stor/gone');
+    const rewritten = record('rewritten', 2).object;
+    metadata.records.set('/acct/stor/rewritten', {
+      etag: 'ours',
+      value: { ...rewritten, sharks: [DEST, OTHER] },
+    });
+    metadata.transientFailures.set('/acct/stor/flaky', 2);
+    const agents = new FakeAgents();
+    agents.failTasks.set('md5', { Failed: 'MD5Mismatch' });
+    const run = runner(source(objects), agents, metadata);
+    const job = await newJob();
+    run.submit(job);
+    await run.whenDone(job.id);
+    const done = await store.getJob(job.id);
+    assert.equal(done?.state, 'complete', done?.error);
+
+    const status = async (id: string) => (await store.getObject(job.id, id))!;
+    for (let i = 0; i < 7; i++) assert.equal((await status(`ok${i}`)).status, 'complete');
+    assert.equal((await status('flaky')).status, 'complete');
+    assert.equal((await status('rewritten')).status, 'complete');
+    assert.deepEqual(
+      [(await status('single')).status, (await status('single')).skippedReason],
+      ['skipped', 'source_is_evac_shark'],
+    );
+    assert.equal((await status('ondest')).skippedReason, 'object_already_on_dest_shark');
+    assert.equal((await status('md5')).skippedReason, 'md5_mismatch');
+    assert.equal((await status('changed')).skippedReason, 'metadata_etag_mismatch');
+    assert.equal((await status('gone')).skippedReason, 'metadata_object_not_found');
+    assert.equal((await status('logs')).skippedReason, 'excluded_key_prefix');
+    // The user's write was never overwritten (invariant 3).
+    assert.deepEqual(metadata.records.get('/acct/stor/changed'), { etag: 'user-wrote', value: {} });
+    // The copy on the evacuated shark was replaced in place by the destination.
+    assert.deepEqual(metadata.records.get('/acct/stor/ok1')?.value.sharks, [DEST, OTHER]);
+
+    const counts = Object.fromEntries(
+      (await store.counts(job.id)).map((c) => [`${c.bucket}:${c.name}`, c.count]),
+    );
+    assert.equal(counts['status:complete'], 9);
+    assert.equal(counts['status:skipped'], 6);
+    assert.equal(counts['status:unprocessed'], 0);
+    assert.equal(counts['status:assigned'], 0);
+    assert.equal(counts['status:post_processing'], 0);
+    assert.equal(counts['duplicates:duplicates'], 1);
+    assert.equal(
+      (await store.assignmentsInStates(job.id, ['init', 'assigned', 'agent_complete'])).length,
+      0,
+    );
+  });
+
+  test('a retry job takes the skipped objects, with their live record and etag', async () => {
+    const objects = [record('t1', 1), record('t2', 1), record('t3', 1)];
+    const metadata = new FakeMetadata();
+    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    const agents = new FakeAgents();
+    agents.failTasks.set('t2', { Failed: { HTTPStatusCode: 500 } });
+    const run = runner(source(objects), agents, metadata);
+    const first = await newJob();
+    run.submit(first);
+    await run.whenDone(first.id);
+    assert.equal((await store.getObject(first.id, 't2'))?.skippedReason, '{http_status_code:500}');
+    // A user rewrote t2's headers meanwhile: a new etag, still on the evacuated shark.
+    const t2 = objects[1]!;
+    metadata.records.set(t2.key, {
+      etag: 'user-etag',
+      value: { ...t2.object, headers: { a: 'b' } },
+    });
+    agents.failTasks.clear();
+    const retry = await store.createJob({
+      id: randomUUID(),
+      action: 'evacuate',
+      params: { from_shark: EVAC.manta_storage_id, max_objects: null },
+      fromShark: EVAC,
+      retryOf: first.id,
+      metadataThreads: 2,
+    });
+    run.submit(retry);
+    await run.whenDone(retry.id);
+    assert.equal((await store.getJob(retry.id))?.state, 'complete');
+    const counts = await store.counts(retry.id);
+    assert.deepEqual(
+      counts.filter((c) => c.bucket === 'status' && c.count > 0).map((c) => [c.name, c.count]),
+      [['complete', 1]],
+    );
+    assert.deepEqual(
+      metadata.records.get(t2.key)?.value.headers,
+      { a: 'b' },
+      'the user write is kept',
+    );
+    assert.deepEqual(metadata.records.get(t2.key)?.value.sharks, [DEST, OTHER]);
+  });
+
+  test('max_objects stops discovery', async () => {
+    const objects = Array.from({ length: 10 }, (_, i) => record(`m${i}`, 1));
+    const metadata = new FakeMetadata();
+    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    const run = runner(source(objects), new FakeAgents(), metadata);
+    const job = await newJob(4);
+    run.submit(job);
+    await run.whenDone(job.id);
+    assert.equal((await store.getJob(job.id))?.state, 'complete');
+    const counts = await store.counts(job.id);
+    assert.equal(counts.find((c) => c.name === 'complete')?.count, 4);
+  });
+
+  test('a discovery failure fails the job with its cause', async () => {
+    const failing: ObjectSource = {
+      // biome-ignore lint/correctness/useYield: fails before yielding anything
+      async *scan() {
+        throw new Error('shard 7 unreachable');
+      },
+    };
+    const run = runner(failing, new FakeAgents(), new FakeMetadata());
+    const job = await newJob();
+    run.submit(job);
+    await run.whenDone(job.id);
+    const done = await store.getJob(job.id);
+    assert.equal(done?.state, 'failed');
+    assert.match(done?.error ?? '', /discovery failed: shard 7 unreachable/);
+  });
+
+  test('a job interrupted while agents work is resumed by a new runner', async () => {
+    const objects = Array.from({ length: 5 }, (_, i) => record(`r${i}`, 1));
+    const metadata = new FakeMetadata();
+    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    const agents = new FakeAgents();
+    agents.complete = false;
+    const src = source(objects);
+    const first = runner(src, agents, metadata);
+    const job = await newJob();
+    first.submit(job);
+    // Wait until every object is assigned and posted, then shut the manager down.
+    for (;;) {
+      const assigned = (await store.counts(job.id)).find((c) => c.name === 'assigned')?.count ?? 0;
+      if (assigned === 5 && (await store.assignmentsInStates(job.id, ['assigned'])).length === 2)
+        break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await first.stop();
+    assert.equal((await store.getJob(job.id))?.state, 'running');
+
+    agents.complete = true;
+    const second = runner(src, agents, metadata);
+    assert.deepEqual(await second.start(), [job.id]);
+    await second.whenDone(job.id);
+    assert.equal((await store.getJob(job.id))?.state, 'complete');
+    for (const o of objects)
+      assert.equal((await store.getObject(job.id, o.id))?.status, 'complete');
+    assert.equal(agents.assignments.size, 2, 'no assignment was posted twice');
+  });
+});

@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import {
+  type DiscoveredObject,
+  IllegalTransitionError,
+  ManagerStore,
+  MIGRATIONS,
+  migrate,
+} from '../../src/manager/store/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+function obj(id: string, shard = 1, key = `/acct/stor/${id}`): DiscoveredObject {
+  return { id, key, shard, etag: `etag-${id}`, object: { objectId: id, key, sharks: [] } };
+}
+
+async function statusCounts(store: ManagerStore, jobId: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const r of await store.counts(jobId)) out[`${r.bucket}:${r.name}`] = r.count;
+  return out;
+}
+
+describe('manager store', () => {
+  let tdb: TestDatabase;
+  let store: ManagerStore;
+
+  before(async () => {
+    tdb = await createTestDatabase();
+    store = await ManagerStore.open(tdb.db);
+  });
+  after(async () => {
+    await tdb.drop();
+  });
+
+  async function newJob(): Promise<string> {
+    const id = randomUUID();
+    await store.createJob({
+      id,
+      action: 'evacuate',
+      params: { from_shark: '1.stor', max_objects: null },
+      fromShark: { manta_storage_id: '1.stor', datacenter: '' },
+      metadataThreads: 10,
+    });
+    return id;
+  }
+
+  test('migrations are recorded and idempotent', async () => {
+    assert.deepEqual(await migrate(tdb.db), []);
+    const { rows } = await tdb.db.query<{ version: number }>(
+      'SELECT version FROM schema_migrations ORDER BY version',
+    );
+    assert.deepEqual(
+      rows.map((r) => r.version),
+      MIGRATIONS.map((m) => m.version),
+    );
+  });
+
+  test('a job is created in setup, read back, and moved only from allowed states', async () => {
+    const id = await newJob();
+    const job = await store.getJob(id);
+    assert.equal(job?.state, 'setup');
+    assert.deepEqual(job?.params, { from_shark: '1.stor', max_objects: null });
+    assert.equal(await store.setJobState(id, ['running'], 'complete'), undefined);
+    const running = await store.setJobState(id, ['setup'], 'running');
+    assert.equal(running?.state, 'running');
+    const failed = await store.setJobState(id, ['running'], 'failed', 'discovery: boom');
+    assert.equal(failed?.error, 'discovery: boom');
+    assert.equal(await store.getJob(randomUUID()), undefined);
+  });
+
+  test('an unknown stored state is an error, not a default (IMP-9)', async () => {
+    const id = await newJob();
+    await tdb.db.query('ALTER TABLE jobs DROP CONSTRAINT jobs_state_check');
+    try {
+      await tdb.db.query(`UPDATE jobs SET state = 'paused' WHERE id = $1`, [id]);
+      await assert.rejects(store.getJob(id), /unknown job state value/);
+    } finally {
+      await tdb.db.query(`UPDATE jobs SET state = 'failed' WHERE id = $1`, [id]);
+      await tdb.db.query(
+        `ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN ('init','setup','running','stopped','complete','failed'))`,
+      );
+    }
+  });
+
+  test('discovered objects are recorded once; re-sends ignored; duplicates recorded', async () => {
+    const jobId = await newJob();
+    const first = await store.recordDiscovered(jobId, [obj('a'), obj('b'), obj('b')], {
+      shard: 1,
+      cursor: 'b',
+      done: false,
+    });
+    assert.deepEqual(
+      first.recorded.map((o) => o.id),
+      ['a', 'b'],
+    );
+    assert.equal(first.duplicates, 0);
+    // Resumed discovery re-sends b; c is new; a is seen again on shard 2 (a duplicate).
+    const second = await store.recordDiscovered(jobId, [obj('b'), obj('c'), obj('a', 2)]);
+    assert.deepEqual(
+      second.recorded.map((o) => o.id),
+      ['c'],
+    );
+    assert.equal(second.duplicates, 1);
+    // The same duplicate occurrence again is not counted twice.
+    assert.equal((await store.recordDiscovered(jobId, [obj('a', 2)])).duplicates, 0);
+    assert.deepEqual(await statusCounts(store, jobId), {
+      'status:unprocessed': 3,
+      'duplicates:duplicates': 1,
+    });
+    assert.deepEqual(await store.loadCheckpoints(jobId), [{ shard: 1, cursor: 'b', done: false }]);
+    const page = await store.objectsByStatus(jobId, 'unprocessed', 'a', 10);
+    assert.deepEqual(
+      page.map((o) => o.id),
+      ['b', 'c'],
+    );
+    assert.deepEqual(page[0]?.object, { objectId: 'b', key: '/acct/stor/b', sharks: [] });
+  });
+
+  test('transitions move only objects in the from status and keep counters exact', async () => {
+    const jobId = await newJob();
+    await store.recordDiscovered(
+      jobId,
+      ['a', 'b', 'c', 'd'].map((id) => obj(id)),
+    );
+    const assignmentId = randomUUID();
+    const created = await store.createAssignment(jobId, {
+      id: assignmentId,
+      destShark: '2.stor',
+      destDatacenter: 'dc2',
+      totalBytes: 10,
+      objectIds: ['a', 'b', 'c'],
+    });
+    assert.equal(created?.assignment.taskCount, 3);
+    assert.equal(created?.assignment.state, 'init');
+    const [skipped] = await store.transition(jobId, [
+      {
+        select: { ids: ['d'] },
+        from: 'unprocessed',
+        to: { status: 'skipped', reason: 'source_is_evac_shark' },
+      },
+    ]);
+    assert.deepEqual(skipped, ['d']);
+    const changed = await store.transition(jobId, [
+      {
+        select: { ids: ['a'] },
+        from: 'assigned',
+        to: { status: 'skipped', reason: '{http_status_code:500}' },
+      },
+      { select: { assignmentId }, from: 'assigned', to: { status: 'post_processing' } },
+    ]);
+    assert.deepEqual(changed[0], ['a']);
+    assert.deepEqual(changed[1]?.sort(), ['b', 'c']);
+    await store.transition(jobId, [
+      { select: { ids: ['b'] }, from: 'post_processing', to: { status: 'complete' } },
+      {
+        select: { ids: ['c'] },
+        from: 'post_processing',
+        to: { status: 'error', error: 'moray_update_failed', detail: 'ECONNRESET' },
+      },
+      // Already complete: not in post_processing any more, so nothing changes.
+      { select: { ids: ['b'] }, from: 'post_processing', to: { status: 'complete' } },
+    ]);
+    assert.deepEqual(await statusCounts(store, jobId), {
+      'status:unprocessed': 0,
+      'status:assigned': 0,
+      'status:post_processing': 0,
+      'status:skipped': 2,
+      'status:complete': 1,
+      'status:error': 1,
+      'skip:source_is_evac_shark': 1,
+      'skip:{http_status_code:500}': 1,
+      'error:moray_update_failed': 1,
+    });
+    const c = await store.getObject(jobId, 'c');
+    assert.equal(c?.errorDetail, 'ECONNRESET');
+    assert.equal(c?.destShark, '2.stor');
+    await assert.rejects(
+      store.transition(jobId, [
+        { select: { ids: ['b'] }, from: 'complete', to: { status: 'unprocessed' } },
+      ]),
+      IllegalTransitionError,
+    );
+  });
+
+  test('an unknown skip reason is refused by the database', async () => {
+    const jobId = await newJob();
+    await store.recordDiscovered(jobId, [obj('x')]);
+    await assert.rejects(
+      tdb.db.query(`UPDATE evacuate_objects SET status = 'skipped', skipped_reason = 'whatever'`),
+    );
+  });
+
+  test('counters stay exact under concurrent transitions', async () => {
+    const jobId = await newJob();
+    const ids = Array.from({ length: 200 }, (_, i) => `o${String(i).padStart(4, '0')}`);
+    await store.recordDiscovered(
+      jobId,
+      ids.map((id) => obj(id)),
+    );
+    const reasons = ['network_error', 'agent_busy', 'md5_mismatch'] as const;
+    // Each id is targeted by two competing transitions: exactly one may win.
+    await Promise.all(
+      ids.flatMap((id, i) => [
+        store.transition(jobId, [
+          {
+            select: { ids: [id] },
+            from: 'unprocessed',
+            to: { status: 'skipped', reason: reasons[i % 3]! },
+          },
+        ]),
+        store.transition(jobId, [
+          {
+            select: { ids: [id] },
+            from: 'unprocessed',
+            to: { status: 'error', error: 'internal_error' },
+          },
+        ]),
+      ]),
+    );
+    const counts = await statusCounts(store, jobId);
+    const { rows } = await tdb.db.query<{ status: string; n: string }>(
+      'SELECT status, count(*) AS n FROM evacuate_objects WHERE job_id = $1 GROUP BY status',
+      [jobId],
+    );
+    const actual = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+    assert.equal(counts['status:unprocessed'], 0);
+    assert.equal(counts['status:skipped'] ?? 0, actual.skipped ?? 0);
+    assert.equal(counts['status:error'] ?? 0, actual.error ?? 0);
+    assert.equal((actual.skipped ?? 0) + (actual.error ?? 0), 200);
+    const skipSum = reasons.reduce((s, r) => s + (counts[`skip:${r}`] ?? 0), 0);
+    assert.equal(skipSum, actual.skipped ?? 0);
+  });
+});
