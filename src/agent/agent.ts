@@ -112,6 +112,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
         tempDir,
         idPolicy: config.idPolicy,
         allowHostPortSources: config.allowHostPortSources,
+        hostAliases: config.hostAliases,
         connectTimeoutMs: config.connectTimeoutSecs * 1000,
         idleTimeoutMs: config.downloadTimeoutSecs * 1000,
         retryDelaysMs: config.retryDelaysMs,

@@ -6,7 +6,7 @@
  * Anything invalid is a ConfigError naming the option.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { IdPolicy } from '../manta/index.ts';
+import { type HostAliases, type IdPolicy, NO_ALIASES, parseHostAliases } from '../manta/index.ts';
 import { parseToml, TomlError } from './toml.ts';
 
 export interface MetricsConfig {
@@ -40,6 +40,8 @@ export interface AgentConfig {
   objectRoot: string;
   idPolicy: IdPolicy;
   allowHostPortSources: boolean;
+  /** Where source storage ids are served when DNS cannot resolve them (sandbox, tests). */
+  hostAliases: HostAliases;
   completedRetentionSecs: number;
   shutdownGraceSecs: number;
   logLevel: string;
@@ -154,6 +156,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'allow_host_port_sources',
     kind: 'bool',
     help: 'accept host:port source ids (test deployments)',
+  },
+  {
+    section: 'server',
+    key: 'host_aliases_file',
+    kind: 'string',
+    help: 'JSON file of "name:port": "host:port" source aliases (test deployments)',
   },
   {
     section: 'server',
@@ -324,6 +332,7 @@ export function resolveConfig(sources: ConfigSources): AgentConfig {
     objectRoot: get('server.object_root', '/manta'),
     idPolicy: get('server.id_policy', 'uuid') as IdPolicy,
     allowHostPortSources: get('server.allow_host_port_sources', false),
+    hostAliases: loadHostAliases(settings.get('server.host_aliases_file') as string | undefined),
     completedRetentionSecs: get('server.completed_retention_secs', 7 * 24 * 3600),
     shutdownGraceSecs: get('server.shutdown_grace_secs', 20),
     logLevel: get('server.log_level', 'info'),
@@ -336,6 +345,24 @@ export function resolveConfig(sources: ConfigSources): AgentConfig {
       server: get('metrics.server', '127.0.0.1'),
     },
   };
+}
+
+function loadHostAliases(file: string | undefined): HostAliases {
+  if (file === undefined) return NO_ALIASES;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      'server.host_aliases_file',
+      `cannot read ${file}: ${(err as Error).message}`,
+    );
+  }
+  try {
+    return parseHostAliases(JSON.parse(text), file);
+  } catch (err) {
+    throw new ConfigError('server.host_aliases_file', (err as Error).message);
+  }
 }
 
 /**

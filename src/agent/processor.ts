@@ -13,6 +13,7 @@ import type { ObjectSkippedReason, Task, TaskStatus } from '../api/common.ts';
 import type { Logger } from '../log/index.ts';
 import {
   createMd5,
+  type HostAliases,
   type IdPolicy,
   md5OfFile,
   objectPath,
@@ -43,6 +44,7 @@ export interface DownloadProcessorOptions {
   readonly tempDir: string;
   readonly idPolicy: IdPolicy;
   readonly allowHostPortSources: boolean;
+  readonly hostAliases?: HostAliases;
   readonly connectTimeoutMs: number;
   /** Longest wait for response headers or for the next body chunk (not a total cap). */
   readonly idleTimeoutMs: number;
@@ -143,6 +145,7 @@ export class DownloadProcessor {
       finalPath = resolveUnderRoot(this.opts.objectRoot, rel);
       url = objectUrl(task.source.manta_storage_id, rel, {
         allowHostPort: this.opts.allowHostPortSources,
+        aliases: this.opts.hostAliases,
       });
     } catch (err) {
       // Payloads are validated on admission; reaching this means a stored row is bad.

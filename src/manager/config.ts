@@ -5,6 +5,7 @@
  * so a config rendered for L keeps working.
  */
 import { readFile } from 'node:fs/promises';
+import { type HostAliases, NO_ALIASES, parseHostAliases } from '../manta/index.ts';
 
 export const DEFAULT_CONFIG_PATH = '/opt/smartdc/rebalancer/config.json';
 export const DEFAULT_EXCLUDE_KEY_PREFIXES = [
@@ -59,6 +60,11 @@ export interface ManagerConfig {
   storinfo_url: string;
   /** Ours: the agents' port (L hard-codes 7878). */
   agent_port: number;
+  /**
+   * Ours: where Manta names are served when DNS cannot resolve them (the sandbox, tests):
+   * `{"1.moray.<domain>:2020": "127.0.0.1:4001", "1.stor.<domain>:7878": "127.0.0.1:4002"}`.
+   */
+  host_aliases: HostAliases;
   /** Ours: Prometheus port (L hard-codes 8878); 0 serves metrics only on the API's /metrics. */
   metrics_port: number;
 }
@@ -214,7 +220,17 @@ export function parseConfig(raw: unknown): ManagerConfig {
     storinfo_url: r.str('storinfo_url', `http://storinfo.${domain}`) ?? `http://storinfo.${domain}`,
     agent_port: r.int('agent_port', 7878, 1, 65535),
     metrics_port: r.int('metrics_port', 8878, 0, 65535),
+    host_aliases: hostAliases(raw.host_aliases),
   };
+}
+
+function hostAliases(value: unknown): HostAliases {
+  if (value === undefined || value === null) return NO_ALIASES;
+  try {
+    return parseHostAliases(value);
+  } catch (err) {
+    throw new ConfigError('host_aliases', (err as Error).message);
+  }
 }
 
 /** Exclusion prefixes in effect: `["none"]` or an empty list disables them (§6.3). */

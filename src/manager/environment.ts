@@ -5,6 +5,7 @@
  */
 import type { ShardSource } from '../discovery/index.ts';
 import type { Logger } from '../log/index.ts';
+import { resolveAddress, resolveAuthority } from '../manta/index.ts';
 import { MorayClient } from '../moray/index.ts';
 import {
   DestinationPicker,
@@ -23,11 +24,8 @@ import type { EvacuateEnvironment } from './jobs/evacuate/job.ts';
 import { DEFAULT_SETTINGS } from './jobs/evacuate/types.ts';
 import type { ManagerMetrics } from './metrics.ts';
 
-/** `host` or `host:port` (ours; L resolves `_moray._tcp` SRV records, port 2020 by default). */
-export function splitHostPort(text: string, defaultPort: number): { host: string; port: number } {
-  const m = /^(.*):([0-9]{1,5})$/.exec(text);
-  return m ? { host: m[1]!, port: Number(m[2]) } : { host: text, port: defaultPort };
-}
+/** Moray's port behind its haproxy (L finds it through `_moray._tcp` SRV records). */
+const MORAY_PORT = 2020;
 
 export interface RealEnvironment extends EvacuateEnvironment {
   storinfo: StorinfoClient;
@@ -42,7 +40,7 @@ export function createEnvironment(
 ): RealEnvironment {
   const clients = new Map<number, MorayClient>();
   for (const s of config.shards) {
-    const { host, port } = splitHostPort(s.host, 2020);
+    const { host, port } = resolveAddress(s.host, MORAY_PORT, config.host_aliases);
     clients.set(s.shard, new MorayClient({ host, port, log: log.child({ component: 'moray' }) }));
   }
   const clientFor = (shard: number): MorayClient => {
@@ -58,7 +56,10 @@ export function createEnvironment(
     log: log.child({ component: 'storinfo' }),
   });
   const reservations = new Reservations();
-  const agents = new HttpAgentClient({ port: config.agent_port });
+  const agents = new HttpAgentClient({
+    urlFor: (dest) =>
+      `http://${resolveAuthority(dest.manta_storage_id, config.agent_port, config.host_aliases)}`,
+  });
   const o = config.options;
   return {
     storinfo,

@@ -3,6 +3,7 @@
  * hashes and storage node ids (`N.stor.domain`, optionally `host:port` for test
  * deployments). Everything that ends up in a file path or a URL goes through here.
  */
+import { type HostAliases, resolveAuthority } from './address.ts';
 import { InvalidMantaIdError } from './errors.ts';
 
 export { InvalidMantaIdError };
@@ -87,6 +88,8 @@ export interface StorageIdOptions {
    * test deployments use (`127.0.0.1:8080`, `localhost:8080`). Default false.
    */
   readonly allowHostPort?: boolean;
+  /** Where storage ids that DNS cannot resolve are served (`1.stor.x:80` → `127.0.0.1:4001`). */
+  readonly aliases?: HostAliases;
 }
 
 function parsePort(text: string | undefined): number | undefined | null {
@@ -139,7 +142,7 @@ export function assertStorageId(id: unknown, options: StorageIdOptions = {}): as
 /** The mako base URL for a storage id: the id is the URL authority, verbatim (port 80 implied). */
 export function storageIdBaseUrl(id: string, options: StorageIdOptions = {}): string {
   assertStorageId(id, options);
-  return `http://${id}`;
+  return `http://${resolveAuthority(id, 80, options.aliases)}`;
 }
 
 /**

@@ -1,3 +1,4 @@
+export * from './address.ts';
 export * from './errors.ts';
 export * from './ids.ts';
 export * from './md5.ts';

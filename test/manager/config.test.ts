@@ -27,6 +27,19 @@ describe('manager config', () => {
     assert.equal(c.database_url, undefined);
   });
 
+  test('host_aliases map Manta names to the addresses serving them', () => {
+    const c = parseConfig({
+      ...base,
+      host_aliases: { '2.moray.east.example.com:2020': '127.0.0.1:40001' },
+    });
+    assert.equal(c.host_aliases.get('2.moray.east.example.com:2020'), '127.0.0.1:40001');
+    assert.equal(parseConfig(base).host_aliases.size, 0);
+    assert.throws(
+      () => parseConfig({ ...base, host_aliases: { '2.moray.east.example.com': 'x' } }),
+      (e: unknown) => e instanceof ConfigError && e.key === 'host_aliases',
+    );
+  });
+
   test('shards are sorted by number; min and max define the range', () => {
     const c = parseConfig({
       ...base,
