@@ -6,9 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type FileHandle, open, rename, rm, stat, statfs } from 'node:fs/promises';
+import type { Agent, IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, type Dispatcher, request } from 'undici';
 import type { ObjectSkippedReason, Task, TaskStatus } from '../api/common.ts';
 import type { Logger } from '../log/index.ts';
 import {
@@ -21,6 +21,7 @@ import {
   resolveUnderRoot,
 } from '../manta/index.ts';
 import { fsyncDir, mkdirDurable } from './fsutil.ts';
+import { createDownloadAgent, discardBody, httpGet } from './http-get.ts';
 import type { AgentMetrics, ObjectOutcome } from './metrics.ts';
 
 export interface TaskResult {
@@ -110,20 +111,14 @@ async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
 }
 
 export class DownloadProcessor {
-  private readonly dispatcher: Dispatcher;
+  private readonly agent: Agent;
   private readonly locks = new KeyedMutex();
   private readonly opts: DownloadProcessorOptions;
   private space: { at: number; free: number } | undefined;
 
   constructor(options: DownloadProcessorOptions) {
     this.opts = options;
-    this.dispatcher = new Agent({
-      connect: { timeout: options.connectTimeoutMs },
-      headersTimeout: options.idleTimeoutMs,
-      bodyTimeout: options.idleTimeoutMs,
-      connections: options.connectionsPerSource,
-      keepAliveTimeout: 30_000,
-    });
+    this.agent = createDownloadAgent(options.connectionsPerSource);
   }
 
   /** The TaskProcessor bound to this instance. */
@@ -243,24 +238,28 @@ export class DownloadProcessor {
   }
 
   private async downloadOnce(url: string, md5sum: string, signal: AbortSignal): Promise<Attempt> {
-    let res: Dispatcher.ResponseData;
+    let res: IncomingMessage;
     try {
-      res = await request(url, { method: 'GET', dispatcher: this.dispatcher, signal });
+      res = await httpGet(url, this.agent, {
+        signal,
+        connectTimeoutMs: this.opts.connectTimeoutMs,
+        idleTimeoutMs: this.opts.idleTimeoutMs,
+      });
     } catch (err) {
       if (signal.aborted) throw new TaskAbortedError('shutdown');
       return { kind: 'network', err };
     }
     if (res.statusCode !== 200) {
       try {
-        await res.body.dump({ limit: 64 * 1024 });
+        await discardBody(res);
       } catch (err) {
         this.opts.log.debug({ err, url }, 'discarding an error response body failed');
       }
-      return { kind: 'status', code: res.statusCode };
+      return { kind: 'status', code: res.statusCode ?? 0 };
     }
     const length = Number(res.headers['content-length']);
     if (Number.isFinite(length) && length > 0 && !(await this.hasRoomFor(length))) {
-      res.body.destroy();
+      res.destroy();
       return { kind: 'nospace' };
     }
     const tmp = join(this.opts.tempDir, `${randomUUID()}.tmp`);
@@ -268,7 +267,7 @@ export class DownloadProcessor {
     try {
       fh = await open(tmp, 'wx', 0o644);
     } catch (err) {
-      res.body.destroy();
+      res.destroy();
       return isNoSpace(err) ? { kind: 'nospace' } : { kind: 'fs', err };
     }
     const hash = createMd5();
@@ -288,7 +287,7 @@ export class DownloadProcessor {
     let failure: Attempt | undefined;
     try {
       try {
-        for await (const chunk of res.body) {
+        for await (const chunk of res) {
           const buf = chunk as Buffer;
           hash.update(buf);
           bytes += buf.length;
@@ -312,7 +311,7 @@ export class DownloadProcessor {
           });
         }
         if (err instanceof LocalFsError) {
-          res.body.destroy();
+          res.destroy();
           failure = isNoSpace(err) ? { kind: 'nospace', tmp } : { kind: 'fs', err: err.cause, tmp };
         } else if (signal.aborted) {
           failure = { kind: 'fs', err, tmp };
@@ -369,6 +368,6 @@ export class DownloadProcessor {
   }
 
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    this.agent.destroy();
   }
 }

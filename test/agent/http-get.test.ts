@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  createDownloadAgent,
+  discardBody,
+  HttpGetError,
+  httpGet,
+} from '../../src/agent/http-get.ts';
+
+const BODY = randomBytes(8 * 1024 * 1024);
+let server: Server;
+let base: string;
+const agent = createDownloadAgent(4);
+const timeouts = { connectTimeoutMs: 2000, idleTimeoutMs: 2000 };
+
+before(async () => {
+  // Answers like a mako (Connection: close): the whole response, then FIN at once.
+  server = createServer((socket) => {
+    socket.once('data', (request) => {
+      const path = request.toString('latin1').split(' ')[1];
+      if (path === '/silent') return;
+      const body = path === '/small-error' ? Buffer.from('not found') : BODY;
+      const status = path === '/small-error' ? '404 Not Found' : '200 OK';
+      socket.write(
+        `HTTP/1.1 ${status}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      );
+      socket.end(body);
+    });
+    socket.on('error', () => {
+      // The client may reset connections it gave up on; nothing to do here.
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  base = `http://127.0.0.1:${address.port}`;
+});
+after(async () => {
+  agent.destroy();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+test('a slow consumer gets the whole body although the server closed right after sending', async () => {
+  const res = await httpGet(`${base}/object`, agent, {
+    signal: new AbortController().signal,
+    ...timeouts,
+  });
+  assert.equal(res.statusCode, 200);
+  const hash = createHash('md5');
+  for await (const chunk of res) {
+    hash.update(chunk as Buffer);
+    await sleep(1); // slower than the socket: the parser pauses under backpressure
+  }
+  assert.equal(hash.digest('hex'), createHash('md5').update(BODY).digest('hex'));
+});
+
+test('an error body is drained', async () => {
+  const res = await httpGet(`${base}/small-error`, agent, {
+    signal: new AbortController().signal,
+    ...timeouts,
+  });
+  assert.equal(res.statusCode, 404);
+  await discardBody(res);
+  assert.equal(res.complete, true);
+});
+
+test('a server that says nothing fails with idle_timeout', async () => {
+  await assert.rejects(
+    httpGet(`${base}/silent`, agent, {
+      signal: new AbortController().signal,
+      connectTimeoutMs: 2000,
+      idleTimeoutMs: 100,
+    }),
+    (err: unknown) => err instanceof HttpGetError && err.code === 'idle_timeout',
+  );
+});
+
+test('an abort signal ends the request', async () => {
+  const controller = new AbortController();
+  const pending = httpGet(`${base}/silent`, agent, { signal: controller.signal, ...timeouts });
+  controller.abort();
+  await assert.rejects(
+    pending,
+    (err: unknown) => err instanceof HttpGetError && err.code === 'aborted',
+  );
+  await assert.rejects(
+    httpGet(`${base}/object`, agent, { signal: controller.signal, ...timeouts }),
+    (err: unknown) => err instanceof HttpGetError && err.code === 'aborted',
+  );
+});
+
+test('a refused connection is an error, not a hang', async () => {
+  await assert.rejects(
+    httpGet('http://127.0.0.1:1/x', agent, { signal: new AbortController().signal, ...timeouts }),
+    (err: unknown) => (err as NodeJS.ErrnoException).code === 'ECONNREFUSED',
+  );
+});
