@@ -37,7 +37,13 @@ export type SandboxProcess = Static<typeof SandboxProcess>;
 export const SandboxDescription = Type.Object({
   domain: Type.String(),
   storinfo: Type.Object({ url: Type.String() }),
-  manager: Type.Optional(Type.Object({ url: Type.String() })),
+  manager: Type.Optional(
+    Type.Object({
+      url: Type.String(),
+      /** Set when the manager keeps its jobs in a real PostgreSQL. */
+      database_url: Type.Optional(Type.String()),
+    }),
+  ),
   shards: Type.Array(SandboxShard, { minItems: 1 }),
   sharks: Type.Array(SandboxShark, { minItems: 1 }),
   /** The sandbox's own processes, so that `down` can stop every one of them. */

@@ -1,16 +1,130 @@
-import { Command } from 'commander';
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { createLogger } from '../log/index.ts';
+import { readSandboxDescription, SANDBOX_FILE } from './description.ts';
+import { DEFAULT_LAYOUT } from './layout.ts';
+import { seedSandbox } from './seed/run.ts';
+import { startSandbox, stopSandbox } from './up.ts';
 
-const program = new Command('rebalancer-sandbox').description(
-  'A local Manta made of faithful stand-ins (moray shards, makos, storinfo) for demos, tests and benchmarks',
-);
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+/** `1k`, `64KiB`, `1MiB`, `2g`, or plain bytes. */
+function bytes(value: string): number {
+  const match = /^(\d+)\s*([kmg]?)(i?b)?$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('must be a size such as 4096, 64KiB, 1MiB or 2GiB');
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase()] ?? 1;
+  return Number(match[1]) * unit;
+}
+
+const program = new Command('rebalancer-sandbox')
+  .description(
+    'A local Manta made of faithful stand-ins (moray shards, makos, storinfo) for demos, tests and benchmarks',
+  )
+  .showHelpAfterError();
+
+program
+  .command('up')
+  .description(`start a sandbox and write DIR/${SANDBOX_FILE}`)
+  .requiredOption('--dir <dir>', 'where the sandbox lives (data, logs, sandbox.json)')
+  .option('--shards <n>', 'moray shards', integer(1, 64), DEFAULT_LAYOUT.shards)
+  .option('--sharks <n>', 'storage nodes (makos)', integer(1, 256), DEFAULT_LAYOUT.sharks)
+  .option(
+    '--datacenters <n>',
+    'datacenters the sharks are spread over',
+    integer(1, 256),
+    DEFAULT_LAYOUT.datacenters,
+  )
+  .option(
+    '--shark-capacity <size>',
+    'capacity storinfo reports per shark',
+    bytes,
+    DEFAULT_LAYOUT.sharkCapacityBytes,
+  )
+  .option('--domain <domain>', 'Manta DNS domain', DEFAULT_LAYOUT.domain)
+  .option(
+    '--database-url <url>',
+    'real PostgreSQL (admin URL) for the shards; embedded PGlite otherwise',
+  )
+  .action(async (opts) => {
+    const dir = resolve(opts.dir);
+    const description = await startSandbox({
+      dir,
+      layout: {
+        domain: opts.domain,
+        shards: opts.shards,
+        sharks: opts.sharks,
+        datacenters: opts.datacenters,
+        sharkCapacityBytes: opts.sharkCapacity,
+      },
+      databaseUrl: opts.databaseUrl,
+      rebalancer: opts.rebalancer,
+      log: createLogger({ name: 'rebalancer-sandbox', level: 'warn' }),
+    });
+    console.log(`sandbox running: ${resolve(dir, SANDBOX_FILE)}`);
+    if (description.manager) console.log(`  manager  ${description.manager.url}`);
+    console.log(`  storinfo ${description.storinfo.url}`);
+    for (const shard of description.shards)
+      console.log(`  shard    ${shard.name} ${shard.host}:${shard.port}`);
+    for (const shark of description.sharks) {
+      const agent = shark.agent_url ? `, agent ${shark.agent_url}` : '';
+      console.log(
+        `  shark    ${shark.manta_storage_id} (${shark.datacenter}) mako ${shark.mako_url}${agent}`,
+      );
+    }
+  });
+
+program
+  .command('seed')
+  .description('create objects: files on the makos and metadata records in the shards')
+  .requiredOption('--dir <dir>', 'the sandbox directory')
+  .option('--objects <n>', 'objects to create', integer(0), 1000)
+  .option('--min-copies <n>', 'fewest copies of an object', integer(1), 1)
+  .option('--max-copies <n>', 'most copies of an object', integer(1), 3)
+  .option('--min-size <size>', 'smallest object', bytes, 1024)
+  .option('--max-size <size>', 'largest object (sizes are log-uniform)', bytes, 1024 ** 2)
+  .option('--sharks <ids>', 'comma-separated storage ids to place copies on (default all)')
+  .option('--seed <n>', 'random seed, for a reproducible sandbox', integer(0))
+  .action(async (opts) => {
+    const sandbox = await readSandboxDescription(resolve(opts.dir));
+    const report = await seedSandbox(sandbox, {
+      objects: opts.objects,
+      minCopies: opts.minCopies,
+      maxCopies: opts.maxCopies,
+      minSize: opts.minSize,
+      maxSize: opts.maxSize,
+      sharks: opts.sharks?.split(','),
+      seed: opts.seed,
+    });
+    console.log(JSON.stringify(report));
+  });
+
+program
+  .command('down')
+  .description('stop every process of the sandbox and drop its databases')
+  .requiredOption('--dir <dir>', 'the sandbox directory')
+  .action(async (opts) => {
+    const description = await stopSandbox(resolve(opts.dir));
+    console.log(`stopped ${description.processes.length} processes`);
+  });
 
 program
   .command('demo')
   .description('start a sandbox, seed objects and evacuate one storage node end to end')
   .action(() => {
-    console.log(
-      'The sandbox demo is not built yet (issue 7: it needs the sandbox, agent and manager).',
-    );
+    console.log('The sandbox demo is not built yet (issue 7: it needs the agent and the manager).');
   });
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (err) {
+  console.error(`rebalancer-sandbox: ${(err as Error).message}`);
+  process.exitCode = 1;
+}

@@ -73,27 +73,49 @@ export async function startService(options: {
   );
 }
 
+/** `listening`, or `<service> listening`: the record every service logs once bound. */
+const LISTENING_MSG = /(^| )listening$/;
+
 async function findListening(
   log: string,
   pid: number | undefined,
 ): Promise<StartedService['address'] | undefined> {
   const text = await readFile(log, 'utf8');
   for (const line of text.split('\n')) {
-    if (!line.includes('"listening"')) continue;
-    let record: { msg?: unknown; pid?: unknown; port?: unknown; host?: unknown; url?: unknown };
+    if (!line.includes('listening"')) continue;
+    let record: ListeningRecord;
     try {
       record = JSON.parse(line);
     } catch {
       // A line that merely mentions "listening" and is not a log record (a stack trace, say).
       continue;
     }
-    if (record.msg !== 'listening' || record.pid !== pid || typeof record.port !== 'number')
-      continue;
+    const isListening = typeof record.msg === 'string' && LISTENING_MSG.test(record.msg);
+    if (isListening && record.pid === pid) return listeningAddress(record);
+  }
+  return undefined;
+}
+
+interface ListeningRecord {
+  msg?: unknown;
+  pid?: unknown;
+  port?: unknown;
+  host?: unknown;
+  url?: unknown;
+  address?: unknown;
+}
+
+/** Services log `port` (+ `host`), or a `url` / `address` such as `http://127.0.0.1:4001`. */
+function listeningAddress(record: ListeningRecord): StartedService['address'] | undefined {
+  if (typeof record.port === 'number') {
     const host = typeof record.host === 'string' ? record.host : '127.0.0.1';
     const url = typeof record.url === 'string' ? record.url : `http://${host}:${record.port}`;
     return { host, port: record.port, url };
   }
-  return undefined;
+  const text = typeof record.url === 'string' ? record.url : record.address;
+  if (typeof text !== 'string' || !URL.canParse(text)) return undefined;
+  const url = new URL(text);
+  return { host: url.hostname, port: Number(url.port), url: url.origin };
 }
 
 export function isRunning(pid: number): boolean {

@@ -1,0 +1,48 @@
+/** The shape of a sandbox: how many of each service, and the names Manta would give them. */
+export interface SandboxLayout {
+  /** Manta's DNS domain; storage ids are `N.stor.<domain>`, shards `N.moray.<domain>`. */
+  domain: string;
+  shards: number;
+  sharks: number;
+  datacenters: number;
+  /** What each mako pretends its filesystem holds; storinfo reports usage against it. */
+  sharkCapacityBytes: number;
+}
+
+export const DEFAULT_LAYOUT: SandboxLayout = {
+  domain: 'sandbox.test',
+  shards: 2,
+  sharks: 6,
+  datacenters: 2,
+  sharkCapacityBytes: 16 * 1024 ** 3,
+};
+
+export class SandboxLayoutError extends Error {
+  override readonly name = 'SandboxLayoutError';
+}
+
+export function validateLayout(layout: SandboxLayout): SandboxLayout {
+  const positive = (name: string, value: number, max: number) => {
+    if (!Number.isInteger(value) || value < 1 || value > max) {
+      throw new SandboxLayoutError(`${name} must be an integer from 1 to ${max}, not ${value}`);
+    }
+  };
+  positive('shards', layout.shards, 64);
+  positive('sharks', layout.sharks, 256);
+  positive('datacenters', layout.datacenters, layout.sharks);
+  if (!Number.isSafeInteger(layout.sharkCapacityBytes) || layout.sharkCapacityBytes < 1 << 20) {
+    throw new SandboxLayoutError('shark capacity must be at least 1 MiB');
+  }
+  if (!/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(layout.domain)) {
+    throw new SandboxLayoutError(
+      `domain must be a DNS name such as sandbox.test, not ${layout.domain}`,
+    );
+  }
+  return layout;
+}
+
+export const shardName = (n: number, domain: string): string => `${n}.moray.${domain}`;
+export const storageId = (n: number, domain: string): string => `${n}.stor.${domain}`;
+/** Datacenters are dealt round-robin, so every datacenter has sharks when sharks >= dcs. */
+export const datacenterOf = (n: number, datacenters: number): string =>
+  `dc${((n - 1) % datacenters) + 1}`;
