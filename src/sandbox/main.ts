@@ -51,8 +51,9 @@ program
   .option('--domain <domain>', 'Manta DNS domain', DEFAULT_LAYOUT.domain)
   .option(
     '--database-url <url>',
-    'real PostgreSQL (admin URL) for the shards; embedded PGlite otherwise',
+    'real PostgreSQL (admin URL) for the shards and the manager; embedded PGlite otherwise',
   )
+  .option('--no-rebalancer', 'start only the Manta stand-ins, without agents and manager')
   .action(async (opts) => {
     const dir = resolve(opts.dir);
     const description = await startSandbox({
