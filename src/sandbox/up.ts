@@ -35,6 +35,11 @@ export interface StartSandboxOptions {
   rebalancer?: boolean;
   /** Administrative URL of a real PostgreSQL: each shard gets its own database there. */
   databaseUrl?: string;
+  /**
+   * Top-level keys set in the manager's config.json over the sandbox's (tests and benchmarks
+   * tune it), e.g. `{ options: { md_read_chunk_size: 1000 } }`.
+   */
+  managerOptions?: Record<string, unknown>;
   log?: Logger;
 }
 
@@ -77,7 +82,11 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
       sharks.forEach((shark, i) => {
         shark.agent_url = agentUrls[i];
       });
-      description.manager = await started.manager(description, options.databaseUrl);
+      description.manager = await started.manager(
+        description,
+        options.databaseUrl,
+        options.managerOptions,
+      );
     }
     await writeSandboxDescription(dir, description);
     return description;
@@ -302,6 +311,7 @@ class Startup {
   async manager(
     sandbox: SandboxDescription,
     adminUrl: string | undefined,
+    extra: Record<string, unknown> = {},
   ): Promise<NonNullable<SandboxDescription['manager']>> {
     const home = join(this.dir, 'manager');
     await mkdir(home, { recursive: true });
@@ -315,7 +325,7 @@ class Startup {
       database = { database_dir: join(home, 'pgdata') };
     }
     const config = join(home, 'config.json');
-    await writeJson(config, {
+    const base: Record<string, unknown> = {
       domain_name: sandbox.domain,
       shards: sandbox.shards.map((shard) => ({ host: shard.name })),
       listen_address: '127.0.0.1',
@@ -325,7 +335,8 @@ class Startup {
       storinfo_url: sandbox.storinfo.url,
       ...database,
       host_aliases: managerAliases(sandbox),
-    });
+    };
+    await writeJson(config, { ...base, ...extra });
     const service = await this.#start('manager', 'manager/main.ts', ['--config', config]);
     return { url: service.address.url, ...(databaseUrl ? { database_url: databaseUrl } : {}) };
   }

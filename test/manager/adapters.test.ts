@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { MorayMetadataWriter, PickerChooser } from '../../src/manager/jobs/evacuate/adapters.ts';
+import {
+  MorayMetadataWriter,
+  PickerChooser,
+  ShardUnavailableError,
+} from '../../src/manager/jobs/evacuate/adapters.ts';
 import {
   MetadataEtagMismatchError,
   MetadataObjectNotFoundError,
 } from '../../src/manager/jobs/evacuate/types.ts';
-import { EtagConflictError, type MorayClient } from '../../src/moray/index.ts';
+import {
+  EtagConflictError,
+  type MorayClient,
+  MorayConnectionError,
+} from '../../src/moray/index.ts';
 import { DestinationPicker, Reservations } from '../../src/storinfo/index.ts';
 
 const signal = new AbortController().signal;
@@ -53,6 +61,36 @@ describe('MorayMetadataWriter', () => {
   test('other errors pass through (transient: the pipeline retries them)', async () => {
     const boom = new Error('ECONNRESET');
     await assert.rejects(writerThrowing(boom).putObject(update, signal), (err) => err === boom);
+  });
+
+  test('an unreachable shard fails fast until its cool-down ends, then one probe goes', async () => {
+    const down = new MorayConnectionError({
+      name: 'MorayConnectionError',
+      message: 'connect ECONNREFUSED',
+      method: 'putObject',
+      shard: '127.0.0.1:2020',
+    });
+    let failing = true;
+    const calls: string[] = [];
+    const client = {
+      async putObject(_bucket: string, key: string) {
+        calls.push(key);
+        if (failing) throw down;
+        return { etag: 'E2' };
+      },
+    } as unknown as MorayClient;
+    const writer = new MorayMetadataWriter(() => client, 50);
+    const other = { ...update, shard: 2 };
+    await assert.rejects(writer.putObject(update, signal), (err) => err === down);
+    // Shard 1 is not asked again during the cool-down; shard 2 still is.
+    await assert.rejects(writer.putObject(update, signal), ShardUnavailableError);
+    failing = false;
+    await writer.putObject(other, signal);
+    assert.deepEqual(calls, [update.key, other.key]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    await writer.putObject(update, signal);
+    await writer.putObject(update, signal);
+    assert.equal(calls.length, 4);
   });
 });
 

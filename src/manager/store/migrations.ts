@@ -95,6 +95,17 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    // An assignment's objects are read and updated by (job_id, assignment_id): with only the
+    // primary key and the assignment index, PostgreSQL may AND a scan of every row of the job
+    // into the plan, so each lookup grew with the job (0.35 s at 100,000 objects).
+    name: 'index objects by job and assignment',
+    statements: [
+      `CREATE INDEX evacuate_objects_job_assignment ON evacuate_objects (job_id, assignment_id)
+        WHERE assignment_id IS NOT NULL`,
+    ],
+  },
 ];
 
 const LOCK_KEY = 0x7265_6261; // "reba": serialises concurrent migrators

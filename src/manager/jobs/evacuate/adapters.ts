@@ -9,7 +9,13 @@ import {
   discoverObjects,
   type ShardCheckpoints,
 } from '../../../discovery/index.ts';
-import { EtagConflictError, type MorayClient, ObjectNotFoundError } from '../../../moray/index.ts';
+import {
+  EtagConflictError,
+  type MorayClient,
+  MorayConnectionError,
+  MorayTimeoutError,
+  ObjectNotFoundError,
+} from '../../../moray/index.ts';
 import type { DestinationPicker } from '../../../storinfo/index.ts';
 import type { DiscoveryCheckpoint } from '../../store/index.ts';
 import {
@@ -118,16 +124,34 @@ export class PickerChooser implements DestinationChooser {
   }
 }
 
-/** Etag-conditional `putObject` into bucket `manta` of the object's shard (manager.md §4.9). */
+/** A shard that just failed to answer is not asked again before its cool-down ends. */
+export class ShardUnavailableError extends Error {
+  override readonly name = 'ShardUnavailableError';
+}
+
+/**
+ * Etag-conditional `putObject` into bucket `manta` of the object's shard (manager.md §4.9).
+ * When a shard cannot be reached, its updates fail fast for `coolDownMs` (one probe at a time
+ * gets through) instead of each waiting out the client's reconnect backoff: otherwise the
+ * objects of a down shard hold every metadata thread and no other shard's object is updated.
+ */
 export class MorayMetadataWriter implements MetadataWriter {
-  constructor(private readonly clientFor: (shard: number) => MorayClient) {}
+  private readonly downUntil = new Map<number, number>();
+  private readonly probing = new Set<number>();
+
+  constructor(
+    private readonly clientFor: (shard: number) => MorayClient,
+    private readonly coolDownMs = 1000,
+  ) {}
 
   async putObject(update: MetadataUpdate, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     try {
-      await this.clientFor(update.shard).putObject('manta', update.key, update.value, {
-        etag: update.etag,
-      });
+      await this.guarded(update.shard, () =>
+        this.clientFor(update.shard).putObject('manta', update.key, update.value, {
+          etag: update.etag,
+        }),
+      );
     } catch (err) {
       if (err instanceof EtagConflictError) {
         throw err.actual === 'null'
@@ -157,11 +181,37 @@ export class MorayMetadataWriter implements MetadataWriter {
   ): Promise<{ value: Record<string, unknown>; etag: string } | undefined> {
     signal.throwIfAborted();
     try {
-      const found = await this.clientFor(shard).getObject('manta', key);
+      const found = await this.guarded(shard, () => this.clientFor(shard).getObject('manta', key));
       return { value: found.value, etag: found._etag };
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return undefined;
       throw err;
+    }
+  }
+
+  private async guarded<T>(shard: number, call: () => Promise<T>): Promise<T> {
+    const down = this.downUntil.get(shard);
+    const probe = down !== undefined;
+    if (probe) {
+      if (Date.now() < down || this.probing.has(shard)) {
+        throw new ShardUnavailableError(`shard ${shard} is unreachable (cooling down)`);
+      }
+      this.probing.add(shard);
+    }
+    try {
+      const result = await call();
+      this.downUntil.delete(shard);
+      return result;
+    } catch (err) {
+      if (err instanceof MorayConnectionError || err instanceof MorayTimeoutError) {
+        this.downUntil.set(shard, Date.now() + this.coolDownMs);
+      } else {
+        // The shard answered (an etag conflict, say): it is up.
+        this.downUntil.delete(shard);
+      }
+      throw err;
+    } finally {
+      if (probe) this.probing.delete(shard);
     }
   }
 }

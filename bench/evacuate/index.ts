@@ -1,0 +1,258 @@
+/**
+ * Evacuate benchmark (`npm run bench -- evacuate [--objects N] [--rss-objects M]`): a sandbox
+ * with 6 makos in 2 datacenters and 2 Moray shards on real PostgreSQL (REBALANCER_TEST_PG_URL,
+ * else postgres://postgres@127.0.0.1:5432/postgres), one agent per shark and the manager as
+ * child processes. Shark 1 holds N small objects (4–64 KiB, log-uniform), each with a second
+ * copy on another shark; one evacuate job moves them all. Measured: objects/s end to end (job
+ * created → Complete), the manager's peak RSS (VmHWM), and where the objects waited: the time
+ * until discovery had recorded them all, placement had assigned them all, agents had copied
+ * them all, metadata was updated, and object-seconds spent in each state (the bottleneck
+ * holds the most). With --rss-objects M a second sandbox evacuates M objects for the memory
+ * target (peak RSS flat between N and M). --manager-config '<json>' sets manager config keys
+ * (top level, e.g. {"options": {...}}) over the sandbox's. Last line: one JSON
+ *   {"bench":"evacuate","figures":{...},"targets":[{name,value,target,met}]}.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { ManagerClient } from '../../src/adm/client.ts';
+import type { JobStatus } from '../../src/api/manager.ts';
+import { md5Base64 } from '../../src/manta/index.ts';
+import { MorayClient } from '../../src/moray/index.ts';
+import type { SandboxDescription } from '../../src/sandbox/description.ts';
+import { SeededRandom } from '../../src/sandbox/seed/random.ts';
+import { objectRecord } from '../../src/sandbox/seed/record.ts';
+import { Seeder, type SeedObject } from '../../src/sandbox/seed/seeder.ts';
+import { startSandbox, stopSandbox } from '../../src/sandbox/up.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    objects: { type: 'string', default: '100000' },
+    'rss-objects': { type: 'string' },
+    'min-size': { type: 'string', default: String(4 * 1024) },
+    'max-size': { type: 'string', default: String(64 * 1024) },
+    /** JSON merged over the manager's config.json, e.g. '{"options":{"md_read_chunk_size":1000}}'. */
+    'manager-config': { type: 'string', default: '{}' },
+  },
+});
+const OBJECTS = Number(args.objects);
+const RSS_OBJECTS = args['rss-objects'] === undefined ? undefined : Number(args['rss-objects']);
+const MIN_SIZE = Number(args['min-size']);
+const MAX_SIZE = Number(args['max-size']);
+const MANAGER_CONFIG = JSON.parse(args['manager-config']) as Record<string, unknown>;
+const PG_URL = process.env.REBALANCER_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const RATE_TARGET = 500;
+const RSS_TARGET_MB = 300;
+const SEED_CHUNK = 512;
+const OWNERS = 64;
+
+interface RunFigures {
+  objects: number;
+  seedSeconds: number;
+  jobSeconds: number;
+  objectsPerSecond: number;
+  managerPeakRssMb: number;
+  /** The manager's resident set when the job starts: modules loaded (under tsx), idle. */
+  managerIdleRssMb: number;
+  /** Seconds from job creation until every object had left the state (or been counted). */
+  stages: Record<string, number>;
+  /** Object-seconds spent in each state: where the objects waited. */
+  waiting: Record<string, number>;
+  final: JobStatus['results'];
+}
+
+function log(message: string): void {
+  process.stderr.write(`${new Date().toISOString()} ${message}\n`);
+}
+
+/** VmHWM (peak resident set) or VmRSS of a process, in MiB. */
+function rssMb(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+  if (!match) throw new Error(`no ${field} for pid ${pid}`);
+  return Number(match[1]) / 1024;
+}
+
+/** Every object on shark 1 plus one other shark, spread evenly, files then records. */
+async function seed(sandbox: SandboxDescription, count: number): Promise<number> {
+  const started = performance.now();
+  const clients = sandbox.shards.map(
+    (s) => new MorayClient({ host: s.host, port: s.port, connections: 4 }),
+  );
+  try {
+    const seeder = new Seeder(
+      clients.map((client, i) => ({
+        name: sandbox.shards[i]?.name ?? String(i),
+        batch: (requests) => client.batch(requests),
+      })),
+      sandbox.sharks,
+    );
+    const random = new SeededRandom(1);
+    const [evacuated, ...others] = sandbox.sharks;
+    if (!evacuated) throw new Error('no sharks');
+    const owners = Array.from({ length: OWNERS }, () => random.uuid());
+    const now = Date.now();
+    let chunk: SeedObject[] = [];
+    for (let i = 0; i < count; i++) {
+      const owner = owners[i % owners.length] as string;
+      const content = randomBytes(random.logUniform(MIN_SIZE, MAX_SIZE));
+      const other = others[i % others.length] as (typeof others)[number];
+      chunk.push({
+        content,
+        record: objectRecord({
+          owner,
+          dirname: `/${owner}/stor/bench`,
+          name: `o${i}`,
+          objectId: randomUUID(),
+          contentLength: content.length,
+          contentMD5: md5Base64(content),
+          sharks: [evacuated, other].map((s) => ({
+            datacenter: s.datacenter,
+            manta_storage_id: s.manta_storage_id,
+          })),
+          mtime: now,
+        }),
+      });
+      if (chunk.length === SEED_CHUNK) {
+        await seeder.store(chunk);
+        chunk = [];
+        if ((i + 1) % 20_000 < SEED_CHUNK) log(`seeded ${i + 1} objects`);
+      }
+    }
+    if (chunk.length > 0) await seeder.store(chunk);
+    await seeder.flush();
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+  return (performance.now() - started) / 1000;
+}
+
+const STATES = ['Unprocessed', 'Assigned', 'Post Processing'] as const;
+
+async function runOnce(count: number): Promise<RunFigures> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-evacuate-'));
+  let sandbox: SandboxDescription | undefined;
+  try {
+    log(`starting a sandbox in ${dir}`);
+    sandbox = await startSandbox({
+      dir,
+      layout: {
+        domain: 'bench.test',
+        shards: 2,
+        sharks: 6,
+        datacenters: 2,
+        sharkCapacityBytes: 512 * 1024 ** 3,
+      },
+      databaseUrl: PG_URL,
+      managerOptions: MANAGER_CONFIG,
+    });
+    log(`seeding ${count} objects`);
+    const seedSeconds = await seed(sandbox, count);
+    log(`seeded in ${seedSeconds.toFixed(1)} s`);
+    const managerPid = sandbox.processes.find((p) => p.name === 'manager')?.pid;
+    if (!managerPid || !sandbox.manager) throw new Error('no manager');
+    const manager = new ManagerClient(sandbox.manager.url);
+    const evacuated = sandbox.sharks[0]?.manta_storage_id as string;
+
+    const idleRssMb = rssMb(managerPid, 'VmRSS');
+    const started = performance.now();
+    const id = await manager.createEvacuate(evacuated, undefined);
+    const stages: Record<string, number> = {};
+    const waiting: Record<string, number> = { Unprocessed: 0, Assigned: 0, 'Post Processing': 0 };
+    let last = started;
+    let status: JobStatus;
+    let lastLog = 0;
+    for (;;) {
+      status = await manager.get(id);
+      const now = performance.now();
+      const dt = (now - last) / 1000;
+      last = now;
+      const r = status.results;
+      for (const s of STATES) waiting[s] = (waiting[s] ?? 0) + r[s] * dt;
+      const at = (now - started) / 1000;
+      if (stages.discovered === undefined && r.Total >= count) stages.discovered = at;
+      if (stages.discovered !== undefined && stages.placed === undefined && r.Unprocessed === 0)
+        stages.placed = at;
+      if (
+        stages.placed !== undefined &&
+        stages.copied === undefined &&
+        r.Unprocessed + r.Assigned === 0
+      )
+        stages.copied = at;
+      if (now - lastLog > 10_000) {
+        lastLog = now;
+        log(
+          `${at.toFixed(0)} s: total ${r.Total} unprocessed ${r.Unprocessed} assigned ${r.Assigned} post ${r['Post Processing']} complete ${r.Complete} skipped ${r.Skipped} error ${r.Error}; manager RSS peak ${rssMb(managerPid).toFixed(0)} MiB`,
+        );
+      }
+      if (['Complete', 'Failed', 'Stopped'].includes(status.state)) break;
+      await sleep(250);
+    }
+    const jobSeconds = (performance.now() - started) / 1000;
+    stages.updated = jobSeconds;
+    if (status.state !== 'Complete') throw new Error(`job ended ${JSON.stringify(status)}`);
+    const figures: RunFigures = {
+      objects: count,
+      seedSeconds: round(seedSeconds),
+      jobSeconds: round(jobSeconds),
+      objectsPerSecond: round(status.results.Complete / jobSeconds),
+      managerPeakRssMb: round(rssMb(managerPid)),
+      managerIdleRssMb: round(idleRssMb),
+      stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, round(v)])),
+      waiting: Object.fromEntries(Object.entries(waiting).map(([k, v]) => [k, round(v)])),
+      final: status.results,
+    };
+    return figures;
+  } finally {
+    if (sandbox) await stopSandbox(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+function report(figures: RunFigures): void {
+  console.log(`evacuate ${figures.objects} objects (seeded in ${figures.seedSeconds} s):`);
+  console.log(
+    `  job ${figures.jobSeconds} s, ${figures.objectsPerSecond} objects/s end to end, manager peak RSS ${figures.managerPeakRssMb} MiB (${figures.managerIdleRssMb} MiB idle before the job)`,
+  );
+  console.log(
+    `  stages (s since job creation): all discovered ${figures.stages.discovered}, all placed ${figures.stages.placed}, all copied by agents ${figures.stages.copied}, metadata done ${figures.stages.updated}`,
+  );
+  console.log(
+    `  object-seconds waiting: unprocessed (discovery/placement) ${figures.waiting.Unprocessed}, assigned (agents) ${figures.waiting.Assigned}, post processing (metadata) ${figures.waiting['Post Processing']}`,
+  );
+  console.log(`  results ${JSON.stringify(figures.final)}`);
+}
+
+if (Object.keys(MANAGER_CONFIG).length > 0) {
+  console.log(`manager config over the sandbox's: ${JSON.stringify(MANAGER_CONFIG)}`);
+}
+const main = await runOnce(OBJECTS);
+report(main);
+const runs: Record<string, RunFigures> = { [String(OBJECTS)]: main };
+let large: RunFigures | undefined;
+if (RSS_OBJECTS !== undefined) {
+  large = await runOnce(RSS_OBJECTS);
+  report(large);
+  runs[String(RSS_OBJECTS)] = large;
+}
+const targets = [
+  {
+    name: `objects/s end to end (${OBJECTS} objects)`,
+    value: main.objectsPerSecond,
+    target: `>= ${RATE_TARGET}`,
+    met: main.objectsPerSecond >= RATE_TARGET,
+  },
+  {
+    name: `manager peak RSS MiB at ${large ? large.objects : main.objects} objects (1,000,000 asked)`,
+    value: (large ?? main).managerPeakRssMb,
+    target: `< ${RSS_TARGET_MB}${large ? '' : ' (only measured at the smaller count)'}`,
+    met: (large ?? main).managerPeakRssMb < RSS_TARGET_MB && (large?.objects ?? 0) >= 1_000_000,
+  },
+];
+console.log(JSON.stringify({ bench: 'evacuate', figures: runs, targets }));

@@ -1,0 +1,320 @@
+/**
+ * Helpers of the manager's end-to-end tests: a sandbox (moray shards, makos, storinfo, one
+ * agent per shark, a manager, each a real child process), objects placed on chosen sharks,
+ * user writes, mako faults, and stopping / restarting the sandbox's processes by pid.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ManagerClient } from '../../../src/adm/client.ts';
+import type { JobStatus } from '../../../src/api/manager.ts';
+import { md5Base64 } from '../../../src/manta/index.ts';
+import { MorayClient } from '../../../src/moray/index.ts';
+import {
+  type SandboxDescription,
+  type SandboxProcess,
+  writeSandboxDescription,
+} from '../../../src/sandbox/description.ts';
+import type { SandboxLayout } from '../../../src/sandbox/layout.ts';
+import type { MakoFaultsInput } from '../../../src/sandbox/mako/faults.ts';
+import { entryPoint, isRunning, startService, stopProcess } from '../../../src/sandbox/process.ts';
+import { shardIndexOfVnode } from '../../../src/sandbox/ring.ts';
+import { objectRecord } from '../../../src/sandbox/seed/record.ts';
+import { Seeder } from '../../../src/sandbox/seed/seeder.ts';
+import { startSandbox, stopSandbox } from '../../../src/sandbox/up.ts';
+import type { ObjectSnapshot, ObjectState } from '../../../src/sandbox/verify.ts';
+import { testPostgresUrl } from '../../support/database.ts';
+
+export const TERMINAL_STATES: readonly string[] = ['Complete', 'Failed', 'Stopped'];
+
+export class E2ESandbox {
+  readonly manager: ManagerClient;
+  readonly #clients: MorayClient[];
+
+  private constructor(
+    readonly dir: string,
+    public sandbox: SandboxDescription,
+    readonly layout: SandboxLayout,
+  ) {
+    this.manager = new ManagerClient(this.managerUrl);
+    this.#clients = sandbox.shards.map(
+      (s) =>
+        new MorayClient({ host: s.host, port: s.port, connections: 1, healthCheckIntervalMs: 0 }),
+    );
+  }
+
+  static async start(name: string, layout: SandboxLayout): Promise<E2ESandbox> {
+    const dir = await mkdtemp(join(tmpdir(), `e2e-${name}-`));
+    try {
+      const sandbox = await startSandbox({ dir, layout, databaseUrl: testPostgresUrl() });
+      return new E2ESandbox(dir, sandbox, layout);
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  get managerUrl(): string {
+    const url = this.sandbox.manager?.url;
+    if (!url) throw new Error('the sandbox has no manager');
+    return url;
+  }
+
+  /** Stops every process, drops the databases and removes the directory. */
+  async stop(): Promise<void> {
+    await Promise.all(this.#clients.map((c) => c.close()));
+    await stopSandbox(this.dir);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  shark(n: number): string {
+    return `${n}.stor.${this.layout.domain}`;
+  }
+
+  datacenterOf(id: string): string {
+    const shark = this.sandbox.sharks.find((s) => s.manta_storage_id === id);
+    if (!shark) throw new Error(`no shark ${id}`);
+    return shark.datacenter;
+  }
+
+  #shardClient(key: string): MorayClient {
+    // The seeder's ring: the shard is the record's vnode modulo the shard count.
+    const record = objectRecord({
+      owner: 'x',
+      dirname: key.slice(0, key.lastIndexOf('/')),
+      name: key.slice(key.lastIndexOf('/') + 1),
+      objectId: 'x',
+      contentLength: 0,
+      contentMD5: '',
+      sharks: [],
+      mtime: 0,
+    });
+    return this.#clients[shardIndexOfVnode(record.vnode, this.#clients.length)] as MorayClient;
+  }
+
+  /**
+   * Objects with copies on exactly the given sharks: a file on each, and the record.
+   * `contentLength` may claim more bytes than the file holds (placement tests).
+   */
+  async putObjects(
+    specs: readonly { sharks: readonly string[]; size?: number; contentLength?: number }[],
+    owner = randomUUID(),
+  ): Promise<string[]> {
+    const seeder = new Seeder(
+      this.#clients.map((client, i) => ({
+        name: this.sandbox.shards[i]?.name ?? String(i),
+        batch: (requests) => client.batch(requests),
+      })),
+      this.sandbox.sharks,
+    );
+    const objects = specs.map((spec) => {
+      const content = randomBytes(spec.size ?? 1024);
+      return {
+        content,
+        record: objectRecord({
+          owner,
+          dirname: `/${owner}/stor/e2e`,
+          name: randomUUID(),
+          objectId: randomUUID(),
+          contentLength: spec.contentLength ?? content.length,
+          contentMD5: md5Base64(content),
+          sharks: spec.sharks.map((id) => ({
+            datacenter: this.datacenterOf(id),
+            manta_storage_id: id,
+          })),
+          mtime: Date.now(),
+        }),
+      };
+    });
+    await seeder.store(objects);
+    await seeder.flush();
+    return objects.map((o) => o.record.key);
+  }
+
+  /** What a user's PUT does: a new object id and content on `sharks`, the record replaced. */
+  async overwrite(object: ObjectState): Promise<void> {
+    const client = this.#shardClient(object.key);
+    const current = await client.getObject('manta', object.key);
+    const content = randomBytes(2048);
+    const objectId = randomUUID();
+    for (const id of object.sharks) {
+      const shark = this.sandbox.sharks.find((s) => s.manta_storage_id === id);
+      if (!shark) throw new Error(`no shark ${id}`);
+      await writeFile(join(shark.root, object.owner, objectId), content);
+    }
+    await client.putObject('manta', object.key, {
+      ...current.value,
+      objectId,
+      etag: objectId,
+      contentLength: content.length,
+      contentMD5: md5Base64(content),
+      mtime: Date.now(),
+    });
+  }
+
+  async deleteObject(key: string): Promise<void> {
+    await this.#shardClient(key).delObject('manta', key);
+  }
+
+  async getRecord(key: string): Promise<Record<string, unknown>> {
+    return (await this.#shardClient(key).getObject('manta', key)).value;
+  }
+
+  /** Sets the faults of the named sharks' makos (every mako when absent). */
+  async setMakoFaults(faults: MakoFaultsInput, sharks?: readonly string[]): Promise<void> {
+    for (const shark of this.sandbox.sharks) {
+      if (sharks && !sharks.includes(shark.manta_storage_id)) continue;
+      const res = await fetch(`${shark.mako_url}/_sandbox/faults`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(faults),
+      });
+      if (!res.ok) throw new Error(`mako faults: ${res.status} ${await res.text()}`);
+    }
+  }
+
+  async clearMakoFaults(): Promise<void> {
+    await this.setMakoFaults({});
+  }
+
+  async evacuate(n: number): Promise<string> {
+    return this.manager.createEvacuate(this.shark(n), undefined);
+  }
+
+  /** Polls the job until `done` holds (default: a terminal state). */
+  async waitForJob(
+    id: string,
+    done: (status: JobStatus) => boolean = (s) => TERMINAL_STATES.includes(s.state),
+    timeoutMs = 120_000,
+  ): Promise<JobStatus> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.manager.get(id);
+      if (done(status)) return status;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `job ${id} still not done after ${timeoutMs} ms: ${JSON.stringify(status)}`,
+        );
+      }
+      await sleep(100);
+    }
+  }
+
+  // --- processes ---------------------------------------------------------------------------
+
+  process(name: string): SandboxProcess {
+    const proc = this.sandbox.processes.find((p) => p.name === name);
+    if (!proc) throw new Error(`no process ${name}`);
+    return proc;
+  }
+
+  /** The log lines of a process so far. */
+  async logLines(name: string): Promise<string[]> {
+    return (await readFile(this.process(name).log, 'utf8')).split('\n');
+  }
+
+  /** kill -9, as a crash. */
+  async crash(name: string): Promise<void> {
+    const { pid } = this.process(name);
+    process.kill(pid, 'SIGKILL');
+    while (isRunning(pid)) await sleep(20);
+  }
+
+  /** SIGTERM and wait (a clean stop). */
+  async halt(name: string): Promise<void> {
+    await stopProcess(this.process(name).pid);
+  }
+
+  /** Starts the manager again with the same config and port. */
+  async restartManager(): Promise<void> {
+    const port = new URL(this.managerUrl).port;
+    await this.#restart('manager', 'manager/main.ts', [
+      '--config',
+      join(this.dir, 'manager', 'config.json'),
+      '--port',
+      port,
+    ]);
+  }
+
+  /**
+   * Starts shark `n`'s agent again on the port it had (the manager's alias points there),
+   * with `server` settings added to its config.
+   */
+  async restartAgent(n: number, server: Record<string, unknown> = {}): Promise<void> {
+    const shark = this.sandbox.sharks[n - 1];
+    if (!shark?.agent_url) throw new Error(`shark ${n} has no agent`);
+    const config = join(this.dir, 'sharks', String(n), 'agent.json');
+    const parsed = JSON.parse(await readFile(config, 'utf8')) as {
+      server: Record<string, unknown>;
+    };
+    parsed.server = { ...parsed.server, ...server, port: Number(new URL(shark.agent_url).port) };
+    await writeFile(config, JSON.stringify(parsed));
+    await this.#restart(`agent ${shark.manta_storage_id}`, 'agent/main.ts', ['--config', config]);
+  }
+
+  /** Starts shard `n` (1-based) again on its port, over the same data. */
+  async restartShard(n: number): Promise<void> {
+    const shard = this.sandbox.shards[n - 1];
+    if (!shard) throw new Error(`no shard ${n}`);
+    const storage = shard.database_url
+      ? ['--database-url', shard.database_url]
+      : ['--data-dir', join(this.dir, 'shards', String(n), 'pgdata')];
+    await this.#restart(shard.name, 'sandbox/moray/main.ts', [
+      '--name',
+      shard.name,
+      '--port',
+      String(shard.port),
+      ...storage,
+    ]);
+  }
+
+  async #restart(name: string, entry: string, args: string[]): Promise<void> {
+    const old = this.process(name);
+    if (isRunning(old.pid)) throw new Error(`${name} (pid ${old.pid}) is still running`);
+    const started = await startService({ name, entry: entryPoint(entry), args, log: old.log });
+    this.sandbox = {
+      ...this.sandbox,
+      processes: this.sandbox.processes.map((p) => (p.name === name ? started.process : p)),
+    };
+    // stopSandbox reads sandbox.json: keep it naming the running pid.
+    await writeSandboxDescription(this.dir, this.sandbox);
+  }
+}
+
+/** The skip reasons an object on `evacuated` must get, by the spec's placement rules. */
+export function expectedSkip(
+  object: ObjectState,
+  evacuated: string,
+  sandbox: E2ESandbox,
+  contentLength: (key: string) => number,
+): string | undefined {
+  const others = object.sharks.filter((s) => s !== evacuated);
+  if (others.length === 0) return 'source_is_evac_shark';
+  const evacDc = sandbox.datacenterOf(evacuated);
+  const copyDcs = new Set(others.map((s) => sandbox.datacenterOf(s)));
+  const candidates = sandbox.sandbox.sharks.filter(
+    (s) =>
+      s.manta_storage_id !== evacuated &&
+      !object.sharks.includes(s.manta_storage_id) &&
+      (s.datacenter === evacDc || !copyDcs.has(s.datacenter)),
+  );
+  if (candidates.length === 0) return 'object_already_in_datacenter';
+  if (contentLength(object.key) > sandbox.layout.sharkCapacityBytes) {
+    return 'destination_insufficient_space';
+  }
+  return undefined;
+}
+
+/** The objects of `snapshot` that name `shark`. */
+export function objectsOn(snapshot: ObjectSnapshot, shark: string): ObjectState[] {
+  return [...snapshot.values()].filter((o) => o.sharks.includes(shark));
+}
+
+/** Counts by value. */
+export function tally(values: Iterable<string>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
