@@ -10,6 +10,7 @@ import { BoundedChannel, ChannelClosedError } from './channel.ts';
 import { hasIdxColumn, scanDirectColumn } from './direct-scan.ts';
 import { type ExcludeMatch, keyExcluder } from './exclude.ts';
 import { scanMorayColumn } from './moray-scan.ts';
+import { quotedShark } from './record.ts';
 import { RetriesExhaustedError, type RetryPolicy, withRetries } from './retry.ts';
 import {
   type DiscoveryEvent,
@@ -25,6 +26,11 @@ export interface DiscoveryOptions {
   shards: readonly ShardSource[];
   /** Moray mode window size. Default 10,000 (L `md_read_chunk_size`; sharkspotter CLI: 1000). */
   chunkSize?: number;
+  /**
+   * Moray mode: windows requested ahead while the current one is handed over, so the shard
+   * reads the next window while this process parses. Default 2.
+   */
+  windowsInFlight?: number;
   /** Direct-DB rows per FETCH and between checkpoints. Default 1000. */
   batchSize?: number;
   /** Shards scanned at once. Default 10 (L `max_md_read_threads`). */
@@ -80,6 +86,7 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
     for (const [name, v] of [
       ['chunkSize', options.chunkSize],
       ['batchSize', options.batchSize],
+      ['windowsInFlight', options.windowsInFlight],
       ['concurrency', options.concurrency],
       ['bufferSize', options.bufferSize],
     ] as const) {
@@ -163,6 +170,7 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
     };
     const row = {
       shark: this.options.shark,
+      quotedShark: quotedShark(this.options.shark),
       exclude: keyExcluder(this.options.excludeKeyPrefixes ?? [], this.options.excludeMatch),
     };
     const saved = this.options.checkpoints?.get(source.shard) ?? {};
@@ -187,6 +195,7 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
           client: source.client,
           column,
           chunkSize: this.options.chunkSize ?? 10_000,
+          windowsInFlight: this.options.windowsInFlight ?? 2,
           after,
           retry,
           requestTimeoutMs: this.options.requestTimeoutMs ?? 10_000,

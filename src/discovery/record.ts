@@ -8,14 +8,24 @@ import type { DiscoveredObject, ExcludedObject, IdColumn, MalformedRecord } from
 
 const checkValue = Compile(MantaObjectValue);
 
-/** JSON never escapes these, so a record naming the shark contains its id verbatim. */
-const VERBATIM_IN_JSON = /^[\x20-\x7e]*$/;
+/**
+ * JSON writers leave these as they are (no `"`, `\\` or `/`, which some escape), so a record
+ * naming the shark contains its id verbatim, between quotes.
+ */
+const VERBATIM_IN_JSON = /^[\x20-\x21\x23-\x2e\x30-\x5b\x5d-\x7e]*$/;
 
 export interface RowContext {
   readonly shard: number;
   readonly column: IdColumn;
   readonly shark: string;
+  /** `"<shark>"` when the id is written verbatim in JSON (see quotedShark()), for the pre-filter. */
+  readonly quotedShark?: string | undefined;
   readonly exclude: (key: string) => string | undefined;
+}
+
+/** The pre-filter text for `shark`, or undefined when JSON could write it escaped. */
+export function quotedShark(shark: string): string | undefined {
+  return VERBATIM_IN_JSON.test(shark) ? `"${shark}"` : undefined;
 }
 
 export type RowOutcome = DiscoveredObject | ExcludedObject | MalformedRecord | undefined;
@@ -39,8 +49,9 @@ export function interpretRow(raw: unknown, ctx: RowContext): RowOutcome {
   if (key === '') return malformed(ctx, key, rowId, 'field _key is missing or not a string');
   const text = row._value;
   if (typeof text !== 'string') return malformed(ctx, key, rowId, 'field _value is not a string');
-  // Cheap pre-filter: most rows do not mention the shark at all and need no JSON parse.
-  if (VERBATIM_IN_JSON.test(ctx.shark) && !text.includes(ctx.shark)) return undefined;
+  // Cheap pre-filter: most rows do not name the shark and need no JSON parse. Quoted, so that
+  // `17.stor…` does not pass for `7.stor…`.
+  if (ctx.quotedShark !== undefined && !text.includes(ctx.quotedShark)) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -207,6 +207,11 @@ export async function seedShard(db: Database, shard: number, o: SeedOptions): Pr
   return out;
 }
 
+/** Whether a `sql` statement is a moray-mode window (not a `MAX()` query). */
+export function isWindow(statement: string): boolean {
+  return /^SELECT .* FROM manta WHERE _(id|idx) >= /.test(statement);
+}
+
 /** Answers `sql` from the table as Moray does: every row, raw, one value each. */
 export function tableMoray(
   db: Database,

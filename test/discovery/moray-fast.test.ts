@@ -11,7 +11,7 @@ import { FastServer } from '../../src/fast/index.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { MorayClient } from '../../src/moray/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { createMantaTable, type SeededRow, SHARK, seedShard } from './fixtures.ts';
+import { createMantaTable, isWindow, type SeededRow, SHARK, seedShard } from './fixtures.ts';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 
@@ -29,7 +29,7 @@ async function startSqlShard(
   const shard = { server, port: 0, windows: 0 };
   server.register('sql', async (rpc) => {
     const [statement, values] = rpc.args as [string, unknown[]];
-    if (statement.startsWith('SELECT *') && ++shard.windows > failAfterWindows) {
+    if (isWindow(statement) && ++shard.windows > failAfterWindows) {
       // The shard goes away: drop every connection.
       await server.close();
       return;
