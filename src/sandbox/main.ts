@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createLogger } from '../log/index.ts';
+import { demoCommand } from './demo/command.ts';
 import { readSandboxDescription, SANDBOX_FILE } from './description.ts';
 import { DEFAULT_LAYOUT } from './layout.ts';
 import { seedSandbox } from './seed/run.ts';
@@ -118,9 +119,36 @@ program
 
 program
   .command('demo')
-  .description('start a sandbox, seed objects and evacuate one storage node end to end')
-  .action(() => {
-    console.log('The sandbox demo is not built yet (issue 7: it needs the agent and the manager).');
+  .description(
+    'start a sandbox, seed objects, evacuate one storage node through the manager and verify the result independently',
+  )
+  .option(
+    '--dir <dir>',
+    'an empty directory for the sandbox (default: a temporary one, removed after)',
+  )
+  .option(
+    '--database-url <url>',
+    'real PostgreSQL (admin URL) for the shards and the manager; embedded PGlite otherwise',
+  )
+  .option('--objects <n>', 'objects to seed (1-3 copies each)', integer(0), 5000)
+  .option('--min-size <size>', 'smallest object', bytes, 1024)
+  .option('--max-size <size>', 'largest object (sizes are log-uniform)', bytes, 1024 ** 2)
+  .option('--seed <n>', 'random seed, for a reproducible run', integer(0, 0xfffffff0))
+  .option('--shark <id>', `storage id to evacuate (default 1.stor.${DEFAULT_LAYOUT.domain})`)
+  .option('--keep', 'leave the sandbox running afterwards', false)
+  .option('--json', 'print one JSON document at the end (the story goes to stderr)', false)
+  .action(async (opts) => {
+    process.exitCode = await demoCommand({
+      dir: opts.dir === undefined ? undefined : resolve(opts.dir),
+      databaseUrl: opts.databaseUrl,
+      objects: opts.objects,
+      seed: opts.seed ?? Math.floor(Math.random() * 0xfffffff0),
+      shark: opts.shark,
+      minSize: opts.minSize,
+      maxSize: opts.maxSize,
+      keep: opts.keep,
+      json: opts.json,
+    });
   });
 
 try {

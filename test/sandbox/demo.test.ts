@@ -1,0 +1,309 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { JobStatus } from '../../src/api/manager.ts';
+import { checkDemo } from '../../src/sandbox/demo/checks.ts';
+import { describe as describeProgress, JobProgress } from '../../src/sandbox/demo/progress.ts';
+import { isRunning } from '../../src/sandbox/process.ts';
+import type { EvacuationVerification, ObjectSnapshot } from '../../src/sandbox/verify.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SANDBOX_BIN = join(ROOT, 'bin', 'rebalancer-sandbox.js');
+const ADM_BIN = join(ROOT, 'bin', 'rebalancer-adm.js');
+const PG_URL = process.env.REBALANCER_TEST_PG_URL;
+const TIMEOUT = 300_000;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command line tool as a user would, to its end. */
+function run(bin: string, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function demoArgs(dir: string, extra: string[] = []): string[] {
+  return [
+    'demo',
+    '--json',
+    '--objects',
+    '200',
+    '--seed',
+    '42',
+    '--dir',
+    dir,
+    ...(PG_URL ? ['--database-url', PG_URL] : []),
+    ...extra,
+  ];
+}
+
+interface DemoJson {
+  job: string;
+  objects: number;
+  job_objects: number;
+  complete: number;
+  skipped: number;
+  errors: number;
+  skip_breakdown: Record<string, number>;
+  verified: number;
+  lost: number;
+  passed: boolean;
+  seconds: number;
+  objects_per_second: number;
+  manager_url: string;
+  sandbox?: string;
+}
+
+function lastJson(out: Run): DemoJson {
+  const lines = out.stdout.trim().split('\n');
+  assert.equal(lines.length, 1, `stdout must be one JSON document:\n${out.stdout}`);
+  return JSON.parse(lines[0] as string) as DemoJson;
+}
+
+/** Pids of every service of the sandbox, from the first record of each log. */
+async function servicePids(dir: string): Promise<number[]> {
+  const logs = join(dir, 'logs');
+  const pids: number[] = [];
+  for (const file of await readdir(logs)) {
+    const first = (await readFile(join(logs, file), 'utf8')).split('\n')[0] ?? '';
+    const pid = (JSON.parse(first) as { pid?: unknown }).pid;
+    assert.equal(typeof pid, 'number', `${file} has no pid in its first record`);
+    pids.push(pid as number);
+  }
+  return pids;
+}
+
+function assertOutcome(result: DemoJson, out: Run): void {
+  assert.equal(out.code, 0, `demo failed:\n${out.stderr}`);
+  assert.equal(result.passed, true);
+  assert.equal(result.lost, 0);
+  // 200 seeded + 5 single-copy objects on the shark + the object a user overwrites.
+  assert.equal(result.objects, 206);
+  assert.equal(result.verified, 206);
+  assert.equal(result.skip_breakdown.source_is_evac_shark, 5);
+  assert.equal(result.skip_breakdown.metadata_etag_mismatch, 1);
+  assert.equal(result.errors, 0);
+  assert.equal(result.complete + result.skipped, result.job_objects);
+  assert.ok(result.complete > 0);
+  assert.ok(result.seconds > 0 && result.objects_per_second > 0);
+  assert.match(result.job, /^[0-9a-f-]{36}$/);
+}
+
+describe('rebalancer-sandbox demo', { timeout: TIMEOUT }, () => {
+  const dirs: string[] = [];
+  const fresh = async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'demo-test-'));
+    dirs.push(dir);
+    return dir;
+  };
+
+  after(async () => {
+    for (const dir of dirs) {
+      // A failed test may leave a sandbox behind: stop it before removing its directory.
+      await run(SANDBOX_BIN, ['down', '--dir', dir]);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('evacuates a shark end to end, verifies it and stops everything', async () => {
+    const dir = await fresh();
+    const out = await run(SANDBOX_BIN, demoArgs(dir));
+    const result = lastJson(out);
+    assertOutcome(result, out);
+    assert.equal(result.sandbox, undefined);
+    assert.match(out.stderr, /PASSED: evacuated 1\.stor\.sandbox\.test/);
+    assert.match(out.stderr, /Checks\n {2}ok {4}job finished/);
+    const pids = await servicePids(dir);
+    assert.equal(pids.length, 16);
+    assert.deepEqual(
+      pids.filter((pid) => isRunning(pid)),
+      [],
+      'every service is stopped',
+    );
+  });
+
+  describe('with --keep', () => {
+    let dir: string;
+    let kept: Run;
+    let result: DemoJson;
+
+    before(async () => {
+      dir = await fresh();
+      kept = await run(SANDBOX_BIN, demoArgs(dir, ['--keep']));
+      result = lastJson(kept);
+    });
+
+    test('leaves the sandbox running for rebalancer-adm', async () => {
+      assertOutcome(result, kept);
+      assert.equal(result.sandbox, join(dir, 'sandbox.json'));
+      const list = await run(ADM_BIN, ['--url', result.manager_url, '--json', 'job', 'list']);
+      assert.equal(list.code, 0, list.stderr);
+      assert.deepEqual(JSON.parse(list.stdout), [
+        { id: result.job, action: 'Evacuate', state: 'Complete' },
+      ]);
+      const get = await run(ADM_BIN, [
+        '--url',
+        result.manager_url,
+        '--json',
+        'job',
+        'get',
+        result.job,
+      ]);
+      assert.equal(get.code, 0, get.stderr);
+      const status = JSON.parse(get.stdout) as {
+        state: string;
+        config: { from_shark: { manta_storage_id: string } };
+        results: Record<string, number>;
+      };
+      assert.equal(status.state, 'Complete');
+      assert.equal(status.config.from_shark.manta_storage_id, '1.stor.sandbox.test');
+      assert.equal(status.results.Total, result.job_objects);
+      assert.equal(status.results.Complete, result.complete);
+      assert.equal(status.results.Skipped, result.skipped);
+      const human = await run(ADM_BIN, ['--url', result.manager_url, 'job', 'get', result.job]);
+      assert.equal(human.code, 0, human.stderr);
+      assert.match(human.stdout, /Complete/);
+    });
+
+    test('rebalancer-sandbox down stops it', async () => {
+      const pids = await servicePids(dir);
+      assert.ok(
+        pids.every((pid) => isRunning(pid)),
+        'every service runs until down',
+      );
+      const down = await run(SANDBOX_BIN, ['down', '--dir', dir]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.match(down.stdout, /stopped 16 processes/);
+      assert.deepEqual(
+        pids.filter((pid) => isRunning(pid)),
+        [],
+      );
+    });
+  });
+});
+
+describe('demo checks', () => {
+  const SHARK = '1.stor.sandbox.test';
+  const object = (key: string, sharks: string[], etag = 'E0') => ({
+    key,
+    shard: '1.moray.sandbox.test',
+    objectId: `id-${key}`,
+    owner: 'owner',
+    contentMD5: 'md5',
+    sharks,
+    etag,
+  });
+  const before: ObjectSnapshot = new Map([
+    ['/a', object('/a', [SHARK, '2.stor.sandbox.test'])],
+    ['/single', object('/single', [SHARK])],
+    ['/user', object('/user', [SHARK, '2.stor.sandbox.test'])],
+    ['/b', object('/b', ['3.stor.sandbox.test'])],
+  ]);
+  const status = (over: Partial<JobStatus['results']> = {}): JobStatus => ({
+    config: {
+      action: 'Evacuate',
+      from_shark: { manta_storage_id: SHARK, datacenter: 'dc1' },
+    },
+    state: 'Complete',
+    results: {
+      Unprocessed: 0,
+      Assigned: 0,
+      Skipped: 2,
+      Error: 0,
+      'Post Processing': 0,
+      Complete: 1,
+      Duplicates: 0,
+      Total: 3,
+      skip_breakdown: { source_is_evac_shark: 1, metadata_etag_mismatch: 1 },
+      ...over,
+    },
+  });
+  const clean: EvacuationVerification = {
+    objects: 4,
+    verified: 4,
+    stillOnEvacuated: 0,
+    missingCopies: [],
+    reducedCopies: 0,
+    lost: 0,
+    problems: [],
+  };
+  const userWrite = { key: '/user', etag: 'USER', sharks: [SHARK, '2.stor.sandbox.test'] };
+  const input = {
+    evacuated: SHARK,
+    before,
+    status: status(),
+    verification: clean,
+    singleCopy: new Set(['/single']),
+    userWrite,
+    userRecordNow: object('/user', [SHARK, '2.stor.sandbox.test'], 'USER'),
+  };
+  const failing = (checks: { name: string; ok: boolean }[]) =>
+    checks.filter((c) => !c.ok).map((c) => c.name);
+
+  test('a clean evacuation passes every check', () => {
+    assert.deepEqual(failing(checkDemo(input)), []);
+  });
+
+  test('lost data, a missed object, an unexplained reference or a clobbered write fail', () => {
+    assert.deepEqual(failing(checkDemo({ ...input, verification: { ...clean, lost: 1 } })), [
+      'no data lost',
+    ]);
+    assert.deepEqual(failing(checkDemo({ ...input, status: status({ Total: 2, Complete: 0 }) })), [
+      'every object on the shark was in the job',
+    ]);
+    assert.deepEqual(
+      failing(checkDemo({ ...input, verification: { ...clean, stillOnEvacuated: 1 } })),
+      ['no reference to the shark left except reported skips/errors'],
+    );
+    const clobbered = object('/user', ['4.stor.sandbox.test', '2.stor.sandbox.test'], 'MANAGER');
+    assert.deepEqual(failing(checkDemo({ ...input, userRecordNow: clobbered })), [
+      "user's overwrite during the job kept (etag conflict skipped)",
+    ]);
+    assert.ok(failing(checkDemo({ ...input, status: { ...status(), state: 'Failed' } })).length);
+  });
+
+  test('an error the manager reported accounts for an object left on the shark', () => {
+    const reported = status({ Error: 1, Complete: 0 });
+    const result = checkDemo({
+      ...input,
+      status: reported,
+      verification: { ...clean, stillOnEvacuated: 1, verified: 3 },
+    });
+    assert.deepEqual(failing(result), []);
+  });
+
+  test('progress shows counts, rate and ETA; plain lines when not a terminal', () => {
+    const line = describeProgress(
+      status({ Complete: 1, Skipped: 0, Assigned: 2, skip_breakdown: {} }),
+      10,
+      3,
+    );
+    assert.match(line, /1\/3 {2}33% {2}10 obj\/s {2}ETA 0\.2s/);
+    assert.match(line, /assigned 2/);
+    const written: string[] = [];
+    const progress = new JobProgress({ write: (text: string) => written.push(text), isTTY: false });
+    progress.update(status());
+    progress.update(status());
+    progress.finish(status());
+    assert.equal(written.length, 2, 'one periodic line, then the final one');
+    assert.ok(written.every((text) => text.endsWith('\n') && !text.includes('\r')));
+  });
+});
