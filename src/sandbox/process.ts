@@ -53,7 +53,7 @@ export async function startService(options: {
   });
   child.unref();
 
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
   while (Date.now() < deadline) {
     const address = await findListening(options.log, child.pid);
     if (address) {
