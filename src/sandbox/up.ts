@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log/index.ts';
@@ -66,6 +66,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
       ),
       allOrFirstError(range(layout.sharks).map((n) => started.mako(n, layout))),
     ]);
+    await writeMakoAliases(dir, sharks);
     await prepareShards(shards, sharks, layout);
     const storinfo = await started.storinfo(sharks, layout);
     const description: SandboxDescription = {
@@ -121,8 +122,19 @@ async function allOrFirstError<T>(promises: Promise<T>[]): Promise<T[]> {
 
 const MAKO_ALIASES_FILE = 'mako-aliases.json';
 
+/** Written whole and renamed into place: a reader never sees half a file. */
 async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`);
+  const temp = `${path}.${process.pid}.tmp`;
+  await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(temp, path);
+}
+
+/** Every agent reads one aliases file: where each storage id's mako listens (port 80). */
+async function writeMakoAliases(dir: string, sharks: readonly SandboxShark[]): Promise<void> {
+  const aliases: Record<string, string> = {};
+  for (const shark of sharks)
+    aliases[`${shark.manta_storage_id}:80`] = new URL(shark.mako_url).host;
+  await writeJson(join(dir, MAKO_ALIASES_FILE), aliases);
 }
 
 /** The manager reaches shards (Moray's port 2020) and agents (7878) by their Manta names. */
@@ -205,7 +217,6 @@ function minnowRecord(shark: SandboxShark, layout: SandboxLayout): Record<string
 class Startup {
   readonly processes: SandboxProcess[] = [];
   readonly #databases: string[] = [];
-  readonly #makoAliases: Record<string, string> = {};
 
   constructor(
     readonly dir: string,
@@ -245,18 +256,6 @@ class Startup {
   }
 
   async mako(n: number, layout: SandboxLayout): Promise<SandboxShark> {
-    const shark = await this.#mako(n, layout);
-    await this.#addMakoAlias(shark);
-    return shark;
-  }
-
-  /** Every agent reads one aliases file: where each storage id's mako listens (port 80). */
-  async #addMakoAlias(shark: SandboxShark): Promise<void> {
-    this.#makoAliases[`${shark.manta_storage_id}:80`] = new URL(shark.mako_url).host;
-    await writeJson(join(this.dir, MAKO_ALIASES_FILE), this.#makoAliases);
-  }
-
-  async #mako(n: number, layout: SandboxLayout): Promise<SandboxShark> {
     const id = storageId(n, layout.domain);
     const root = join(this.dir, 'sharks', String(n), 'manta');
     await mkdir(root, { recursive: true });
