@@ -8,6 +8,7 @@ export type {
   Database,
   IsolationLevel,
   Queryable,
+  QueryOptions,
   QueryResult,
   Row,
   StreamOptions,

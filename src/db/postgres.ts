@@ -5,6 +5,7 @@ import {
   type Database,
   DEFAULT_STREAM_BATCH,
   type Queryable,
+  type QueryOptions,
   type QueryResult,
   type Row,
   type StreamOptions,
@@ -13,15 +14,21 @@ import {
 
 interface PgQueryTarget {
   query(text: string, params?: unknown[]): Promise<pg.QueryResult>;
+  query(config: pg.QueryConfig): Promise<pg.QueryResult>;
 }
 
 async function run<R extends Row>(
   target: PgQueryTarget,
   text: string,
   params?: readonly unknown[],
+  options?: QueryOptions,
 ): Promise<QueryResult<R>> {
   try {
-    const result = await target.query(text, params ? [...params] : undefined);
+    const values = params ? [...params] : undefined;
+    const result =
+      options?.name === undefined
+        ? await target.query(text, values)
+        : await target.query({ name: options.name, text, values });
     return {
       rows: result.rows as R[],
       rowCount: result.rowCount ?? 0,
@@ -52,8 +59,12 @@ export class PostgresDatabase implements Database {
     });
   }
 
-  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    return run<R>(this.#pool, text, params);
+  query<R extends Row = Row>(
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>> {
+    return run<R>(this.#pool, text, params, options);
   }
 
   async exec(script: string): Promise<void> {
@@ -73,7 +84,9 @@ export class PostgresDatabase implements Database {
     let broken: Error | undefined;
     try {
       await run(client, beginStatement(options));
-      const tx: Queryable = { query: (text, params) => run(client, text, params) };
+      const tx: Queryable = {
+        query: (text, params, queryOptions) => run(client, text, params, queryOptions),
+      };
       const result = await fn(tx);
       await run(client, 'COMMIT');
       return result;

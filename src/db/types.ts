@@ -6,8 +6,22 @@ export interface QueryResult<R extends Row = Row> {
   fields: { name: string; dataTypeID: number }[];
 }
 
+export interface QueryOptions {
+  /**
+   * Prepares the statement under this name on each pooled connection the first time it runs
+   * there, and reuses the plan afterwards (PostgreSQL; PGlite ignores it). Only for a fixed set
+   * of hot statements: one name must always carry the same text, and each name stays prepared
+   * for the connection's life.
+   */
+  name?: string;
+}
+
 export interface Queryable {
-  query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R extends Row = Row>(
+    text: string,
+    params?: readonly unknown[],
+    options?: QueryOptions,
+  ): Promise<QueryResult<R>>;
 }
 
 export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializable';

@@ -8,6 +8,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import { createLogger, type Logger } from '../log/index.ts';
 import {
   encodeFrame,
+  encodeFrameJson,
   FastDecoder,
   type FastMessage,
   FastStatus,
@@ -25,6 +26,12 @@ export interface FastRpc {
   /** Sends one DATA frame `d: [value]`; resolves when the socket can take more (backpressure).
    * After the connection closed, values are dropped and it resolves at once (see `signal`). */
   write(value: unknown): Promise<void>;
+  /**
+   * As `write`, for a value the handler already holds as JSON text: the frame carries the text
+   * as is (`d: [<json>]`), sparing a parse and a re-stringify. The text must be valid JSON and
+   * not `null`; it is not parsed to check.
+   */
+  writeJson(json: string): Promise<void>;
   /** Aborted when the connection closes (the handler may stop early). */
   readonly signal: AbortSignal;
 }
@@ -55,6 +62,12 @@ export interface FastServerOptions {
   maxMessageSize?: number;
   /** How long close() lets in-flight RPCs run before destroying their sockets; default 10 s. */
   closeTimeoutMs?: number;
+  /**
+   * Bytes a connection buffers before `write` makes handlers wait; default 1 MiB. Larger than
+   * the stream default (16 KiB) so a streaming handler hands the kernel big writes and is not
+   * woken for every few records.
+   */
+  socketHighWaterMark?: number;
 }
 
 interface ErrorPayload {
@@ -89,6 +102,7 @@ export class FastServer {
   private readonly log: Logger;
   private readonly maxMessageSize: number | undefined;
   private readonly closeTimeoutMs: number;
+  private readonly socketHighWaterMark: number;
   private readonly handlers = new Map<string, FastHandler>();
   private readonly connections = new Set<ServerConnection>();
   private server: Server | undefined;
@@ -98,6 +112,7 @@ export class FastServer {
     this.log = opts.log ?? createLogger({ name: 'fast-server' });
     this.maxMessageSize = opts.maxMessageSize;
     this.closeTimeoutMs = opts.closeTimeoutMs ?? 10_000;
+    this.socketHighWaterMark = opts.socketHighWaterMark ?? 1 << 20;
   }
 
   register(method: string, handler: FastHandler): void {
@@ -113,8 +128,9 @@ export class FastServer {
   listen(port: number, host = '127.0.0.1'): Promise<{ host: string; port: number }> {
     if (this.server) return Promise.reject(new Error('fast server already listening'));
     // Half-open: a client may send its requests and FIN; we still answer them, then close.
-    const server = createServer({ noDelay: true, allowHalfOpen: true }, (socket) =>
-      this.accept(socket),
+    const server = createServer(
+      { noDelay: true, allowHalfOpen: true, highWaterMark: this.socketHighWaterMark },
+      (socket) => this.accept(socket),
     );
     this.server = server;
     return new Promise((resolve, reject) => {
@@ -218,6 +234,18 @@ class ServerConnection {
   /** Writes a response frame; false when the socket is full. */
   send(msg: FastMessage): boolean {
     return this.writer.write(encodeFrame(msg));
+  }
+
+  /** Writes a DATA frame whose `d` is the given JSON text; false when the socket is full. */
+  sendJson(version: FastVersion, msgid: number, name: string, dJson: string): boolean {
+    const frame = encodeFrameJson(
+      version,
+      FastStatus.Data,
+      msgid,
+      { uts: nowMicros(), name },
+      dJson,
+    );
+    return this.writer.write(frame);
   }
 
   drained(): Promise<void> {
@@ -353,6 +381,20 @@ class ServerRpc implements FastRpc {
         msgid: this.msgid,
         data: { m: { uts: nowMicros(), name: this.method }, d: [value] },
       });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return ok ? Promise.resolve() : this.conn.drained();
+  }
+
+  writeJson(json: string): Promise<void> {
+    if (this.done) return Promise.reject(new Error(`fast rpc ${this.method} already finished`));
+    if (json === 'null' || json.length === 0) {
+      return Promise.reject(new TypeError('fast rpc values must not be null or empty'));
+    }
+    let ok: boolean;
+    try {
+      ok = this.conn.sendJson(this.version, this.msgid, this.method, `[${json}]`);
     } catch (err) {
       return Promise.reject(err);
     }

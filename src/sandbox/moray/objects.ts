@@ -5,7 +5,7 @@
  * in one transaction.
  */
 import { randomUUID } from 'node:crypto';
-import type { Database, Queryable, Row } from '../../db/index.ts';
+import { type Database, DatabaseError, type Queryable, type Row } from '../../db/index.ts';
 import type { Bucket, BucketStore } from './buckets.ts';
 import {
   etagConflict,
@@ -18,11 +18,18 @@ import {
 import { morayEtag } from './etag.ts';
 import { type Filter, FilterSyntaxError, matchesFilter, parseFilter } from './filter.ts';
 import { pgError } from './pg-errors.ts';
+import { recordJson } from './record-json.ts';
 import { type MorayRecord, rowToRecord } from './records.ts';
-import { statementsFor } from './statements.ts';
+import { type Statement, statementsFor } from './statements.ts';
 import { toColumnValue } from './types.ts';
 import type { MorayOptions } from './validate.ts';
-import { buildWhere, checkIndexes, converterFor, INTERNAL_FIELDS } from './where.ts';
+import {
+  buildWhere,
+  checkIndexes,
+  converterFor,
+  INTERNAL_FIELDS,
+  sqlImpliesFilter,
+} from './where.ts';
 
 /** Up to this many rows a findObjects result is read in one query; beyond, through a cursor. */
 const STREAM_ABOVE = 1000;
@@ -45,6 +52,12 @@ const FIND_HANDLED = [
 
 export type Emit = (value: unknown) => Promise<void>;
 
+/** Where records go: as values, or as JSON text already serialised (the Fast `writeJson`). */
+export interface RecordSink {
+  value: Emit;
+  json(text: string): Promise<void>;
+}
+
 function parse(filterText: string): Filter {
   try {
     return parseFilter(filterText);
@@ -54,12 +67,12 @@ function parse(filterText: string): Filter {
   }
 }
 
-/** Runs a statement, mapping PostgreSQL errors as Moray does. */
-async function run(q: Queryable, sql: string, params: readonly unknown[]): Promise<Row[]> {
+/** Runs a (prepared) statement, mapping PostgreSQL errors as Moray does. */
+async function run(q: Queryable, sql: Statement, params: readonly unknown[]): Promise<Row[]> {
   try {
-    return (await q.query(sql, params)).rows;
+    return (await q.query(sql.text, params, { name: sql.name })).rows;
   } catch (err) {
-    throw pgError(err, sql);
+    throw pgError(err, sql.text);
   }
 }
 
@@ -115,13 +128,69 @@ export class ObjectStore {
     }
   }
 
-  async get(bucketName: string, key: string, options: MorayOptions, emit: Emit): Promise<void> {
+  /**
+   * Several `etag: null` puts (insert only where absent) in one statement, inside the caller's
+   * transaction; their etags, or undefined when a key already exists or repeats, after undoing
+   * the statement, so the caller runs the puts one by one for Moray's exact errors. Keys must
+   * be distinct and the bucket the same.
+   */
+  async putAllIfAbsent(
+    tx: Queryable,
+    bucketName: string,
+    items: readonly { key: string; value: Record<string, unknown> }[],
+    options: MorayOptions,
+  ): Promise<string[] | undefined> {
+    const bucket = await this.#bucket(bucketName, options, tx);
+    const sql = statementsFor(bucket);
+    const etags: string[] = [];
+    const params: unknown[] = [];
+    const tuples: string[] = [];
+    const now = Date.now();
+    for (const { key, value } of items) {
+      const json = JSON.stringify(value);
+      const etag = morayEtag(json);
+      etags.push(etag);
+      const row: unknown[] = [key, json, etag, now, value.vnode ?? null];
+      for (const field of bucket.fields) {
+        row.push(toColumnValue(field.key, field.type, value[field.key]));
+      }
+      tuples.push(`(${row.map((_, i) => `$${params.length + i + 1}`).join(', ')})`);
+      params.push(...row);
+    }
+    const text = `${sql.insertPrefix} VALUES ${tuples.join(', ')} ON CONFLICT (_key) DO NOTHING RETURNING _key`;
+    await tx.query('SAVEPOINT moray_put_all');
+    let inserted = -1;
+    try {
+      inserted = (await tx.query(text, params)).rowCount;
+    } catch (err) {
+      // Any failure (a unique index, a bad value): the one-by-one puts report it exactly.
+      if (!(err instanceof DatabaseError)) throw err;
+    }
+    if (inserted === items.length) {
+      await tx.query('RELEASE SAVEPOINT moray_put_all');
+      return etags;
+    }
+    await tx.query('ROLLBACK TO SAVEPOINT moray_put_all');
+    return undefined;
+  }
+
+  async get(
+    bucketName: string,
+    key: string,
+    options: MorayOptions,
+    sink: RecordSink,
+  ): Promise<void> {
     const bucket = await this.#bucket(bucketName, options);
-    if (options.internalOpts?.sendHandledOptions) await emit({ _handledOptions: GET_HANDLED });
+    if (options.internalOpts?.sendHandledOptions) {
+      await sink.value({ _handledOptions: GET_HANDLED });
+    }
     const rows = await run(this.#db, statementsFor(bucket).select, [key]);
-    if (!rows[0]) throw objectNotFound(bucket.name, key);
+    const row = rows[0];
+    if (!row) throw objectNotFound(bucket.name, key);
     // getObject's `_count` is null: Moray computes NaN and JSON turns it into null.
-    await emit(rowToRecord(bucket, rows[0], null));
+    const json = recordJson(bucket, row, null);
+    if (json !== undefined) await sink.json(json);
+    else await sink.value(rowToRecord(bucket, row, null));
   }
 
   /** delObject; `etag: null` is ignored, any other truthy etag must match. */
@@ -149,9 +218,10 @@ export class ObjectStore {
     bucketName: string,
     filterText: string,
     options: MorayOptions,
-    emit: Emit,
+    sink: RecordSink,
     signal: AbortSignal,
   ): Promise<void> {
+    const emit = sink.value;
     const filter = parse(filterText);
     const bucket = await this.#bucket(bucketName, options);
     if (options.requireIndexes) {
@@ -177,8 +247,13 @@ export class ObjectStore {
     const sql = `SELECT *${counted ? ', count(1) over () AS _count' : ''} FROM ${bucket.name} ${where.clause}`;
     const limit = options.limit ? Number(options.limit) : options.noLimit ? Infinity : 1000;
     const convert = converterFor(bucket);
+    // Rows whose record is the stored text as is need no JS re-check when the SQL alone
+    // decides the filter; the others are parsed, overlaid and re-checked.
+    const exact = sqlImpliesFilter(bucket, filter);
     const send = async (row: Row): Promise<void> => {
       const count = counted ? Number(row._count) : undefined;
+      const json = exact ? recordJson(bucket, row, count) : undefined;
+      if (json !== undefined) return sink.json(json);
       const record = rowToRecord(bucket, row, count);
       if (matchesFilter(filter, memberLookup(record), convert)) await emit(record);
     };

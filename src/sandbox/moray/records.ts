@@ -18,7 +18,8 @@ export interface MorayRecord {
   _count?: number | null;
 }
 
-function rowId(bucket: Bucket, row: Row): number {
+/** The record id of a row; fails the RPC when JSON cannot carry it exactly. */
+export function rowId(bucket: Bucket, row: Row): number {
   const id = Number(row._id);
   // Moray fails the RPC rather than send an id JSON cannot carry exactly.
   if (!Number.isSafeInteger(id)) {

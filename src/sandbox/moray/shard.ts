@@ -8,7 +8,7 @@ import { type FastRpc, FastServer, RpcError } from '../../fast/index.ts';
 import { createLogger, type Logger } from '../../log/index.ts';
 import { BucketStore } from './buckets.ts';
 import { invocation } from './errors.ts';
-import { ObjectStore } from './objects.ts';
+import { ObjectStore, type RecordSink } from './objects.ts';
 import { runSql } from './sql.ts';
 import { type ArgSpec, invalidArguments, type MorayOptions } from './validate.ts';
 
@@ -65,6 +65,10 @@ function validated(specs: ArgSpec[], handler: Handler): Handler {
 }
 
 const emitter = (rpc: FastRpc) => (value: unknown) => rpc.write(value);
+const recordSink = (rpc: FastRpc): RecordSink => ({
+  value: (value) => rpc.write(value),
+  json: (text) => rpc.writeJson(text),
+});
 
 export function registerMorayHandlers(server: FastServer, db: Database, log: Logger): BucketStore {
   const buckets = new BucketStore(db);
@@ -113,7 +117,7 @@ export function registerMorayHandlers(server: FastServer, db: Database, log: Log
   server.register(
     'getObject',
     validated([S('bucket'), S('key'), OPTIONS], async (rpc) => {
-      await objects.get(arg(rpc, 0), arg(rpc, 1), arg(rpc, 2), emitter(rpc));
+      await objects.get(arg(rpc, 0), arg(rpc, 1), arg(rpc, 2), recordSink(rpc));
     }),
   );
   server.register(
@@ -126,7 +130,7 @@ export function registerMorayHandlers(server: FastServer, db: Database, log: Log
   server.register(
     'findObjects',
     validated([S('bucket'), S('filter'), OPTIONS], async (rpc) => {
-      await objects.find(arg(rpc, 0), arg(rpc, 1), arg(rpc, 2), emitter(rpc), rpc.signal);
+      await objects.find(arg(rpc, 0), arg(rpc, 1), arg(rpc, 2), recordSink(rpc), rpc.signal);
     }),
   );
   server.register(
@@ -187,6 +191,29 @@ export function registerMorayHandlers(server: FastServer, db: Database, log: Log
   return buckets;
 }
 
+/** Puts with `etag: null` (the seeder's): several in a row may go in one statement. */
+function isPutIfAbsent(r: BatchRequest): boolean {
+  return (r.operation ?? 'put') === 'put' && r.options?.etag === null && r.key !== undefined;
+}
+
+/**
+ * The run of insert-if-absent puts on one bucket with distinct keys starting at `from`, when
+ * longer than one (the one-statement path of `putAllIfAbsent`).
+ */
+function putRun(requests: BatchRequest[], from: number): BatchRequest[] {
+  const first = requests[from]!;
+  const keys = new Set<string>();
+  let end = from;
+  while (end < requests.length) {
+    const r = requests[end]!;
+    if (!isPutIfAbsent(r) || r.bucket !== first.bucket || r.value === undefined) break;
+    if (keys.has(r.key!)) break;
+    keys.add(r.key!);
+    end++;
+  }
+  return end - from > 1 ? requests.slice(from, end) : [];
+}
+
 /** Runs a batch's operations in order on one transaction (§2.7). */
 async function runBatch(
   tx: Queryable,
@@ -195,42 +222,69 @@ async function runBatch(
   batchOptions: MorayOptions,
 ): Promise<BatchEntry[]> {
   const entries: BatchEntry[] = [];
-  for (const r of requests) {
-    const own = r.options ?? {};
-    // Batch-level options win; the operation keeps its own etag and headers.
-    const options: MorayOptions = { ...own, ...batchOptions };
-    if (own.headers) options.headers = own.headers;
-    const entry: BatchEntry = { bucket: r.bucket };
-    switch (r.operation ?? 'put') {
-      case 'put': {
-        if (r.key === undefined || r.value === undefined) {
-          throw invocation('batch put requests need a "key" and a "value"');
-        }
-        entry.etag = await objects.put(tx, r.bucket, r.key, r.value, {
-          ...options,
-          etag: own.etag,
+  for (let i = 0; i < requests.length; ) {
+    const run = putRun(requests, i);
+    if (run.length > 0) {
+      const items = run.map((r) => ({ key: r.key!, value: r.value! }));
+      const options = { ...run[0]!.options, ...batchOptions };
+      const etags = await objects.putAllIfAbsent(tx, run[0]!.bucket, items, options);
+      if (etags) {
+        run.forEach((r, k) => {
+          const entry: BatchEntry = { bucket: r.bucket, etag: etags[k] };
+          if (r.key) entry.key = r.key;
+          if (r.filter) entry.filter = r.filter;
+          entries.push(entry);
         });
-        break;
+        i += run.length;
+        continue;
       }
-      case 'delete':
-        if (r.key === undefined) throw invocation('batch delete requests need a "key"');
-        await objects.del(tx, r.bucket, r.key, { ...options, etag: own.etag });
-        break;
-      case 'update': {
-        const out = await objects.update(tx, r.bucket, r.fields ?? {}, r.filter ?? '', options);
-        entry.count = out.count;
-        entry.etag = out.etag;
-        break;
-      }
-      case 'deleteMany':
-        entry.count = (await objects.deleteMany(tx, r.bucket, r.filter ?? '', options)).count;
-        break;
     }
-    if (r.key) entry.key = r.key;
-    if (r.filter) entry.filter = r.filter;
-    entries.push(entry);
+    // One by one: the rest, and a run that met an existing key (for Moray's exact error).
+    const end = run.length > 0 ? i + run.length : i + 1;
+    for (; i < end; i++) entries.push(await runOne(tx, objects, requests[i]!, batchOptions));
   }
   return entries;
+}
+
+async function runOne(
+  tx: Queryable,
+  objects: ObjectStore,
+  r: BatchRequest,
+  batchOptions: MorayOptions,
+): Promise<BatchEntry> {
+  const own = r.options ?? {};
+  // Batch-level options win; the operation keeps its own etag and headers.
+  const options: MorayOptions = { ...own, ...batchOptions };
+  if (own.headers) options.headers = own.headers;
+  const entry: BatchEntry = { bucket: r.bucket };
+  switch (r.operation ?? 'put') {
+    case 'put': {
+      if (r.key === undefined || r.value === undefined) {
+        throw invocation('batch put requests need a "key" and a "value"');
+      }
+      entry.etag = await objects.put(tx, r.bucket, r.key, r.value, {
+        ...options,
+        etag: own.etag,
+      });
+      break;
+    }
+    case 'delete':
+      if (r.key === undefined) throw invocation('batch delete requests need a "key"');
+      await objects.del(tx, r.bucket, r.key, { ...options, etag: own.etag });
+      break;
+    case 'update': {
+      const out = await objects.update(tx, r.bucket, r.fields ?? {}, r.filter ?? '', options);
+      entry.count = out.count;
+      entry.etag = out.etag;
+      break;
+    }
+    case 'deleteMany':
+      entry.count = (await objects.deleteMany(tx, r.bucket, r.filter ?? '', options)).count;
+      break;
+  }
+  if (r.key) entry.key = r.key;
+  if (r.filter) entry.filter = r.filter;
+  return entry;
 }
 
 /** Starts a shard: creates `buckets_config` if needed and listens for Fast RPCs. */

@@ -98,6 +98,34 @@ function compile(bucket: Bucket, f: Filter, args: unknown[]): string {
   }
 }
 
+/**
+ * True when every row the filter's SQL selects also passes the JavaScript re-check (§3.7.3),
+ * for records whose indexed members are exactly their column values (record-json.ts): `&` and
+ * `|` of equality on `string` indexes, `_id`, `_mtime` and `_key`, ranges on `_id` and
+ * `_mtime`, and presence of an index. Text equality in PostgreSQL is byte equality, as `===`;
+ * `_etag` (CHAR(8), blank-padded comparison), other index types, ranges on strings (collation)
+ * and everything else keep the re-check.
+ */
+export function sqlImpliesFilter(bucket: Bucket, f: Filter): boolean {
+  switch (f.type) {
+    case 'and':
+    case 'or':
+      return f.filters.every((sub) => sqlImpliesFilter(bucket, sub));
+    case 'present':
+      return bucket.byKey.has(f.attribute);
+    case 'equal': {
+      const field = bucket.byKey.get(f.attribute);
+      if (field) return field.type.name === 'string';
+      return f.attribute === '_id' || f.attribute === '_mtime' || f.attribute === '_key';
+    }
+    case 'ge':
+    case 'le':
+      return !bucket.byKey.has(f.attribute) && (f.attribute === '_id' || f.attribute === '_mtime');
+    default:
+      return false;
+  }
+}
+
 export interface Where {
   /** `WHERE ...[ ORDER BY ...][ LIMIT n][ OFFSET m]` */
   clause: string;
