@@ -12,6 +12,7 @@ import {
   FastStatus,
 } from '../../src/fast/index.ts';
 import { createLogger } from '../../src/log/index.ts';
+import { sampleMantaRecord } from '../../test/support/manta-record.ts';
 
 const NODE_FAST_BASELINE_RPCS_PER_S = 3200;
 const ECHO_TARGET = 10_000;
@@ -20,27 +21,7 @@ const REQUESTS = 50_000;
 const IN_FLIGHT = 100;
 const DECODE_FRAMES = 100_000;
 
-const mantaValue = {
-  dirname: '/61368287-aa5b-6c0f-f3a9-931a228215e4/stor/logs/manatee-sitter/2019/10/09/08',
-  key: '/61368287-aa5b-6c0f-f3a9-931a228215e4/stor/logs/manatee-sitter/2019/10/09/08/07e023da.log',
-  headers: {},
-  mtime: 1570611723062,
-  name: '07e023da.log',
-  creator: '61368287-aa5b-6c0f-f3a9-931a228215e4',
-  owner: '61368287-aa5b-6c0f-f3a9-931a228215e4',
-  roles: [],
-  type: 'object',
-  contentLength: 9099176,
-  contentMD5: 'L9NrIZXTY37AYVZN9+gZ7w==',
-  contentType: 'text/plain',
-  etag: '2e08b069-d132-c25c-920c-945e3329e450',
-  objectId: '2e08b069-d132-c25c-920c-945e3329e450',
-  sharks: [
-    { datacenter: 'ruidc0', manta_storage_id: '3.stor.east.joyent.us' },
-    { datacenter: 'ruidc0', manta_storage_id: '1.stor.east.joyent.us' },
-  ],
-  vnode: 23352,
-};
+const mantaValue = sampleMantaRecord();
 
 const record = {
   bucket: 'manta',

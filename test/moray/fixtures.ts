@@ -1,32 +1,13 @@
 /** A FastServer standing in for a Moray shard: records each call, answers with spec shapes. */
 import { type FastHandler, type FastRpc, FastServer } from '../../src/fast/index.ts';
 import { createLogger } from '../../src/log/index.ts';
+import { sampleMantaRecord } from '../support/manta-record.ts';
 
 export const log = createLogger({ name: 'test', level: 'silent' });
 
 export const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-export const mantaValue = {
-  dirname: '/61368287-aa5b-6c0f-f3a9-931a228215e4/stor/logs/manatee-sitter/2019/10/09/08',
-  key: '/61368287-aa5b-6c0f-f3a9-931a228215e4/stor/logs/manatee-sitter/2019/10/09/08/07e023da.log',
-  headers: {},
-  mtime: 1570611723062,
-  name: '07e023da.log',
-  creator: '61368287-aa5b-6c0f-f3a9-931a228215e4',
-  owner: '61368287-aa5b-6c0f-f3a9-931a228215e4',
-  roles: [],
-  type: 'object',
-  contentLength: 9099176,
-  contentMD5: 'L9NrIZXTY37AYVZN9+gZ7w==',
-  contentType: 'text/plain',
-  etag: '2e08b069-d132-c25c-920c-945e3329e450',
-  objectId: '2e08b069-d132-c25c-920c-945e3329e450',
-  sharks: [
-    { datacenter: 'ruidc0', manta_storage_id: '3.stor.east.joyent.us' },
-    { datacenter: 'ruidc0', manta_storage_id: '1.stor.east.joyent.us' },
-  ],
-  vnode: 23352,
-};
+export const mantaValue = sampleMantaRecord() as Record<string, unknown> & { key: string };
 
 export function mantaRecord(count: number | null | undefined): Record<string, unknown> {
   const record: Record<string, unknown> = {
