@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
+import { runBundle } from './load.js';
 
-register();
-await import('../src/agent/main.ts');
+await runBundle('agent/main');

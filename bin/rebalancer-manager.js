@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { register } from 'tsx/esm/api';
+import { runBundle } from './load.js';
 
-register();
-await import('../src/manager/main.ts');
+await runBundle('manager/main');

@@ -2,6 +2,7 @@
 // `npm run bench -- <name> [args]` runs bench/<name>/index.ts (or bench/<name>.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { buildServices } from './build.mjs';
 
 const [name, ...args] = process.argv.slice(2);
 const candidates = name ? [`bench/${name}/index.ts`, `bench/${name}.ts`] : [];
@@ -14,6 +15,8 @@ if (!file) {
   );
   process.exit(2);
 }
+// The services these start run from dist/: never older than the sources.
+await buildServices();
 const result = spawnSync(process.execPath, ['--import', 'tsx', file, ...args], {
   stdio: 'inherit',
 });

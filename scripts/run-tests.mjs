@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildServices } from './build.mjs';
 
 function collect(path, out) {
   if (statSync(path).isDirectory()) {
@@ -22,6 +23,8 @@ if (files.length === 0) {
 }
 
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
+// The services these start run from dist/: never older than the sources.
+await buildServices();
 const result = spawnSync(
   process.execPath,
   [

@@ -3,9 +3,9 @@
  * starts the agent and shuts it down gracefully on SIGTERM/SIGINT. An invalid
  * configuration exits with status 2 and a message naming the option (L exited 0).
  */
-import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { createLogger } from '../log/index.ts';
+import { PACKAGE_VERSION as version } from '../package-info.ts';
 import { startAgent } from './agent.ts';
 import {
   type AgentConfig,
@@ -19,8 +19,6 @@ import {
   resolveConfig,
 } from './config.ts';
 
-const version = (createRequire(import.meta.url)('../../package.json') as { version: string })
-  .version;
 const versionLine = `rebalancer-agent ${version} (${process.env.REBALANCER_BUILD_STAMP ?? 'no-STAMP'})`;
 
 function camel(flag: string): string {

@@ -1,12 +1,10 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../package-info.ts';
 import type { SandboxProcess } from './description.ts';
-
-/** The TypeScript loader the services run under (no build step). */
-const TSX_IMPORT = ['--import', 'tsx'];
 
 export class ServiceStartError extends Error {
   override readonly name = 'ServiceStartError';
@@ -18,9 +16,16 @@ export interface StartedService {
   address: { host: string; port: number; url: string };
 }
 
-/** Path of a TypeScript entry point relative to this package's src/. */
-export function entryPoint(relativeToSrc: string): string {
-  return fileURLToPath(new URL(`../${relativeToSrc}`, import.meta.url));
+/**
+ * The bundle of a service entry point (`agent/main` → dist/agent/main.js, built from
+ * src/agent/main.ts by scripts/build.mjs): services run as plain JavaScript, not through tsx.
+ */
+export function entryPoint(entry: string): string {
+  const path = join(PACKAGE_ROOT, 'dist', `${entry}.js`);
+  if (!existsSync(path)) {
+    throw new ServiceStartError(`${path} is missing: run \`npm run build\``);
+  }
+  return path;
 }
 
 /**
@@ -38,7 +43,7 @@ export async function startService(options: {
   readyTimeoutMs?: number;
 }): Promise<StartedService> {
   const fd = openSync(options.log, 'a');
-  const child = spawn(process.execPath, [...TSX_IMPORT, options.entry, ...options.args], {
+  const child = spawn(process.execPath, [options.entry, ...options.args], {
     detached: true,
     stdio: ['ignore', fd, fd],
     env: { ...process.env, ...options.env },

@@ -240,7 +240,7 @@ class Startup {
       await mkdir(dataDir, { recursive: true });
       storage = ['--data-dir', dataDir];
     }
-    const service = await this.#start(name, 'sandbox/moray/main.ts', [
+    const service = await this.#start(name, 'sandbox/moray/main', [
       '--name',
       name,
       '--port',
@@ -259,7 +259,7 @@ class Startup {
     const id = storageId(n, layout.domain);
     const root = join(this.dir, 'sharks', String(n), 'manta');
     await mkdir(root, { recursive: true });
-    const service = await this.#start(`mako ${id}`, 'sandbox/mako/main.ts', [
+    const service = await this.#start(`mako ${id}`, 'sandbox/mako/main', [
       '--root',
       root,
       '--port',
@@ -283,7 +283,7 @@ class Startup {
         capacityBytes: layout.sharkCapacityBytes,
       })),
     });
-    return this.#start('storinfo', 'sandbox/storinfo/main.ts', ['--config', config, '--port', '0']);
+    return this.#start('storinfo', 'sandbox/storinfo/main', ['--config', config, '--port', '0']);
   }
 
   /** The agent of shark `n`: it reaches the other sharks' makos through host aliases. */
@@ -300,7 +300,7 @@ class Startup {
       },
       metrics: { enabled: false },
     });
-    const service = await this.#start(`agent ${shark.manta_storage_id}`, 'agent/main.ts', [
+    const service = await this.#start(`agent ${shark.manta_storage_id}`, 'agent/main', [
       '--config',
       config,
     ]);
@@ -336,7 +336,7 @@ class Startup {
       host_aliases: managerAliases(sandbox),
     };
     await writeJson(config, { ...base, ...extra });
-    const service = await this.#start('manager', 'manager/main.ts', ['--config', config]);
+    const service = await this.#start('manager', 'manager/main', ['--config', config]);
     return { url: service.address.url, ...(databaseUrl ? { database_url: databaseUrl } : {}) };
   }
 

@@ -230,7 +230,7 @@ export class E2ESandbox {
   /** Starts the manager again with the same config and port. */
   async restartManager(): Promise<void> {
     const port = new URL(this.managerUrl).port;
-    await this.#restart('manager', 'manager/main.ts', [
+    await this.#restart('manager', 'manager/main', [
       '--config',
       join(this.dir, 'manager', 'config.json'),
       '--port',
@@ -251,7 +251,7 @@ export class E2ESandbox {
     };
     parsed.server = { ...parsed.server, ...server, port: Number(new URL(shark.agent_url).port) };
     await writeFile(config, JSON.stringify(parsed));
-    await this.#restart(`agent ${shark.manta_storage_id}`, 'agent/main.ts', ['--config', config]);
+    await this.#restart(`agent ${shark.manta_storage_id}`, 'agent/main', ['--config', config]);
   }
 
   /** Starts shard `n` (1-based) again on its port, over the same data. */
@@ -261,7 +261,7 @@ export class E2ESandbox {
     const storage = shard.database_url
       ? ['--database-url', shard.database_url]
       : ['--data-dir', join(this.dir, 'shards', String(n), 'pgdata')];
-    await this.#restart(shard.name, 'sandbox/moray/main.ts', [
+    await this.#restart(shard.name, 'sandbox/moray/main', [
       '--name',
       shard.name,
       '--port',
