@@ -36,6 +36,37 @@ export function crc16Arc(bytes: Uint8Array, start = 0, end = bytes.length): numb
   return crc;
 }
 
+/** Slicing-by-4 tables of CRC-16/ARC: entry t[i] is the CRC of byte i followed by t zero bytes. */
+const ARC_SLICES = ((): Uint16Array[] => {
+  const t0 = new Uint16Array(256);
+  for (let i = 0; i < 256; i++) t0[i] = crc16Arc(Uint8Array.of(i));
+  const tables = [t0];
+  for (let t = 1; t < 4; t++) {
+    const prev = tables[t - 1]!;
+    const next = new Uint16Array(256);
+    for (let i = 0; i < 256; i++) next[i] = (prev[i]! >>> 8) ^ t0[prev[i]! & 0xff]!;
+    tables.push(next);
+  }
+  return tables;
+})();
+
+/**
+ * CRC-16/ARC over `bytes[start, end)`, equal to `crc16Arc`, four bytes per step: every
+ * frame is checksummed on both ends, and on ~1 KiB records the byte-at-a-time loop costs about
+ * three times as much.
+ */
+export function crc16ArcSliced(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  const [t0, t1, t2, t3] = ARC_SLICES as [Uint16Array, Uint16Array, Uint16Array, Uint16Array];
+  let crc = 0;
+  let i = start;
+  for (; i + 3 < end; i += 4) {
+    const x = crc ^ (bytes[i]! | (bytes[i + 1]! << 8));
+    crc = t3[x & 0xff]! ^ t2[x >>> 8]! ^ t1[bytes[i + 2]!]! ^ t0[bytes[i + 3]!]!;
+  }
+  for (; i < end; i++) crc = (crc >>> 8) ^ t0[(crc ^ bytes[i]!) & 0xff]!;
+  return crc;
+}
+
 /** CRC-16/XMODEM (poly 0x1021, init 0, not reflected) over bytes. */
 export function crc16Xmodem(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let crc = 0;
