@@ -1,5 +1,5 @@
 /**
- * Baseline for the agent benchmark, run as its own process: plain pooled undici GETs of
+ * The source's ceiling for the agent benchmark, run as its own process: plain pooled undici GETs of
  * the same URLs with the same concurrency, bodies discarded (no hashing, no disk, no fsync).
  * Input: JSON `{ urls: string[], concurrency: number }` on stdin; output: one JSON line.
  */

@@ -12,6 +12,57 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+interface DirSyncState {
+  /** The fsync in progress, if any. */
+  running: Promise<void> | undefined;
+  /** The fsync that starts when `running` ends; joined by every request made meanwhile. */
+  next: { promise: Promise<void>; start: () => void } | undefined;
+}
+
+/**
+ * Group commit of directory fsyncs: `sync(dir)` resolves after an fsync of `dir` that began
+ * after the call, so it covers every entry renamed into `dir` before the call. Requests made
+ * while an fsync of the same directory runs share the one that follows it: N concurrent
+ * installs into a directory cost about two fsyncs instead of N.
+ */
+export class DirectorySyncer {
+  private readonly dirs = new Map<string, DirSyncState>();
+
+  sync(dir: string): Promise<void> {
+    let state = this.dirs.get(dir);
+    if (state === undefined) {
+      state = { running: undefined, next: undefined };
+      this.dirs.set(dir, state);
+    }
+    if (state.running === undefined) return this.start(dir, state);
+    if (state.next === undefined) {
+      let start!: () => void;
+      const promise = new Promise<void>((resolve, reject) => {
+        start = () => {
+          this.start(dir, state).then(resolve, reject);
+        };
+      });
+      state.next = { promise, start };
+    }
+    return state.next.promise;
+  }
+
+  private start(dir: string, state: DirSyncState): Promise<void> {
+    const running = fsyncDir(dir);
+    state.running = running;
+    // Runs whether the fsync succeeded or not; its error reaches the callers through `running`.
+    const after = (): void => {
+      const next = state.next;
+      state.running = undefined;
+      state.next = undefined;
+      if (next !== undefined) next.start();
+      else this.dirs.delete(dir);
+    };
+    running.then(after, after);
+    return running;
+  }
+}
+
 /**
  * `mkdir -p` that also makes the new directories durable: each created directory's
  * parent is fsynced (the directory itself is fsynced later by whoever fills it).

@@ -20,7 +20,7 @@ import {
   objectUrl,
   resolveUnderRoot,
 } from '../manta/index.ts';
-import { fsyncDir, mkdirDurable } from './fsutil.ts';
+import { DirectorySyncer, mkdirDurable } from './fsutil.ts';
 import { createDownloadAgent, discardBody, httpGet } from './http-get.ts';
 import type { AgentMetrics, ObjectOutcome } from './metrics.ts';
 
@@ -113,6 +113,9 @@ async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
 export class DownloadProcessor {
   private readonly agent: Agent;
   private readonly locks = new KeyedMutex();
+  private readonly dirSync = new DirectorySyncer();
+  /** Directories known to exist (saves a mkdir per install); bounded, cleared when full. */
+  private readonly knownDirs = new Set<string>();
   private readonly opts: DownloadProcessorOptions;
   private space: { at: number; free: number } | undefined;
 
@@ -212,15 +215,36 @@ export class DownloadProcessor {
     }
     try {
       const dir = dirname(finalPath);
-      await mkdirDurable(dir);
-      await rename(attempt.tmp, finalPath);
-      await fsyncDir(dir);
+      await this.install(attempt.tmp, dir, finalPath);
+      // Shared with the other installs into this directory meanwhile (group commit).
+      await this.dirSync.sync(dir);
     } catch (err) {
       log.error({ err, path: finalPath }, 'AgentFSError: installing the object failed');
       return fail(isNoSpace(err) ? 'DestinationInsufficientSpace' : 'AgentFSError', attempt.tmp);
     }
     this.opts.metrics.bytesVerified(attempt.bytes);
     return { status: 'Complete', outcome: 'complete', bytes: attempt.bytes };
+  }
+
+  /** Renames the verified, fsynced temp file into place, creating its directory durably. */
+  private async install(tmp: string, dir: string, finalPath: string): Promise<void> {
+    const known = this.knownDirs.has(dir);
+    if (!known) await this.ensureDir(dir);
+    try {
+      await rename(tmp, finalPath);
+    } catch (err) {
+      // The directory may have been removed since it was seen: create it again, once.
+      if (!known || (err as { code?: string }).code !== 'ENOENT') throw err;
+      this.knownDirs.delete(dir);
+      await this.ensureDir(dir);
+      await rename(tmp, finalPath);
+    }
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    await mkdirDurable(dir);
+    if (this.knownDirs.size >= 10_000) this.knownDirs.clear();
+    this.knownDirs.add(dir);
   }
 
   /** True when `path` holds a file whose MD5 is `md5sum`; an unreadable file counts as absent. */

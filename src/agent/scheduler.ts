@@ -36,6 +36,8 @@ interface Entry {
   exhausted: boolean;
   /** Tasks dispatched whose outcome is not yet durable. */
   inflight: number;
+  /** Tasks holding a download slot (bounded by workersPerAssignment); their outcome may still be committing. */
+  downloading: number;
   started: boolean;
   startedAt: number;
   completing: boolean;
@@ -73,6 +75,7 @@ export class Scheduler {
       lastIdx: -1,
       exhausted: false,
       inflight: 0,
+      downloading: 0,
       started: false,
       startedAt: 0,
       completing: false,
@@ -88,7 +91,7 @@ export class Scheduler {
     for (const e of this.queue) {
       if (e.exhausted || e.completing) continue;
       if (window++ >= this.opts.workers) break;
-      if (e.inflight < this.opts.workersPerAssignment) eligible.push(e);
+      if (e.downloading < this.opts.workersPerAssignment) eligible.push(e);
     }
     if (eligible.length === 0) return undefined;
     return eligible.find((e) => e.seq > this.lastSeq) ?? eligible[0];
@@ -133,6 +136,7 @@ export class Scheduler {
 
   private dispatch(e: Entry, row: TaskRow): void {
     e.inflight++;
+    e.downloading++;
     this.running++;
     this.opts.metrics.inflight.set(this.running);
     const done = this.runTask(e, row).finally(() => this.settled.delete(done));
@@ -152,8 +156,11 @@ export class Scheduler {
         result = { status: { Failed: 'AgentFSError' }, outcome: 'failed', bytes: 0 };
       }
     }
+    // The download slot is free while the outcome waits for its group commit.
+    e.downloading--;
     this.running--;
     this.opts.metrics.inflight.set(this.running);
+    if (!this.stopping) this.pump();
     if (result !== undefined) {
       const reason = result.status === 'Complete' ? undefined : result.status.Failed;
       try {

@@ -144,14 +144,24 @@ export interface StoreOptions {
   readonly log: Logger;
   /** Delay before retrying a failed group commit, ms (default 1000). */
   readonly commitRetryMs?: number;
+  /**
+   * How long the first queued outcome waits for others to share its commit, ms (default 5).
+   * Each commit fsyncs the WAL and blocks the event loop meanwhile: one commit per few
+   * milliseconds instead of one per task. Tasks free their download slot before waiting.
+   */
+  readonly commitDelayMs?: number;
 }
+
+/** Outcomes that are committed at once without waiting for the delay. */
+const COMMIT_BATCH_MAX = 512;
 
 export class AgentStore {
   private readonly db: Database.Database;
   private readonly log: Logger;
   private readonly commitRetryMs: number;
+  private readonly commitDelayMs: number;
   private pending: PendingOutcome[] = [];
-  private flushScheduled = false;
+  private flushTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly stmts;
@@ -159,6 +169,7 @@ export class AgentStore {
   constructor(options: StoreOptions) {
     this.log = options.log;
     this.commitRetryMs = options.commitRetryMs ?? 1000;
+    this.commitDelayMs = options.commitDelayMs ?? 5;
     mkdirSync(options.stateDir, { recursive: true });
     this.db = new Database(join(options.stateDir, 'agent.sqlite'));
     this.db.pragma('journal_mode = WAL');
@@ -303,10 +314,10 @@ export class AgentStore {
     if (this.closed) return Promise.reject(new Error('agent store is closed'));
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ seq, idx, reason, resolve, reject });
-      if (!this.flushScheduled && this.retryTimer === undefined) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      // While a failed commit waits for its retry, new outcomes join it.
+      if (this.retryTimer !== undefined) return;
+      if (this.pending.length >= COMMIT_BATCH_MAX) this.flush();
+      else this.flushTimer ??= setTimeout(() => this.flush(), this.commitDelayMs);
     });
   }
 
@@ -339,7 +350,8 @@ export class AgentStore {
   };
 
   private flush(): void {
-    this.flushScheduled = false;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
