@@ -6,6 +6,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AdmRequestError, ManagerClient } from './client.ts';
 import { formatJobList, formatJobStatus } from './format.ts';
+import { watchJob } from './watch.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -62,7 +63,24 @@ job
   .command('get')
   .description('Get information on a specific job')
   .argument('<uuid>', 'job UUID', uuid)
-  .action(async (id: string) => {
+  .addOption(
+    new Option(
+      '-w, --watch [seconds]',
+      'follow the job with a progress bar until it ends, polling every N s (default 2); --json: a status per line; exits 3 unless the job completes',
+    ).argParser(count(1, 3600, 'watch')),
+  )
+  .action(async (id: string, opts: { watch?: number | true }) => {
+    if (opts.watch !== undefined) {
+      const intervalMs = (opts.watch === true ? 2 : opts.watch) * 1000;
+      const status = await watchJob(client(), id, {
+        intervalMs,
+        json: json(),
+        out: process.stdout,
+      });
+      // A job that did not complete is worth a non-zero status to a script waiting on it.
+      if (status.state !== 'Complete') process.exitCode = 3;
+      return;
+    }
     const status = await client().get(id);
     out(json() ? `${JSON.stringify(status, null, 2)}\n` : formatJobStatus(id, status));
   });

@@ -150,7 +150,32 @@ describe('rebalancer-adm against a running manager', () => {
     const cancel = await adm('job', 'cancel', id);
     if (cancel.code !== 0) assert.match(cancel.stderr, /409/);
     const after = JSON.parse((await adm('--json', 'job', 'get', id)).stdout);
-    assert.ok(['Stopped', 'Failed'].includes(after.state), after.state);
+    assert.ok(['Cancelled', 'Failed'].includes(after.state), after.state);
+  });
+
+  test('job get --watch follows a job to its end: progress, then the status', async () => {
+    const created = await adm('--json', 'job', 'create', 'evacuate', '-s', '1.stor');
+    assert.equal(created.code, 0, created.stderr);
+    const { id } = JSON.parse(created.stdout) as { id: string };
+    const watching = adm('job', 'get', '--watch', '1', id);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const cancel = await adm('job', 'cancel', id);
+    if (cancel.code !== 0) assert.match(cancel.stderr, /409/);
+    const watched = await watching;
+    // Not Complete: a script waiting on the job learns it from the exit status.
+    assert.equal(watched.code, 3, watched.stderr);
+    assert.match(watched.stdout, /^\w+ +\[[#-]{30}\] +\d+% +\d+\/\d+ done \(complete \d+/m);
+    assert.match(watched.stdout, /State: (Cancelled|Failed)/);
+
+    const json = await adm('--json', 'job', 'get', '--watch', '1', id);
+    assert.equal(json.code, 3);
+    const lines = json.stdout.trim().split('\n');
+    assert.equal(lines.length, 1, 'a final job is reported once');
+    assert.ok(['Cancelled', 'Failed'].includes(JSON.parse(lines[0]!).state));
+
+    const badInterval = await adm('job', 'get', '--watch', '0', id);
+    assert.equal(badInterval.code, 1);
+    assert.match(badInterval.stderr, /watch/);
   });
 
   test('server errors are reported with their status and message', async () => {
