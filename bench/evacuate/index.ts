@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ManagerClient } from '../../src/adm/client.ts';
-import type { JobStatus } from '../../src/api/manager.ts';
+import { FINAL_JOB_STATE_NAMES, type JobStatus } from '../../src/api/manager.ts';
 import { md5Base64 } from '../../src/manta/index.ts';
 import { MorayClient } from '../../src/moray/index.ts';
 import type { SandboxDescription } from '../../src/sandbox/description.ts';
@@ -189,7 +189,7 @@ async function runOnce(count: number): Promise<RunFigures> {
           `${at.toFixed(0)} s: total ${r.Total} unprocessed ${r.Unprocessed} assigned ${r.Assigned} post ${r['Post Processing']} complete ${r.Complete} skipped ${r.Skipped} error ${r.Error}; manager RSS peak ${rssMb(managerPid).toFixed(0)} MiB`,
         );
       }
-      if (['Complete', 'Failed', 'Stopped'].includes(status.state)) break;
+      if (FINAL_JOB_STATE_NAMES.includes(status.state)) break;
       await sleep(250);
     }
     const jobSeconds = (performance.now() - started) / 1000;

@@ -11,8 +11,20 @@ const UUID_PATTERN =
 
 export const JobId = Type.String({ title: 'JobId', pattern: UUID_PATTERN });
 
-/** Job states: snake_case in the database, PascalCase on the wire (manager.md §3.2). */
-export const JOB_STATES = ['init', 'setup', 'running', 'stopped', 'complete', 'failed'] as const;
+/**
+ * Job states: snake_case in the database, PascalCase on the wire (manager.md §3.2). L's six
+ * plus `cancelled`: a job the operator cancelled ends there (L had no cancel; its `Stopped` is
+ * kept for jobs recorded by earlier versions).
+ */
+export const JOB_STATES = [
+  'init',
+  'setup',
+  'running',
+  'stopped',
+  'complete',
+  'failed',
+  'cancelled',
+] as const;
 export type JobStateDb = (typeof JOB_STATES)[number];
 export const JOB_STATE_NAMES = [
   'Init',
@@ -21,8 +33,16 @@ export const JOB_STATE_NAMES = [
   'Stopped',
   'Complete',
   'Failed',
+  'Cancelled',
 ] as const;
 export type JobStateName = (typeof JOB_STATE_NAMES)[number];
+/** The states a job never leaves: a client watching a job stops at one of these. */
+export const FINAL_JOB_STATE_NAMES: readonly JobStateName[] = [
+  'Stopped',
+  'Complete',
+  'Failed',
+  'Cancelled',
+];
 export const JobState = Type.Enum([...JOB_STATE_NAMES], { title: 'JobState' });
 
 export const JOB_ACTIONS = ['evacuate', 'none'] as const;

@@ -15,6 +15,8 @@ import { ManagerStore } from './store/index.ts';
 export interface ManagerServiceOptions {
   db: Database;
   executor: JobExecutor;
+  /** How long `POST /jobs/{uuid}/cancel` waits for the job to wind down, ms (default 10 s). */
+  cancelWaitMs?: number;
   sharks: SharkDirectory;
   log: Logger;
   metrics?: ManagerMetrics;
@@ -37,7 +39,12 @@ export interface ManagerService {
 export async function startManagerService(options: ManagerServiceOptions): Promise<ManagerService> {
   const store = await ManagerStore.open(options.db);
   const metrics = options.metrics ?? new ManagerMetrics();
-  const runner = new JobRunner({ store, executor: options.executor, log: options.log });
+  const runner = new JobRunner({
+    store,
+    executor: options.executor,
+    log: options.log,
+    ...(options.cancelWaitMs === undefined ? {} : { cancelWaitMs: options.cancelWaitMs }),
+  });
   const jobs = new JobService({
     store,
     runner,

@@ -19,6 +19,9 @@ const sharks = new StaticSharkDirectory(
 class ControlledExecutor {
   readonly contexts = new Map<string, JobContext>();
   readonly threads = new Map<string, number[]>();
+  /** Jobs asked to wind down; those in `slow` keep running until the test finishes them. */
+  readonly cancelled = new Set<string>();
+  readonly slow = new Set<string>();
   private readonly finishers = new Map<string, (err?: Error) => void>();
   private readonly waiters = new Map<string, () => void>();
 
@@ -28,6 +31,10 @@ class ControlledExecutor {
       ctx.registerControls({
         setMetadataThreads: (n) =>
           this.threads.set(ctx.job.id, [...(this.threads.get(ctx.job.id) ?? []), n]),
+        cancel: () => {
+          this.cancelled.add(ctx.job.id);
+          if (!this.slow.has(ctx.job.id)) this.finish(ctx.job.id);
+        },
       });
       this.finishers.set(ctx.job.id, (err) => (err ? reject(err) : resolve()));
       ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
@@ -60,6 +67,7 @@ describe('manager HTTP API', () => {
       sharks,
       log,
       settings: () => ({ snaplinkCleanupRequired: snaplink, metadataThreads: 10 }),
+      cancelWaitMs: 500,
     });
     base = await service.app.listen({ host: '127.0.0.1', port: 0 });
   });
@@ -252,13 +260,26 @@ describe('manager HTTP API', () => {
     await service.runner.whenDone(retry);
   });
 
-  test('cancel stops a running job; a second cancel is 409', async () => {
+  test('cancel winds a running job down gracefully; a second cancel is 409', async () => {
     const id = await create();
     const res = await call('POST', `/jobs/${id}/cancel`);
     assert.equal(res.status, 200, res.text);
-    assert.equal(JSON.parse(res.text).state, 'Stopped');
-    assert.equal(exec.contexts.get(id)?.signal.aborted, true);
+    assert.equal(JSON.parse(res.text).state, 'Cancelled');
+    assert.ok(exec.cancelled.has(id));
+    // Wound down, not aborted: in-flight work was allowed to finish.
+    assert.equal(exec.contexts.get(id)?.signal.aborted, false);
     assert.equal((await call('POST', `/jobs/${id}/cancel`)).status, 409);
+  });
+
+  test('a cancel answers while the job still winds down; it ends Cancelled', async () => {
+    const id = await create();
+    exec.slow.add(id);
+    const res = await call('POST', `/jobs/${id}/cancel`);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(JSON.parse(res.text).state, 'Running');
+    exec.finish(id);
+    await service.runner.whenDone(id);
+    assert.equal(JSON.parse((await call('GET', `/jobs/${id}`)).text).state, 'Cancelled');
   });
 
   test('snaplink_cleanup_required refuses new jobs', async () => {

@@ -55,6 +55,33 @@ describe('manager store', () => {
     );
   });
 
+  test('a database made before `cancelled` existed is upgraded to accept it', async () => {
+    const old = await createTestDatabase();
+    try {
+      assert.deepEqual(await migrate(old.db, MIGRATIONS.slice(0, 2)), [1, 2]);
+      const id = randomUUID();
+      await old.db.query(
+        `INSERT INTO jobs (id, action, state, params, from_shark, metadata_threads)
+         VALUES ($1, 'evacuate', 'running', $2, $3, 1)`,
+        [
+          id,
+          JSON.stringify({ from_shark: '1.stor', max_objects: null }),
+          JSON.stringify({ manta_storage_id: '1.stor', datacenter: '' }),
+        ],
+      );
+      await assert.rejects(
+        old.db.query(`UPDATE jobs SET state = 'cancelled' WHERE id = $1`, [id]),
+        /jobs_state_check/,
+      );
+      assert.deepEqual(await migrate(old.db), [3]);
+      const upgraded = await ManagerStore.open(old.db);
+      const cancelled = await upgraded.setJobState(id, ['running'], 'cancelled', 'by a test');
+      assert.equal(cancelled?.state, 'cancelled');
+    } finally {
+      await old.drop();
+    }
+  });
+
   test('a job is created in setup, read back, and moved only from allowed states', async () => {
     const id = await newJob();
     const job = await store.getJob(id);
@@ -77,7 +104,7 @@ describe('manager store', () => {
     } finally {
       await tdb.db.query(`UPDATE jobs SET state = 'failed' WHERE id = $1`, [id]);
       await tdb.db.query(
-        `ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN ('init','setup','running','stopped','complete','failed'))`,
+        `ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN ('init','setup','running','stopped','complete','failed','cancelled'))`,
       );
     }
   });

@@ -11,6 +11,8 @@ import { type JobRecord, type ManagerStore, NON_TERMINAL_JOB_STATES } from '../s
 /** What a running job offers for runtime tuning (`PUT /jobs/{uuid}`). */
 export interface JobControls {
   setMetadataThreads(n: number): void;
+  /** Cancel gracefully: start nothing new, let in-flight work finish, then return. */
+  cancel(): void;
 }
 
 export interface JobContext {
@@ -39,12 +41,16 @@ interface RunningJob {
   abort: AbortController;
   done: Promise<void>;
   controls: JobControls | undefined;
+  /** The operator cancelled it: a job that then winds down ends `cancelled`. */
+  cancelled: boolean;
 }
 
 export interface JobRunnerOptions {
   store: ManagerStore;
   executor: JobExecutor;
   log: Logger;
+  /** How long a cancel request waits for the job to wind down before answering, ms (10 s). */
+  cancelWaitMs?: number;
 }
 
 /** Describes an error and its causes in one line, so the job row says what really failed. */
@@ -100,25 +106,37 @@ export class JobRunner {
   }
 
   /**
-   * Cancels a job: a running one is aborted and recorded `stopped` once its stages have
-   * wound down; one not running here is recorded `stopped` at once. A finished job → JobStateError.
+   * Cancels a job. A running one starts nothing new, lets the work its agents already have
+   * finish (and that work's metadata updates land), then is recorded `cancelled`; the answer
+   * comes when it is, or after `cancelWaitMs` with the job still winding down (`running`). A
+   * job not running here (or not yet able to wind down) is recorded `cancelled` at once. A
+   * finished job → JobStateError.
    */
   async cancel(id: string): Promise<JobRecord> {
     const { store } = this.options;
     const run = this.running.get(id);
     if (run) {
-      run.abort.abort(new JobCancelledError('cancelled by the operator'));
-      await run.done;
+      run.cancelled = true;
+      if (run.controls) run.controls.cancel();
+      else run.abort.abort(new JobCancelledError('cancelled by the operator'));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        run.done,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, this.options.cancelWaitMs ?? 10_000);
+        }),
+      ]);
+      clearTimeout(timer);
       const job = await store.getJob(id);
       if (job) return job;
     }
-    const stopped = await store.setJobState(
+    const cancelled = await store.setJobState(
       id,
       NON_TERMINAL_JOB_STATES,
-      'stopped',
+      'cancelled',
       'cancelled by the operator',
     );
-    if (stopped) return stopped;
+    if (cancelled) return cancelled;
     const job = await store.getJob(id);
     if (!job) throw new JobStateError(`job ${id} does not exist`);
     throw new JobStateError(
@@ -140,7 +158,12 @@ export class JobRunner {
   private launch(job: JobRecord): void {
     if (this.running.has(job.id)) return;
     const abort = new AbortController();
-    const entry: RunningJob = { abort, done: Promise.resolve(), controls: undefined };
+    const entry: RunningJob = {
+      abort,
+      done: Promise.resolve(),
+      controls: undefined,
+      cancelled: false,
+    };
     this.running.set(job.id, entry);
     entry.done = this.run(job, entry).finally(() => this.running.delete(job.id));
   }
@@ -166,8 +189,13 @@ export class JobRunner {
         },
       });
       entry.abort.signal.throwIfAborted();
-      await store.setJobState(job.id, ['running'], 'complete');
-      log.info('job complete');
+      if (entry.cancelled) {
+        await store.setJobState(job.id, ['running'], 'cancelled', 'cancelled by the operator');
+        log.info('job cancelled; its in-flight work finished');
+      } else {
+        await store.setJobState(job.id, ['running'], 'complete');
+        log.info('job complete');
+      }
     } catch (err) {
       const reason: unknown = entry.abort.signal.aborted ? entry.abort.signal.reason : err;
       await this.finish(job.id, reason, err, log);
@@ -180,8 +208,8 @@ export class JobRunner {
       if (reason instanceof ShutdownError) {
         log.info('job interrupted by shutdown; it resumes at the next start');
       } else if (reason instanceof JobCancelledError) {
-        await store.setJobState(id, NON_TERMINAL_JOB_STATES, 'stopped', reason.message);
-        log.info('job stopped');
+        await store.setJobState(id, NON_TERMINAL_JOB_STATES, 'cancelled', reason.message);
+        log.info('job cancelled');
       } else {
         const cause = describeError(err);
         await store.setJobState(id, NON_TERMINAL_JOB_STATES, 'failed', cause);

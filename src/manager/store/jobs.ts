@@ -23,7 +23,12 @@ export interface JobRecord {
 }
 
 export const NON_TERMINAL_JOB_STATES: readonly JobStateDb[] = ['init', 'setup', 'running'];
-export const TERMINAL_JOB_STATES: readonly JobStateDb[] = ['stopped', 'complete', 'failed'];
+export const TERMINAL_JOB_STATES: readonly JobStateDb[] = [
+  'stopped',
+  'complete',
+  'failed',
+  'cancelled',
+];
 
 interface JobRow extends Record<string, unknown> {
   id: string;

@@ -4,7 +4,7 @@
  * advisory lock so that two managers starting at once cannot both apply it.
  */
 
-import { JOB_ACTIONS, JOB_STATES } from '../../api/manager.ts';
+import { JOB_ACTIONS } from '../../api/manager.ts';
 import type { Database, Queryable } from '../../db/index.ts';
 import { ASSIGNMENT_STATES, OBJECT_ERRORS, OBJECT_STATUSES, SKIP_REASONS } from './enums.ts';
 
@@ -16,6 +16,9 @@ export interface Migration {
 
 const list = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(', ');
 
+/** Job states as migration 1 created them: a released migration's text never changes. */
+const JOB_STATES_V1 = ['init', 'setup', 'running', 'stopped', 'complete', 'failed'];
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -24,7 +27,7 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE jobs (
         id uuid PRIMARY KEY,
         action text NOT NULL CHECK (action IN (${list(JOB_ACTIONS)})),
-        state text NOT NULL CHECK (state IN (${list(JOB_STATES)})),
+        state text NOT NULL CHECK (state IN (${list(JOB_STATES_V1)})),
         params jsonb NOT NULL,
         from_shark jsonb NOT NULL,
         retry_of uuid REFERENCES jobs (id),
@@ -104,6 +107,15 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: [
       `CREATE INDEX evacuate_objects_job_assignment ON evacuate_objects (job_id, assignment_id)
         WHERE assignment_id IS NOT NULL`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'job state cancelled',
+    statements: [
+      'ALTER TABLE jobs DROP CONSTRAINT jobs_state_check',
+      `ALTER TABLE jobs ADD CONSTRAINT jobs_state_check
+        CHECK (state IN (${list([...JOB_STATES_V1, 'cancelled'])}))`,
     ],
   },
 ];

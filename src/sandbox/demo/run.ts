@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManagerClient } from '../../adm/client.ts';
-import type { JobStatus } from '../../api/manager.ts';
+import { FINAL_JOB_STATE_NAMES, type JobStatus } from '../../api/manager.ts';
 import { readSandboxDescription, type SandboxDescription } from '../description.ts';
 import { DEFAULT_LAYOUT, storageId } from '../layout.ts';
 import { stopProcess } from '../process.ts';
@@ -227,7 +227,7 @@ export class DemoRun {
     let userWrite: UserWrite | undefined;
     for (;;) {
       const status = await client.get(job);
-      const ended = ['Complete', 'Failed', 'Stopped'].includes(status.state);
+      const ended = FINAL_JOB_STATE_NAMES.includes(status.state);
       // Once discovery has recorded every object (and so the etag it will update against).
       if (!userWrite && (status.results.Total >= expected || ended)) {
         userWrite = await overwriteAsUser(sandbox, seeded.overwrite);

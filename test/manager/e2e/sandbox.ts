@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManagerClient } from '../../../src/adm/client.ts';
-import type { JobStatus } from '../../../src/api/manager.ts';
+import { FINAL_JOB_STATE_NAMES, type JobStatus } from '../../../src/api/manager.ts';
 import { md5Base64 } from '../../../src/manta/index.ts';
 import { MorayClient } from '../../../src/moray/index.ts';
 import {
@@ -27,7 +27,7 @@ import { startSandbox, stopSandbox } from '../../../src/sandbox/up.ts';
 import type { ObjectSnapshot, ObjectState } from '../../../src/sandbox/verify.ts';
 import { testPostgresUrl } from '../../support/database.ts';
 
-export const TERMINAL_STATES: readonly string[] = ['Complete', 'Failed', 'Stopped'];
+export const TERMINAL_STATES: readonly string[] = FINAL_JOB_STATE_NAMES;
 
 export class E2ESandbox {
   readonly manager: ManagerClient;

@@ -44,7 +44,10 @@ export function evacuateExecutor(env: EvacuateEnvironment): JobExecutor {
       },
       signal,
     );
-    registerControls({ setMetadataThreads: (n) => pipeline.setMetadataThreads(n) });
+    registerControls({
+      setMetadataThreads: (n) => pipeline.setMetadataThreads(n),
+      cancel: () => pipeline.drain(),
+    });
     await pipeline.run();
     log.info({ bytes: pipeline.bytesMoved }, 'evacuate job transferred bytes');
   };

@@ -7,7 +7,9 @@
  * continues from its checkpoints (DESIGN invariant 5). The first stage error fails the run
  * with that cause (CRIT-7, IMP-8); the others are wound down.
  */
+
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Task } from '../../../api/common.ts';
 import { reasonDbForm } from '../../../api/common.ts';
 import type { StorageNodeRef } from '../../../api/manager.ts';
@@ -84,6 +86,9 @@ export class StageError extends Error {
   }
 }
 
+/** Listeners the job's signal may have at once before node warns of a leak. */
+const MAX_SIGNAL_LISTENERS = 1024;
+
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -121,6 +126,9 @@ export class EvacuatePipeline {
     { a: BuiltAssignment; failures: number; postedAt: number }
   >();
   private postingDone = false;
+  /** Cancelled: no new objects or assignments; what agents already have finishes and lands. */
+  private draining = false;
+  private readonly intake = new AbortController();
   private wakeChecker: (() => void) | undefined;
   private received = 0;
   bytesMoved = 0;
@@ -140,12 +148,28 @@ export class EvacuatePipeline {
     this.postQ = new BoundedQueue(Math.max(1, Math.ceil(cap / settings.maxTasksPerAssignment)));
     this.metadataQ = new BoundedQueue(Math.max(1, Math.ceil(cap / settings.maxTasksPerAssignment)));
     this.mdLimit = new Semaphore(settings.metadataThreads);
+    // Every in-flight request and backoff wait listens on the job's signal and stops listening
+    // when it ends; their number is bounded by the stages' concurrency (metadata threads up to
+    // 250, posts and checks per agent), well above node's default warning level of 10.
+    setMaxListeners(MAX_SIGNAL_LISTENERS, this.abort.signal);
     if (signal.aborted) this.fail(signal.reason);
     else signal.addEventListener('abort', () => this.fail(signal.reason), { once: true });
   }
 
   setMetadataThreads(n: number): void {
     this.mdLimit.setLimit(n);
+  }
+
+  /**
+   * Cancels the job gracefully: discovery stops, objects not yet in an assignment stay
+   * unprocessed, assignments already built are posted and checked, and their metadata updates
+   * land; then run() resolves.
+   */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    this.intake.abort(new Error('the job was cancelled'));
+    this.deps.log.info('cancelling: in-flight assignments finish, nothing new starts');
   }
 
   /** Runs every stage to the end; rejects with the first failure. */
@@ -211,23 +235,31 @@ export class EvacuatePipeline {
       }
       batch = this.emptyBatch();
     };
-    for await (const event of this.deps.source.scan({
+    const events = this.deps.source.scan({
       shark: this.fromShark,
       resume: checkpoints,
-      signal: this.signal,
-    })) {
-      if (event.kind === 'checkpoint') {
-        batch.checkpoint = event;
-        await flush();
-        continue;
+      signal: AbortSignal.any([this.signal, this.intake.signal]),
+    });
+    try {
+      for await (const event of events) {
+        if (this.draining) return;
+        if (event.kind === 'checkpoint') {
+          batch.checkpoint = event;
+          await flush();
+          continue;
+        }
+        if (event.kind === 'object') {
+          if (this.limitReached()) break; // max_objects (§4.17): stop discovering
+          this.received++;
+          batch.objects.push(event.object);
+        } else if (event.kind === 'excluded') batch.excluded.push(event.object);
+        else batch.malformed.push(event);
+        if (batch.objects.length + batch.excluded.length >= RECORD_BATCH) await flush();
       }
-      if (event.kind === 'object') {
-        if (this.limitReached()) break; // max_objects (§4.17): stop discovering
-        this.received++;
-        batch.objects.push(event.object);
-      } else if (event.kind === 'excluded') batch.excluded.push(event.object);
-      else batch.malformed.push(event);
-      if (batch.objects.length + batch.excluded.length >= RECORD_BATCH) await flush();
+    } catch (err) {
+      // A cancel ends the scan with an abort: the objects found so far are the job's.
+      if (this.draining && !this.signal.aborted) return;
+      throw err;
     }
     await flush();
   }
@@ -237,6 +269,7 @@ export class EvacuatePipeline {
     for (const status of ['skipped', 'error'] as const) {
       let after: string | undefined;
       for (;;) {
+        if (this.draining) return;
         const page = await this.deps.store.objectsByStatus(previous, status, after, RECORD_BATCH);
         if (page.length === 0) break;
         after = page[page.length - 1]!.id;
@@ -244,7 +277,7 @@ export class EvacuatePipeline {
         for (const o of page) {
           if (o.error === 'bad_shard_number') continue;
           // Re-read the live record so that a retry does not fail on a stale etag (§13.4).
-          const live = await this.deps.metadata.getObject(o.shard, o.key, this.signal);
+          const live = await this.readLive(o.shard, o.key);
           const sharks = live?.value.sharks;
           const fresh =
             live !== undefined &&
@@ -371,11 +404,13 @@ export class EvacuatePipeline {
       const next = await this.raceTimeout(pending, Math.min(maxAgeMs, 1000));
       if (next === 'timeout') {
         await flushSkips();
-        await flushOld();
+        if (!this.draining) await flushOld();
         continue;
       }
       pending = undefined;
       if (next.done) break;
+      // Cancelled: what is still to be placed stays unprocessed (read on, so recording ends).
+      if (this.draining) continue;
       const { id, object } = next.value;
       let facts: ReturnType<typeof objectFacts>;
       try {
@@ -391,11 +426,12 @@ export class EvacuatePipeline {
         continue;
       }
       let placement = chooser.choose({ id, sharks: facts.sharks, sizeBytes: facts.sizeBytes });
-      while (placement.outcome === 'wait') {
+      while (placement.outcome === 'wait' && !this.draining) {
         await flushSkips();
         await sleep(this.settings.waitForDestinationsMs, this.signal);
         placement = chooser.choose({ id, sharks: facts.sharks, sizeBytes: facts.sizeBytes });
       }
+      if (placement.outcome === 'wait') continue;
       if (placement.outcome === 'skip') {
         skips.set(placement.reason, [...(skips.get(placement.reason) ?? []), id]);
         continue;
@@ -413,6 +449,11 @@ export class EvacuatePipeline {
       await flushOld();
     }
     await flushSkips();
+    if (this.draining) {
+      // Assignments not yet built are not started: their objects stay unprocessed.
+      for (const a of open.values()) chooser.release([...a.tasks.keys()]);
+      return;
+    }
     for (const id of [...open.keys()]) await flush(id);
   }
 
@@ -691,6 +732,23 @@ export class EvacuatePipeline {
     }
     this.bytesMoved += bytes;
     await store.setAssignmentState(record.id, ['agent_complete'], 'post_processed');
+  }
+
+  /**
+   * An object's live record, retrying transient failures as metadata updates do: a retry job
+   * usually follows a shard outage, and a shard just back may still refuse for a moment.
+   */
+  private async readLive(shard: number, key: string): ReturnType<MetadataWriter['getObject']> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deps.metadata.getObject(shard, key, this.signal);
+      } catch (err) {
+        this.signal.throwIfAborted();
+        if (attempt >= this.settings.metadataAttempts) throw err;
+        this.deps.log.warn({ err, shard, key, attempt }, 'reading a live record failed; retrying');
+        await sleep(this.settings.metadataBackoffMs(attempt), this.signal);
+      }
+    }
   }
 
   /** Rewrites one object's record, etag-conditionally, retrying transient failures. */
