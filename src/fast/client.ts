@@ -34,7 +34,10 @@ export interface FastClientOptions {
   version?: FastVersion;
   /** Default 10 s. */
   connectTimeoutMs?: number;
-  /** Default: none. The timer starts when the request is written. */
+  /**
+   * Default: none. The longest silence while a request waits for its next message: a request
+   * whose server never answers fails, a long stream that keeps coming never does.
+   */
   requestTimeoutMs?: number;
   /** Largest frame payload sent or accepted; default 64 MiB. */
   maxMessageSize?: number;
@@ -49,6 +52,7 @@ export interface FastClientOptions {
 }
 
 export interface FastRequestOptions {
+  /** Overrides `requestTimeoutMs` (an inactivity timeout, see there). */
   timeoutMs?: number;
   /** Drop null values in results instead of failing the request (§1.5). */
   ignoreNullValues?: boolean;
@@ -115,6 +119,17 @@ export class FastClient {
     return this.conn?.abandoned ?? 0;
   }
 
+  /**
+   * Whether the connection shows it is alive without a ping: it received bytes within the last
+   * `withinMs`, or its reading is paused because a consumer is slow (the server is not the one
+   * that is late). A ping on such a connection may wait behind a long response.
+   */
+  recentlyActive(withinMs: number): boolean {
+    const conn = this.conn;
+    if (!conn || conn.closed) return false;
+    return conn.paused || performance.now() - conn.lastReceivedAt < withinMs;
+  }
+
   async connect(): Promise<void> {
     await this.connection();
   }
@@ -149,6 +164,7 @@ export class FastClient {
     const conn = await this.connection();
     opts.signal?.throwIfAborted();
     const req = this.send(conn, method, args, opts);
+    const timeoutMs = opts.timeoutMs ?? this.opts.requestTimeoutMs;
     try {
       for (;;) {
         if (req.head < req.values.length) {
@@ -166,9 +182,18 @@ export class FastClient {
         }
         if (req.error) throw req.error;
         if (req.ended) return;
+        // The timeout counts only the time spent waiting for the server.
+        const timer =
+          timeoutMs === undefined
+            ? undefined
+            : setTimeout(
+                () => conn.abandon(req, new FastTimeoutError(method, timeoutMs)),
+                timeoutMs,
+              );
         await new Promise<void>((resolve) => {
           req.wake = resolve;
         });
+        clearTimeout(timer);
       }
     } finally {
       // The consumer stopped early (break/return/throw): keep the msgid until END arrives.
@@ -213,19 +238,10 @@ export class FastClient {
       cleanup: undefined,
     };
     conn.requests.set(msgid, req);
-    const timeoutMs = opts.timeoutMs ?? this.opts.requestTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(
-        () => conn.abandon(req, new FastTimeoutError(method, timeoutMs)),
-        timeoutMs,
-      );
-    }
     const signal = opts.signal;
     const onAbort = (): void => conn.abandon(req, toError(signal?.reason));
     signal?.addEventListener('abort', onAbort, { once: true });
     req.cleanup = () => {
-      clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     };
     conn.write(frame);
@@ -358,6 +374,12 @@ class ClientConnection {
   private readonly decoder: FastDecoder;
   private readonly writer: FrameWriter;
   private blockers = 0;
+  /** Reading is paused: a consumer has not taken its buffered values yet. */
+  get paused(): boolean {
+    return this.blockers > 0;
+  }
+  /** performance.now() of the last bytes received (or of the connection's start). */
+  lastReceivedAt = performance.now();
   private readonly closedPromise: Promise<void>;
 
   constructor(
@@ -438,6 +460,7 @@ class ClientConnection {
   }
 
   private onData(chunk: Buffer): void {
+    this.lastReceivedAt = performance.now();
     let messages: FastMessage[];
     try {
       messages = this.decoder.push(chunk);

@@ -50,7 +50,7 @@ export class FastTimeoutError extends Error {
   readonly timeoutMs: number;
 
   constructor(method: string, timeoutMs: number) {
-    super(`fast request "${method}" timed out after ${timeoutMs} ms`);
+    super(`fast request "${method}" timed out: nothing received for ${timeoutMs} ms`);
     this.method = method;
     this.timeoutMs = timeoutMs;
   }

@@ -67,6 +67,11 @@ export interface ManagerConfig {
   host_aliases: HostAliases;
   /** Ours: Prometheus port (L hard-codes 8878); 0 serves metrics only on the API's /metrics. */
   metrics_port: number;
+  /**
+   * Ours: longest silence of a Moray request waiting for its answer or its stream's next
+   * record (L had none: a hung shard stalled its job). Not a cap on a long stream.
+   */
+  moray_operation_timeout_ms: number;
 }
 
 /** A config value that is missing or invalid; `key` is its dotted path. */
@@ -219,6 +224,7 @@ export function parseConfig(raw: unknown): ManagerConfig {
     listen_address: r.str('listen_address', '0.0.0.0') ?? '0.0.0.0',
     storinfo_url: r.str('storinfo_url', `http://storinfo.${domain}`) ?? `http://storinfo.${domain}`,
     agent_port: r.int('agent_port', 7878, 1, 65535),
+    moray_operation_timeout_ms: r.int('moray_operation_timeout_ms', 60_000, 100, 3_600_000),
     metrics_port: r.int('metrics_port', 8878, 0, 65535),
     host_aliases: hostAliases(raw.host_aliases),
   };

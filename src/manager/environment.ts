@@ -41,7 +41,15 @@ export function createEnvironment(
   const clients = new Map<number, MorayClient>();
   for (const s of config.shards) {
     const { host, port } = resolveAddress(s.host, MORAY_PORT, config.host_aliases);
-    clients.set(s.shard, new MorayClient({ host, port, log: log.child({ component: 'moray' }) }));
+    clients.set(
+      s.shard,
+      new MorayClient({
+        host,
+        port,
+        requestTimeoutMs: config.moray_operation_timeout_ms,
+        log: log.child({ component: 'moray' }),
+      }),
+    );
   }
   const clientFor = (shard: number): MorayClient => {
     const c = clients.get(shard);

@@ -119,6 +119,9 @@ export class ConnectionPool {
 
   private async checkSlot(i: number): Promise<void> {
     const slot = this.slots[i]!;
+    // A connection busy answering shows it is alive; a ping would queue behind its responses
+    // (a large findObjects or sql window) and could time out for no fault of the shard.
+    if (slot.recentlyActive(this.opts.healthCheckIntervalMs / 2)) return;
     try {
       await slot.call('ping', [{ deep: false, req_id: randomUUID() }], {
         timeoutMs: this.opts.healthCheckTimeoutMs,

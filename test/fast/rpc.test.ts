@@ -62,6 +62,13 @@ describe('FastServer ↔ FastClient', () => {
       await g.wait;
       await rpc.write('late');
     });
+    server.register('trickle', async (rpc) => {
+      const [n, ms] = rpc.args as [number, number];
+      for (let i = 0; i < n; i++) {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        await rpc.write({ i });
+      }
+    });
     server.register('delay', async (rpc) => {
       const [value, ms] = rpc.args as [unknown, number];
       await new Promise((resolve) => setTimeout(resolve, ms));
@@ -145,6 +152,20 @@ describe('FastServer ↔ FastClient', () => {
       assert.deepEqual(await c.call('echo', ['still alive']), ['still alive']);
     } finally {
       gates.delete('t1');
+      await c.close();
+    }
+  });
+
+  test('the timeout is of silence: a long stream that keeps coming completes', async () => {
+    const c = client(port, { requestTimeoutMs: 300 });
+    try {
+      // 12 values 50 ms apart: 600 ms in all, twice the timeout, never 300 ms of silence.
+      const values = await c.call('trickle', [12, 50]);
+      assert.equal(values.length, 12);
+      const err = await rejection(c.call('delay', ['late', 1_000]));
+      assert.ok(err instanceof FastTimeoutError);
+      assert.match(err.message, /nothing received for 300 ms/);
+    } finally {
       await c.close();
     }
   });

@@ -24,7 +24,12 @@ describe('manager config', () => {
     assert.equal(c.storinfo_url, 'http://storinfo.east.example.com');
     assert.equal(c.agent_port, 7878);
     assert.equal(c.metrics_port, 8878);
+    assert.equal(c.moray_operation_timeout_ms, 60_000);
     assert.equal(c.database_url, undefined);
+    assert.throws(
+      () => parseConfig({ ...base, moray_operation_timeout_ms: 0 }),
+      (e: unknown) => e instanceof ConfigError && e.key === 'moray_operation_timeout_ms',
+    );
   });
 
   test('host_aliases map Manta names to the addresses serving them', () => {

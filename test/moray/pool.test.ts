@@ -124,6 +124,41 @@ describe('MorayClient pool', () => {
     }
   });
 
+  test('a connection paused under a slow consumer is not taken for hung', async () => {
+    const rows = 2_000;
+    const shard = await fakeShard({
+      sql: async (rpc) => {
+        for (let i = 0; i < rows; i++) await rpc.write({ i, pad: 'x'.repeat(200) });
+      },
+      // A ping could only be answered after the rows the client has not read yet.
+      ping: async () => new Promise((resolve) => setTimeout(resolve, 60_000)),
+    });
+    const moray = new MorayClient({
+      host: '127.0.0.1',
+      port: shard.port,
+      log,
+      connections: 1,
+      healthCheckIntervalMs: 0,
+      healthCheckTimeoutMs: 50,
+    });
+    try {
+      let seen = 0;
+      for await (const _row of moray.sql('SELECT 1', [])) {
+        seen++;
+        // The consumer dawdles, so the connection's reading pauses; a health check then finds
+        // it paused and leaves it alone instead of replacing it under the stream.
+        if (seen % 500 === 0) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          await moray.healthCheck();
+        }
+      }
+      assert.equal(seen, rows);
+    } finally {
+      await moray.close();
+      await shard.server.close();
+    }
+  });
+
   test('a hung connection (ping times out) is replaced by a new one', async () => {
     const shard = await fakeShard();
     const px = await proxy(shard.port);
