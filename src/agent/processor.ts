@@ -57,7 +57,8 @@ export interface DownloadProcessorOptions {
   readonly metrics: AgentMetrics;
 }
 
-const WRITE_BATCH = 1 << 20;
+/** Bytes gathered before one write: at most two batches per download are held in memory. */
+const WRITE_BATCH = 256 * 1024;
 
 class LocalFsError extends Error {
   override readonly name = 'LocalFsError';

@@ -6,6 +6,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PACKAGE_ROOT } from '../package-info.ts';
 import type { SandboxProcess } from './description.ts';
 
+/**
+ * The V8 old-space caps (MiB) the services run with, as their service manifests should set
+ * them (`NODE_OPTIONS=--max-old-space-size=N`). Their live memory is bounded by the work in
+ * flight, but uncapped V8 lets the heap grow lazily toward gigabytes before it collects: the
+ * manager peaked at 409 MB RSS evacuating 100,000 objects uncapped, at 198 MB with 128.
+ */
+export const SERVICE_HEAP_MB = { manager: 192, agent: 64 } as const;
+
+/** The environment that starts a service with its heap capped at `mb`. */
+export function heapLimitEnv(mb: number): NodeJS.ProcessEnv {
+  const inherited = process.env.NODE_OPTIONS;
+  const flag = `--max-old-space-size=${mb}`;
+  return { NODE_OPTIONS: inherited ? `${inherited} ${flag}` : flag };
+}
+
 export class ServiceStartError extends Error {
   override readonly name = 'ServiceStartError';
 }

@@ -22,7 +22,9 @@ import { MANTA_BUCKET, MANTA_STORAGE_BUCKET } from './moray/manta-buckets.ts';
 import { createSandboxDatabase, dropSandboxDatabase } from './postgres.ts';
 import {
   entryPoint,
+  heapLimitEnv,
   isRunning,
+  SERVICE_HEAP_MB,
   type StartedService,
   startService,
   stopProcess,
@@ -300,10 +302,12 @@ class Startup {
       },
       metrics: { enabled: false },
     });
-    const service = await this.#start(`agent ${shark.manta_storage_id}`, 'agent/main', [
-      '--config',
-      config,
-    ]);
+    const service = await this.#start(
+      `agent ${shark.manta_storage_id}`,
+      'agent/main',
+      ['--config', config],
+      SERVICE_HEAP_MB.agent,
+    );
     return service.address.url;
   }
 
@@ -336,7 +340,12 @@ class Startup {
       host_aliases: managerAliases(sandbox),
     };
     await writeJson(config, { ...base, ...extra });
-    const service = await this.#start('manager', 'manager/main', ['--config', config]);
+    const service = await this.#start(
+      'manager',
+      'manager/main',
+      ['--config', config],
+      SERVICE_HEAP_MB.manager,
+    );
     return { url: service.address.url, ...(databaseUrl ? { database_url: databaseUrl } : {}) };
   }
 
@@ -353,12 +362,18 @@ class Startup {
     }
   }
 
-  async #start(name: string, entry: string, args: string[]): Promise<StartedService> {
+  async #start(
+    name: string,
+    entry: string,
+    args: string[],
+    heapMb?: number,
+  ): Promise<StartedService> {
     const file = name.replace(/[^A-Za-z0-9.-]+/g, '-');
     const service = await startService({
       name,
       entry: entryPoint(entry),
       args,
+      ...(heapMb === undefined ? {} : { env: heapLimitEnv(heapMb) }),
       log: join(this.dir, 'logs', `${file}.log`),
     });
     this.processes.push(service.process);
