@@ -24,6 +24,17 @@ export interface OpenDatabaseOptions {
   log?: Logger;
 }
 
+/**
+ * A PostgreSQL database that connects on first use (no check now): for servers that may be
+ * down when the caller starts and are needed only later, such as discovery's pgclones.
+ */
+export function connectPostgres(
+  url: string,
+  options: { poolSize?: number; log?: Logger } = {},
+): Database {
+  return new PostgresDatabase(url, options);
+}
+
 /** Opens PostgreSQL when a URL is given, else the embedded PGlite, and checks it answers. */
 export async function openDatabase(options: OpenDatabaseOptions = {}): Promise<Database> {
   if (options.url === undefined) return PgliteDatabase.open(options.dataDir);

@@ -48,6 +48,11 @@ export interface ManagerConfig {
   max_fill_percentage: number;
   snaplink_cleanup_required: boolean;
   direct_db: boolean;
+  /**
+   * Ours: with direct_db, the PostgreSQL URL of each shard's clone, by shard number; a shard
+   * not listed uses L's name `postgres://postgres@<N>.rebalancer-postgres.<domain>:5432/moray`.
+   */
+  direct_db_urls: ReadonlyMap<number, string>;
   options: ManagerOptions;
   mdapi: MdapiConfig;
   /** Ours: PostgreSQL URL; embedded PGlite when absent. */
@@ -197,6 +202,7 @@ export function parseConfig(raw: unknown): ManagerConfig {
     max_fill_percentage: r.int('max_fill_percentage', 100, 1, 100),
     snaplink_cleanup_required: r.bool('snaplink_cleanup_required', false),
     direct_db: r.bool('direct_db', false),
+    direct_db_urls: directDbUrls(raw.direct_db_urls),
     options: {
       max_tasks_per_assignment: o.int('max_tasks_per_assignment', 50, 1, 100_000),
       max_metadata_update_threads: o.int('max_metadata_update_threads', 10, 1, 1000),
@@ -228,6 +234,31 @@ export function parseConfig(raw: unknown): ManagerConfig {
     metrics_port: r.int('metrics_port', 8878, 0, 65535),
     host_aliases: hostAliases(raw.host_aliases),
   };
+}
+
+function directDbUrls(value: unknown): ReadonlyMap<number, string> {
+  const urls = new Map<number, string>();
+  if (value === undefined || value === null) return urls;
+  if (!isObject(value)) {
+    throw new ConfigError('direct_db_urls', 'must be an object of shard number → PostgreSQL URL');
+  }
+  for (const [shard, url] of Object.entries(value)) {
+    const key = `direct_db_urls.${shard}`;
+    if (!/^[0-9]+$/.test(shard)) throw new ConfigError(key, 'the key must be a shard number');
+    if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) {
+      throw new ConfigError(key, 'must be a postgres:// URL');
+    }
+    urls.set(Number(shard), url);
+  }
+  return urls;
+}
+
+/** Where direct-db discovery reads a shard: its configured URL, or L's pgclone name. */
+export function directDbUrl(config: ManagerConfig, shard: number): string {
+  return (
+    config.direct_db_urls.get(shard) ??
+    `postgres://postgres@${shard}.rebalancer-postgres.${config.domain_name}:5432/moray`
+  );
 }
 
 function hostAliases(value: unknown): HostAliases {

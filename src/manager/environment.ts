@@ -1,8 +1,10 @@
 /**
  * The evacuate environment of a real deployment, from the config: Moray clients per shard
- * (discovery and metadata updates), a shared storinfo poller and a picker per job, the agents'
- * HTTP client. (Direct-db discovery and mdapi (buckets) updates are not wired here yet.)
+ * (metadata updates, and discovery unless `direct_db`), each shard's PostgreSQL clone for
+ * discovery with `direct_db`, a shared storinfo poller and a picker per job, the agents' HTTP
+ * client. (Buckets objects, through mdapi, are not handled yet.)
  */
+import { connectPostgres, type Database } from '../db/index.ts';
 import type { ShardSource } from '../discovery/index.ts';
 import type { Logger } from '../log/index.ts';
 import { resolveAddress, resolveAuthority } from '../manta/index.ts';
@@ -13,7 +15,7 @@ import {
   StorinfoClient,
   StorinfoPoller,
 } from '../storinfo/index.ts';
-import { effectiveExcludePrefixes, type ManagerConfig } from './config.ts';
+import { directDbUrl, effectiveExcludePrefixes, type ManagerConfig } from './config.ts';
 import {
   DiscoveryObjectSource,
   MorayMetadataWriter,
@@ -56,8 +58,24 @@ export function createEnvironment(
     if (!c) throw new Error(`shard ${shard} is not in the configuration`);
     return c;
   };
+  // Discovery reads the clones, which connect when a job first scans (a clone that is down
+  // fails that job's discovery with the shard named, not the manager's start).
+  const clones = new Map<number, Database>();
+  if (config.direct_db) {
+    for (const s of config.shards) {
+      clones.set(
+        s.shard,
+        connectPostgres(directDbUrl(config, s.shard), {
+          poolSize: 2,
+          log: log.child({ component: 'direct-db', shard: s.shard }),
+        }),
+      );
+    }
+  }
   const shards = (): ShardSource[] =>
-    [...clients.entries()].map(([shard, client]) => ({ shard, mode: 'moray', client }));
+    config.direct_db
+      ? [...clones.entries()].map(([shard, db]) => ({ shard, mode: 'direct-db', db }))
+      : [...clients.entries()].map(([shard, client]) => ({ shard, mode: 'moray', client }));
   const storinfo = new StorinfoClient({ baseUrl: config.storinfo_url });
   const poller = new StorinfoPoller({
     client: storinfo,
@@ -107,7 +125,7 @@ export function createEnvironment(
       poller.stop();
       await agents.close();
       await storinfo.close();
-      await Promise.all([...clients.values()].map((c) => c.close()));
+      await Promise.all([...clients.values(), ...clones.values()].map((c) => c.close()));
     },
   };
 }

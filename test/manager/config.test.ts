@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, effectiveExcludePrefixes, parseConfig } from '../../src/manager/config.ts';
+import {
+  ConfigError,
+  directDbUrl,
+  effectiveExcludePrefixes,
+  parseConfig,
+} from '../../src/manager/config.ts';
 
 const base = { domain_name: 'east.example.com', shards: [{ host: '2.moray.east.example.com' }] };
 
@@ -30,6 +35,25 @@ describe('manager config', () => {
       () => parseConfig({ ...base, moray_operation_timeout_ms: 0 }),
       (e: unknown) => e instanceof ConfigError && e.key === 'moray_operation_timeout_ms',
     );
+  });
+
+  test('direct_db_urls name each shard clone; others get the pgclone name', () => {
+    const c = parseConfig({
+      ...base,
+      direct_db: true,
+      direct_db_urls: { 2: 'postgres://reader@10.0.0.2:5432/moray' },
+    });
+    assert.equal(directDbUrl(c, 2), 'postgres://reader@10.0.0.2:5432/moray');
+    assert.equal(
+      directDbUrl(c, 1),
+      'postgres://postgres@1.rebalancer-postgres.east.example.com:5432/moray',
+    );
+    for (const bad of [{ x: 'postgres://h/db' }, { 1: 'http://h' }, 'postgres://h/db']) {
+      assert.throws(
+        () => parseConfig({ ...base, direct_db_urls: bad }),
+        (e: unknown) => e instanceof ConfigError && e.key.startsWith('direct_db_urls'),
+      );
+    }
   });
 
   test('host_aliases map Manta names to the addresses serving them', () => {
