@@ -107,9 +107,7 @@ export function createEnvironment(
           maxFillPercentage: config.max_fill_percentage,
           maxSharks: o.max_sharks,
         }),
-        (key) => {
-          reservations.release(key);
-        },
+        reservations,
         `${job.id}:`,
       ),
     settings: {

@@ -93,6 +93,11 @@ export class Reservations {
     }
   }
 
+  /** Whether `key` holds a reservation (pending or committed). */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   /** Ends a reservation whose copy will not happen. False (and counted) if `key` is unknown. */
   release(key: string): boolean {
     const entry = this.entries.get(key);

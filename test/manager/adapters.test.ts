@@ -118,7 +118,7 @@ describe('PickerChooser', () => {
       reservations,
       seed: 1,
     });
-    const chooser = new PickerChooser(picker, (k) => reservations.release(k), 'job:');
+    const chooser = new PickerChooser(picker, reservations, 'job:');
     const placed = chooser.choose({
       id: 'o1',
       sharks: [{ manta_storage_id: '1.stor', datacenter: 'dc1' }],
@@ -142,5 +142,29 @@ describe('PickerChooser', () => {
     assert.equal(onDest.outcome, 'skip');
     snapshot = undefined;
     assert.deepEqual(chooser.choose({ id: 'o3', sharks: [], sizeBytes: 1 }), { outcome: 'wait' });
+  });
+
+  test('restore reserves a resumed assignment again; releaseAll frees the job', () => {
+    const reservations = new Reservations();
+    const picker = new DestinationPicker({
+      evacuated: { manta_storage_id: '1.stor', datacenter: 'dc1' },
+      snapshot: () => ({ nodes: [node('2.stor', 'dc1')], fetchedAt: 0, version: 1 }),
+      reservations,
+      seed: 1,
+    });
+    const chooser = new PickerChooser(picker, reservations, 'job:');
+    const dest = { manta_storage_id: '2.stor', datacenter: 'dc1' };
+    chooser.restore(dest, [
+      { id: 'a', sizeBytes: 300 },
+      { id: 'b', sizeBytes: 700 },
+    ]);
+    assert.equal(reservations.reservedBytes('2.stor'), 1000);
+    // Restoring what is still held (a resume in the same process) counts it once.
+    chooser.restore(dest, [{ id: 'a', sizeBytes: 300 }]);
+    assert.equal(reservations.reservedBytes('2.stor'), 1000);
+    chooser.choose({ id: 'c', sharks: [], sizeBytes: 5 });
+    assert.equal(reservations.reservedBytes('2.stor'), 1005);
+    chooser.releaseAll();
+    assert.equal(reservations.reservedBytes('2.stor'), 0);
   });
 });

@@ -16,6 +16,7 @@ import {
   type MetadataUpdate,
   type MetadataWriter,
   type ObjectSource,
+  type Placement,
   type PostOutcome,
   type SourceEvent,
 } from '../../src/manager/jobs/evacuate/types.ts';
@@ -128,13 +129,33 @@ function source(objects: DiscoveredObject[]): ObjectSource & { scans: number } {
   return src;
 }
 
-const chooser: DestinationChooser = {
-  choose: (o) =>
-    o.sharks.some((s) => s.manta_storage_id === DEST.manta_storage_id)
-      ? { outcome: 'skip', reason: 'object_already_on_dest_shark' }
-      : { outcome: 'placed', shark: DEST },
-  release: () => undefined,
-};
+/** Places every object on DEST and keeps account of the bytes it holds, as reservations do. */
+class TrackingChooser implements DestinationChooser {
+  readonly held = new Map<string, number>();
+
+  choose(o: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number }): Placement {
+    if (o.sharks.some((s) => s.manta_storage_id === DEST.manta_storage_id)) {
+      return { outcome: 'skip', reason: 'object_already_on_dest_shark' };
+    }
+    this.held.set(o.id, o.sizeBytes);
+    return { outcome: 'placed', shark: DEST };
+  }
+
+  restore(dest: StorageNodeRef, objects: readonly { id: string; sizeBytes: number }[]): void {
+    assert.equal(dest.manta_storage_id, DEST.manta_storage_id);
+    for (const o of objects) this.held.set(o.id, o.sizeBytes);
+  }
+
+  release(ids: readonly string[]): void {
+    for (const id of ids) this.held.delete(id);
+  }
+
+  releaseAll(): void {
+    this.held.clear();
+  }
+}
+
+const chooser = new TrackingChooser();
 
 const settings = {
   ...DEFAULT_SETTINGS,
@@ -167,13 +188,18 @@ describe('evacuate pipeline', () => {
     });
   }
 
-  function runner(src: ObjectSource, agents: AgentClient, metadata: MetadataWriter): JobRunner {
+  function runner(
+    src: ObjectSource,
+    agents: AgentClient,
+    metadata: MetadataWriter,
+    jobChooser: DestinationChooser = chooser,
+  ): JobRunner {
     const executor = evacuateExecutor({
       source: src,
       agents,
       metadata,
       metrics: new ManagerMetrics(),
-      chooser: () => chooser,
+      chooser: () => jobChooser,
       settings,
     });
     return new JobRunner({ store, executor, log });
@@ -335,10 +361,18 @@ describe('evacuate pipeline', () => {
     await first.stop();
     assert.equal((await store.getJob(job.id))?.state, 'running');
 
-    agents.complete = true;
-    const second = runner(src, agents, metadata);
+    // A new process: its reservations start empty, and the job's in-flight assignments must
+    // count against their shark again until the agents finish them.
+    const restarted = new TrackingChooser();
+    const second = runner(src, agents, metadata, restarted);
     assert.deepEqual(await second.start(), [job.id]);
+    for (let i = 0; i < 2_000 && restarted.held.size < 5; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual([...restarted.held.keys()].sort(), objects.map((o) => o.id).sort());
+    agents.complete = true;
     await second.whenDone(job.id);
+    assert.equal(restarted.held.size, 0, 'every reservation released once the job is done');
     assert.equal((await store.getJob(job.id))?.state, 'complete');
     for (const o of objects)
       assert.equal((await store.getObject(job.id, o.id))?.status, 'complete');

@@ -16,7 +16,7 @@ import {
   MorayTimeoutError,
   ObjectNotFoundError,
 } from '../../../moray/index.ts';
-import type { DestinationPicker } from '../../../storinfo/index.ts';
+import type { DestinationPicker, Reservations } from '../../../storinfo/index.ts';
 import type { DiscoveryCheckpoint } from '../../store/index.ts';
 import {
   type DestinationChooser,
@@ -98,9 +98,10 @@ export class DiscoveryObjectSource implements ObjectSource {
 
 /** The storinfo destination picker, reserving each object's bytes under its id. */
 export class PickerChooser implements DestinationChooser {
+  /** `prefix` scopes the job's reservation keys and is their group. */
   constructor(
     private readonly picker: DestinationPicker,
-    private readonly release_: (key: string) => void,
+    private readonly reservations: Reservations,
     private readonly prefix: string,
   ) {}
 
@@ -119,8 +120,22 @@ export class PickerChooser implements DestinationChooser {
     return { outcome: 'skip', reason: decision.reason };
   }
 
+  restore(dest: StorageNodeRef, objects: readonly { id: string; sizeBytes: number }[]): void {
+    for (const o of objects) {
+      const key = `${this.prefix}${o.id}`;
+      // Still held when the job resumes in the same process (its run was interrupted).
+      if (!this.reservations.has(key)) {
+        this.reservations.reserve(key, dest.manta_storage_id, o.sizeBytes, this.prefix);
+      }
+    }
+  }
+
   release(objectIds: readonly string[]): void {
-    for (const id of objectIds) this.release_(`${this.prefix}${id}`);
+    for (const id of objectIds) this.reservations.release(`${this.prefix}${id}`);
+  }
+
+  releaseAll(): void {
+    this.reservations.releaseGroup(this.prefix);
   }
 }
 

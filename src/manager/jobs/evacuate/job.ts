@@ -24,6 +24,7 @@ export interface EvacuateEnvironment {
 export function evacuateExecutor(env: EvacuateEnvironment): JobExecutor {
   return async ({ job, store, signal, log, registerControls }) => {
     if (job.action !== 'evacuate') throw new Error(`job action ${job.action} cannot be run`);
+    const chooser = env.chooser(job);
     const pipeline = new EvacuatePipeline(
       job.id,
       job.fromShark,
@@ -31,7 +32,7 @@ export function evacuateExecutor(env: EvacuateEnvironment): JobExecutor {
       {
         store,
         source: env.source,
-        chooser: env.chooser(job),
+        chooser,
         agents: env.agents,
         metadata: env.metadata,
         metrics: env.metrics,
@@ -48,7 +49,11 @@ export function evacuateExecutor(env: EvacuateEnvironment): JobExecutor {
       setMetadataThreads: (n) => pipeline.setMetadataThreads(n),
       cancel: () => pipeline.drain(),
     });
-    await pipeline.run();
+    try {
+      await pipeline.run();
+    } finally {
+      chooser.releaseAll();
+    }
     log.info({ bytes: pipeline.bytesMoved }, 'evacuate job transferred bytes');
   };
 }

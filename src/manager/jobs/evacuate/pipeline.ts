@@ -507,11 +507,15 @@ export class EvacuatePipeline {
     const objects = await this.deps.store.objectsOfAssignment(this.jobId, record.id, 'assigned');
     const dest = { manta_storage_id: record.destShark, datacenter: record.destDatacenter };
     const tasks: Task[] = [];
+    const sizes: { id: string; sizeBytes: number }[] = [];
     for (const o of objects) {
       const facts = objectFacts(o.object);
       const source = sourceCopy(facts, this.evacuated);
-      if (source) tasks.push(buildTask(o.id, facts, source));
+      if (!source) continue;
+      tasks.push(buildTask(o.id, facts, source));
+      sizes.push({ id: o.id, sizeBytes: facts.sizeBytes });
     }
+    this.deps.chooser.restore(dest, sizes);
     return { record, dest, tasks };
   }
 

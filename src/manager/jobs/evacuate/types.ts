@@ -40,7 +40,14 @@ export type Placement =
  */
 export interface DestinationChooser {
   choose(object: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number }): Placement;
+  /**
+   * Reserves again the bytes of objects placed on `dest` before a restart (reservations live
+   * in memory): a resumed job's in-flight assignments keep counting against their shark.
+   */
+  restore(dest: StorageNodeRef, objects: readonly { id: string; sizeBytes: number }[]): void;
   release(objectIds: readonly string[]): void;
+  /** Releases whatever the job still holds: its run ended (done, failed or interrupted). */
+  releaseAll(): void;
 }
 
 export type PostOutcome =
