@@ -12,6 +12,17 @@ import { md5Base64, md5Hex, objectPath } from '../../src/manta/index.ts';
 
 export const silentLog = createLogger({ name: 'agent-test', level: 'silent' });
 
+/** A pending task `obj-<n>` (for store and scheduler tests: nothing is downloaded). */
+export function pendingTask(n: number): Task {
+  return {
+    object_id: `obj-${n}`,
+    owner: 'owner',
+    md5sum: '1B2M2Y8AsgTpgAmY7PhCfg==',
+    source: { datacenter: 'dc', manta_storage_id: '1.stor.example.com' },
+    status: 'Pending',
+  };
+}
+
 export interface TempDirs {
   readonly base: string;
   readonly objectRoot: string;

@@ -4,18 +4,7 @@ import { AgentMetrics } from '../../src/agent/metrics.ts';
 import type { TaskProcessor } from '../../src/agent/processor.ts';
 import { Scheduler } from '../../src/agent/scheduler.ts';
 import { AgentStore } from '../../src/agent/store.ts';
-import type { Task } from '../../src/api/common.ts';
-import { silentLog, type TempDirs, tempDirs } from './helpers.ts';
-
-function task(n: number): Task {
-  return {
-    object_id: `obj-${n}`,
-    owner: 'owner',
-    md5sum: '1B2M2Y8AsgTpgAmY7PhCfg==',
-    source: { datacenter: 'dc', manta_storage_id: '1.stor.example.com' },
-    status: 'Pending',
-  };
-}
+import { pendingTask, silentLog, type TempDirs, tempDirs } from './helpers.ts';
 
 describe('Scheduler', () => {
   let dirs: TempDirs;
@@ -32,7 +21,11 @@ describe('Scheduler', () => {
   });
 
   test('a task frees its download slot while its outcome waits for the group commit', async () => {
-    const row = store.createAssignment('slots', [task(0), task(1), task(2)], 3);
+    const row = store.createAssignment(
+      'slots',
+      [pendingTask(0), pendingTask(1), pendingTask(2)],
+      3,
+    );
     const pendingWhenStarted: number[][] = [];
     const processor: TaskProcessor = async () => {
       // The tasks still pending in the store when this one starts: earlier outcomes are not

@@ -2,17 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AgentStore, DuplicateAssignmentError } from '../../src/agent/store.ts';
 import type { Task } from '../../src/api/common.ts';
-import { silentLog, type TempDirs, tempDirs } from './helpers.ts';
-
-function task(n: number): Task {
-  return {
-    object_id: `obj-${n}`,
-    owner: 'owner',
-    md5sum: '1B2M2Y8AsgTpgAEY7/rnxA==',
-    source: { datacenter: 'dc', manta_storage_id: '1.stor.example.com' },
-    status: 'Pending',
-  };
-}
+import { pendingTask, silentLog, type TempDirs, tempDirs } from './helpers.ts';
 
 describe('AgentStore', () => {
   let dirs: TempDirs;
@@ -30,7 +20,7 @@ describe('AgentStore', () => {
   });
 
   test('a new assignment is Scheduled with zero counts; a duplicate id is refused', () => {
-    const row = create('a1', [task(1), task(2)]);
+    const row = create('a1', [pendingTask(1), pendingTask(2)]);
     assert.deepEqual(store.describe(row), {
       uuid: 'a1',
       stats: { state: 'Scheduled', failed: 0, complete: 0, total: 2 },
@@ -39,7 +29,7 @@ describe('AgentStore', () => {
   });
 
   test('outcomes update counters; the failure list is in completion order', async () => {
-    const row = create('a2', [task(1), task(2), task(3)]);
+    const row = create('a2', [pendingTask(1), pendingTask(2), pendingTask(3)]);
     store.markRunning(row.seq);
     assert.equal(store.describe(store.get('a2')!).stats.state, 'Running');
     await Promise.all([
@@ -56,8 +46,8 @@ describe('AgentStore', () => {
     assert.deepEqual(view.stats, {
       state: {
         Complete: [
-          { ...task(3), status: { Failed: { HTTPStatusCode: 500 } } },
-          { ...task(1), status: { Failed: 'MD5Mismatch' } },
+          { ...pendingTask(3), status: { Failed: { HTTPStatusCode: 500 } } },
+          { ...pendingTask(1), status: { Failed: 'MD5Mismatch' } },
         ],
       },
       failed: 2,
@@ -76,14 +66,14 @@ describe('AgentStore', () => {
   });
 
   test('an outcome cannot be recorded twice (MIN-2)', async () => {
-    const row = create('a3', [task(1)]);
+    const row = create('a3', [pendingTask(1)]);
     await store.recordOutcome(row.seq, 0, undefined);
     await assert.rejects(store.recordOutcome(row.seq, 0, undefined), /not pending/);
     assert.equal(store.get('a3')!.complete, 1);
   });
 
   test('completing with tasks still pending reports them failed, never implied complete', () => {
-    const row = create('a4', [task(1), task(2)]);
+    const row = create('a4', [pendingTask(1), pendingTask(2)]);
     assert.equal(store.completeAssignment(row.seq), 2);
     const view = store.describe(store.get('a4')!);
     assert.equal(view.stats.failed, 2);
@@ -95,7 +85,7 @@ describe('AgentStore', () => {
   });
 
   test('no failure gives {"Complete":null}', async () => {
-    const row = create('a5', [task(1)]);
+    const row = create('a5', [pendingTask(1)]);
     await store.recordOutcome(row.seq, 0, undefined);
     store.completeAssignment(row.seq);
     assert.equal(
@@ -105,7 +95,7 @@ describe('AgentStore', () => {
   });
 
   test('pending tasks are paged in index order, skipping done ones', async () => {
-    const row = create('a6', [0, 1, 2, 3, 4].map(task));
+    const row = create('a6', [0, 1, 2, 3, 4].map(pendingTask));
     await store.recordOutcome(row.seq, 1, undefined);
     assert.deepEqual(
       store.pendingTasks(row.seq, -1, 2).map((t) => t.idx),
@@ -127,7 +117,7 @@ describe('AgentStore', () => {
   });
 
   test('retention deletes completed assignments finished before the cutoff only', () => {
-    const row = create('old', [task(1)], 1000);
+    const row = create('old', [pendingTask(1)], 1000);
     store.completeAssignment(row.seq, 2000);
     assert.equal(store.deleteCompletedBefore(3000), 1);
     assert.equal(store.get('old'), undefined);
