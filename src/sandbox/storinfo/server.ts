@@ -133,11 +133,27 @@ export async function startStorinfo(options: StorinfoOptions): Promise<StorinfoH
 
   // Like storinfo, serve only after a first successful poll.
   await fleet.poll();
+  // A poll walks every mako's tree, in time proportional to its files (seconds with millions
+  // of objects): timed polls skip their turn while one runs or until three times the last
+  // one's duration has passed, so they never take more than a quarter of a core. POST /flush
+  // always polls.
+  let timedPollBusy = false;
+  let nextTimedPollAt = 0;
   const pollTimer = setInterval(() => {
-    fleet.poll().catch((err: unknown) => {
-      // storinfo logs a failed refresh and keeps serving the previous cache.
-      log.error({ err }, 'storinfo poll failed; keeping the previous cache');
-    });
+    if (timedPollBusy || performance.now() < nextTimedPollAt) return;
+    timedPollBusy = true;
+    const started = performance.now();
+    fleet
+      .poll()
+      .catch((err: unknown) => {
+        // storinfo logs a failed refresh and keeps serving the previous cache.
+        log.error({ err }, 'storinfo poll failed; keeping the previous cache');
+      })
+      .finally(() => {
+        const ended = performance.now();
+        nextTimedPollAt = ended + 3 * (ended - started);
+        timedPollBusy = false;
+      });
   }, parsed.pollIntervalMs ?? 30_000);
   pollTimer.unref();
 
