@@ -11,7 +11,7 @@ import {
   stopProcess,
 } from '../../src/sandbox/process.ts';
 
-const fixture = new URL('./fixtures/listener.ts', import.meta.url).pathname;
+const fixture = new URL('./fixtures/listener.mjs', import.meta.url).pathname;
 let dir: string;
 
 before(async () => {
