@@ -115,6 +115,8 @@ export function createEnvironment(
       maxTasksPerAssignment: o.max_tasks_per_assignment,
       maxAssignmentAgeSec: o.max_assignment_age,
       waitForDestinationsMs: o.shark_list_retry_delay_ms,
+      batchedUpdates: o.use_batched_updates,
+      metadataQueueDepth: o.use_static_md_update_threads ? o.static_queue_depth : undefined,
     },
     async start() {
       await poller.start();

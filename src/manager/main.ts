@@ -87,6 +87,7 @@ const service = await startManagerService({
   settings: () => ({
     snaplinkCleanupRequired: config.snaplink_cleanup_required,
     metadataThreads: config.options.max_metadata_update_threads,
+    staticMetadataThreads: config.options.use_static_md_update_threads,
   }),
   ...(process.env.STAMP === undefined ? {} : { stamp: process.env.STAMP }),
 });

@@ -7,20 +7,23 @@ import type { Database } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import { buildManagerApp } from './http/server.ts';
 import { type JobExecutor, JobRunner } from './jobs/runner.ts';
-import { JobService } from './jobs/service.ts';
+import { JobService, type JobServiceOptions } from './jobs/service.ts';
 import { ManagerMetrics } from './metrics.ts';
 import type { SharkDirectory } from './sharks.ts';
 import { ManagerStore } from './store/index.ts';
+import { StoreMaintenance } from './store/maintenance.ts';
 
 export interface ManagerServiceOptions {
   db: Database;
   executor: JobExecutor;
   /** How long `POST /jobs/{uuid}/cancel` waits for the job to wind down, ms (default 10 s). */
   cancelWaitMs?: number;
+  /** Time between vacuums of the store's tables while jobs run, when autovacuum is off. */
+  vacuumIntervalMs?: number;
   sharks: SharkDirectory;
   log: Logger;
   metrics?: ManagerMetrics;
-  settings: () => { snaplinkCleanupRequired: boolean; metadataThreads: number };
+  settings: JobServiceOptions['settings'];
   stamp?: string;
 }
 
@@ -58,6 +61,13 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
     log: options.log,
     ...(options.stamp === undefined ? {} : { stamp: options.stamp }),
   });
+  const maintenance = new StoreMaintenance({
+    db: options.db,
+    log: options.log,
+    busy: () => runner.runningCount > 0,
+    ...(options.vacuumIntervalMs === undefined ? {} : { intervalMs: options.vacuumIntervalMs }),
+  });
+  await maintenance.start();
   const resumed = await runner.start();
   return {
     store,
@@ -69,6 +79,7 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
     async close() {
       await app.close();
       await runner.stop();
+      await maintenance.stop();
     },
   };
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { createLogger } from '../../src/log/index.ts';
 import {
   MorayMetadataWriter,
   PickerChooser,
@@ -9,12 +10,12 @@ import {
   MetadataEtagMismatchError,
   MetadataObjectNotFoundError,
 } from '../../src/manager/jobs/evacuate/types.ts';
-import {
-  EtagConflictError,
-  type MorayClient,
-  MorayConnectionError,
-} from '../../src/moray/index.ts';
+import { EtagConflictError, MorayClient, MorayConnectionError } from '../../src/moray/index.ts';
+import { createMantaBuckets, startMorayShard } from '../../src/sandbox/moray/index.ts';
 import { DestinationPicker, Reservations } from '../../src/storinfo/index.ts';
+import { createTestDatabase } from '../support/database.ts';
+
+const silentLog = createLogger({ name: 'adapters-test', level: 'silent' });
 
 const signal = new AbortController().signal;
 const update = { shard: 1, key: '/a/stor/x', etag: 'E1', value: { key: '/a/stor/x' } };
@@ -166,5 +167,40 @@ describe('PickerChooser', () => {
     assert.equal(reservations.reservedBytes('2.stor'), 1005);
     chooser.releaseAll();
     assert.equal(reservations.reservedBytes('2.stor'), 0);
+  });
+});
+
+describe('MorayMetadataWriter.putBatch against a Moray shard', () => {
+  test('writes every record at once, or none when one etag is stale', async () => {
+    const tdb = await createTestDatabase();
+    const shard = await startMorayShard({ db: tdb.db, log: silentLog });
+    const client = new MorayClient({ host: shard.host, port: shard.port, log: silentLog });
+    try {
+      await createMantaBuckets(tdb.db);
+      const etags: string[] = [];
+      for (const key of ['/a/stor/1', '/a/stor/2']) {
+        etags.push((await client.putObject('manta', key, { key, sharks: ['old'] })).etag);
+      }
+      const writer = new MorayMetadataWriter(() => client);
+      const updates = ['/a/stor/1', '/a/stor/2'].map((key, i) => ({
+        shard: 1,
+        key,
+        etag: etags[i]!,
+        value: { key, sharks: ['new'] },
+      }));
+      // One stale etag: the whole batch fails and nothing is written.
+      await assert.rejects(
+        writer.putBatch(1, [updates[0]!, { ...updates[1]!, etag: 'STALE' }], signal),
+      );
+      assert.deepEqual((await client.getObject('manta', '/a/stor/1')).value.sharks, ['old']);
+      await writer.putBatch(1, updates, signal);
+      for (const key of ['/a/stor/1', '/a/stor/2']) {
+        assert.deepEqual((await client.getObject('manta', key)).value.sharks, ['new']);
+      }
+    } finally {
+      await client.close();
+      await shard.close();
+      await tdb.drop();
+    }
   });
 });

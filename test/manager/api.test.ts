@@ -57,6 +57,7 @@ describe('manager HTTP API', () => {
   let exec: ControlledExecutor;
   let base: string;
   let snaplink = false;
+  let staticThreads = false;
 
   before(async () => {
     tdb = await createTestDatabase();
@@ -66,7 +67,11 @@ describe('manager HTTP API', () => {
       executor: exec.run,
       sharks,
       log,
-      settings: () => ({ snaplinkCleanupRequired: snaplink, metadataThreads: 10 }),
+      settings: () => ({
+        snaplinkCleanupRequired: snaplink,
+        metadataThreads: 10,
+        staticMetadataThreads: staticThreads,
+      }),
       cancelWaitMs: 500,
     });
     base = await service.app.listen({ host: '127.0.0.1', port: 0 });
@@ -232,6 +237,21 @@ describe('manager HTTP API', () => {
     const late = await call('PUT', `/jobs/${id}`, { action: 'set_metadata_threads', params: 5 });
     assert.equal(late.status, 409);
     assert.equal(JSON.parse(late.text).code, 'Conflict');
+  });
+
+  test('static metadata threads (use_static_md_update_threads) cannot be tuned: 409', async () => {
+    const id = await create();
+    staticThreads = true;
+    try {
+      const res = await call('PUT', `/jobs/${id}`, { action: 'set_metadata_threads', params: 25 });
+      assert.equal(res.status, 409);
+      assert.match(JSON.parse(res.text).message, /use_static_md_update_threads/);
+      assert.equal(exec.threads.get(id), undefined);
+    } finally {
+      staticThreads = false;
+      exec.finish(id);
+      await service.runner.whenDone(id);
+    }
   });
 
   test('a failed job records the real cause', async () => {

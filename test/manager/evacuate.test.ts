@@ -74,6 +74,20 @@ class FakeMetadata implements MetadataWriter {
     if (current.etag !== u.etag) throw new MetadataEtagMismatchError(u.key);
     this.records.set(u.key, { etag: `${u.etag}+`, value: u.value });
   }
+  batches = 0;
+  batchesApplied = 0;
+  /** Atomic, as Moray's batch: one stale etag, missing record or transient error fails all. */
+  async putBatch(_shard: number, updates: readonly MetadataUpdate[]): Promise<void> {
+    this.batches++;
+    for (const u of updates) {
+      if ((this.transientFailures.get(u.key) ?? 0) > 0) throw new Error('ECONNRESET');
+      const current = this.records.get(u.key);
+      if (!current) throw new MetadataObjectNotFoundError(u.key);
+      if (current.etag !== u.etag) throw new MetadataEtagMismatchError(u.key);
+    }
+    for (const u of updates) this.records.set(u.key, { etag: `${u.etag}+`, value: u.value });
+    this.batchesApplied++;
+  }
   async getObject(_shard: number, key: string) {
     return this.records.get(key);
   }
@@ -193,6 +207,7 @@ describe('evacuate pipeline', () => {
     agents: AgentClient,
     metadata: MetadataWriter,
     jobChooser: DestinationChooser = chooser,
+    overrides: Partial<typeof settings> = {},
   ): JobRunner {
     const executor = evacuateExecutor({
       source: src,
@@ -200,75 +215,86 @@ describe('evacuate pipeline', () => {
       metadata,
       metrics: new ManagerMetrics(),
       chooser: () => jobChooser,
-      settings,
+      settings: { ...settings, ...overrides },
     });
     return new JobRunner({ store, executor, log });
   }
 
-  test('every object reaches exactly one terminal state with the right reason', async () => {
-    const objects = [
-      ...Array.from({ length: 7 }, (_, i) => record(`ok${i}`, 1)),
-      record('single', 1, [EVAC]), // only copy on the evacuated shark
-      record('ondest', 2, [EVAC, DEST]),
-      record('md5', 2),
-      record('changed', 2),
-      record('gone', 2),
-      record('flaky', 2),
-      record('rewritten', 2), // our own write landed before a restart
-      { ...record('logs', 2), key: '/acct/stor/logs/x' },
-      record('ok0', 3), // a duplicate (same id on another shard)
-    ];
-    const metadata = new FakeMetadata();
-    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
-    metadata.records.set('/acct/stor/changed', { etag: 'user-wrote', value: {} });
-    metadata.records.delete('/acct/stor/gone');
-    const rewritten = record('rewritten', 2).object;
-    metadata.records.set('/acct/stor/rewritten', {
-      etag: 'ours',
-      value: { ...rewritten, sharks: [DEST, OTHER] },
+  for (const batchedUpdates of [false, true]) {
+    test(`every object reaches exactly one terminal state with the right reason${batchedUpdates ? ' (batched updates)' : ''}`, async () => {
+      const objects = [
+        ...Array.from({ length: 7 }, (_, i) => record(`ok${i}`, 1)),
+        record('single', 1, [EVAC]), // only copy on the evacuated shark
+        record('ondest', 2, [EVAC, DEST]),
+        record('md5', 2),
+        record('changed', 2),
+        record('gone', 2),
+        record('flaky', 2),
+        record('rewritten', 2), // our own write landed before a restart
+        { ...record('logs', 2), key: '/acct/stor/logs/x' },
+        record('ok0', 3), // a duplicate (same id on another shard)
+      ];
+      const metadata = new FakeMetadata();
+      for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+      metadata.records.set('/acct/stor/changed', { etag: 'user-wrote', value: {} });
+      metadata.records.delete('/acct/stor/gone');
+      const rewritten = record('rewritten', 2).object;
+      metadata.records.set('/acct/stor/rewritten', {
+        etag: 'ours',
+        value: { ...rewritten, sharks: [DEST, OTHER] },
+      });
+      metadata.transientFailures.set('/acct/stor/flaky', 2);
+      const agents = new FakeAgents();
+      agents.failTasks.set('md5', { Failed: 'MD5Mismatch' });
+      const run = runner(source(objects), agents, metadata, chooser, { batchedUpdates });
+      const job = await newJob();
+      run.submit(job);
+      await run.whenDone(job.id);
+      const done = await store.getJob(job.id);
+      assert.equal(done?.state, 'complete', done?.error);
+      // Batched: each assignment's batch per shard was tried; those holding a user's write,
+      // a deleted record or a flaky one failed as a whole and fell back to single puts.
+      if (batchedUpdates) {
+        assert.ok(metadata.batchesApplied > 0, 'the clean assignments were written by batches');
+        assert.ok(metadata.batches > metadata.batchesApplied, 'the others fell back');
+      } else assert.equal(metadata.batches, 0);
+
+      const status = async (id: string) => (await store.getObject(job.id, id))!;
+      for (let i = 0; i < 7; i++) assert.equal((await status(`ok${i}`)).status, 'complete');
+      assert.equal((await status('flaky')).status, 'complete');
+      assert.equal((await status('rewritten')).status, 'complete');
+      assert.deepEqual(
+        [(await status('single')).status, (await status('single')).skippedReason],
+        ['skipped', 'source_is_evac_shark'],
+      );
+      assert.equal((await status('ondest')).skippedReason, 'object_already_on_dest_shark');
+      assert.equal((await status('md5')).skippedReason, 'md5_mismatch');
+      assert.equal((await status('changed')).skippedReason, 'metadata_etag_mismatch');
+      assert.equal((await status('gone')).skippedReason, 'metadata_object_not_found');
+      assert.equal((await status('logs')).skippedReason, 'excluded_key_prefix');
+      // The user's write was never overwritten (invariant 3).
+      assert.deepEqual(metadata.records.get('/acct/stor/changed'), {
+        etag: 'user-wrote',
+        value: {},
+      });
+      // The copy on the evacuated shark was replaced in place by the destination.
+      assert.deepEqual(metadata.records.get('/acct/stor/ok1')?.value.sharks, [DEST, OTHER]);
+
+      const counts = Object.fromEntries(
+        (await store.counts(job.id)).map((c) => [`${c.bucket}:${c.name}`, c.count]),
+      );
+      assert.equal(counts['status:complete'], 9);
+      assert.equal(counts['status:skipped'], 6);
+      assert.equal(counts['status:unprocessed'], 0);
+      assert.equal(counts['status:assigned'], 0);
+      assert.equal(counts['status:post_processing'], 0);
+      assert.equal(counts['duplicates:duplicates'], 1);
+      assert.equal(
+        (await store.assignmentsInStates(job.id, ['init', 'assigned', 'agent_complete'])).length,
+        0,
+      );
     });
-    metadata.transientFailures.set('/acct/stor/flaky', 2);
-    const agents = new FakeAgents();
-    agents.failTasks.set('md5', { Failed: 'MD5Mismatch' });
-    const run = runner(source(objects), agents, metadata);
-    const job = await newJob();
-    run.submit(job);
-    await run.whenDone(job.id);
-    const done = await store.getJob(job.id);
-    assert.equal(done?.state, 'complete', done?.error);
-
-    const status = async (id: string) => (await store.getObject(job.id, id))!;
-    for (let i = 0; i < 7; i++) assert.equal((await status(`ok${i}`)).status, 'complete');
-    assert.equal((await status('flaky')).status, 'complete');
-    assert.equal((await status('rewritten')).status, 'complete');
-    assert.deepEqual(
-      [(await status('single')).status, (await status('single')).skippedReason],
-      ['skipped', 'source_is_evac_shark'],
-    );
-    assert.equal((await status('ondest')).skippedReason, 'object_already_on_dest_shark');
-    assert.equal((await status('md5')).skippedReason, 'md5_mismatch');
-    assert.equal((await status('changed')).skippedReason, 'metadata_etag_mismatch');
-    assert.equal((await status('gone')).skippedReason, 'metadata_object_not_found');
-    assert.equal((await status('logs')).skippedReason, 'excluded_key_prefix');
-    // The user's write was never overwritten (invariant 3).
-    assert.deepEqual(metadata.records.get('/acct/stor/changed'), { etag: 'user-wrote', value: {} });
-    // The copy on the evacuated shark was replaced in place by the destination.
-    assert.deepEqual(metadata.records.get('/acct/stor/ok1')?.value.sharks, [DEST, OTHER]);
-
-    const counts = Object.fromEntries(
-      (await store.counts(job.id)).map((c) => [`${c.bucket}:${c.name}`, c.count]),
-    );
-    assert.equal(counts['status:complete'], 9);
-    assert.equal(counts['status:skipped'], 6);
-    assert.equal(counts['status:unprocessed'], 0);
-    assert.equal(counts['status:assigned'], 0);
-    assert.equal(counts['status:post_processing'], 0);
-    assert.equal(counts['duplicates:duplicates'], 1);
-    assert.equal(
-      (await store.assignmentsInStates(job.id, ['init', 'assigned', 'agent_complete'])).length,
-      0,
-    );
-  });
+  }
 
   test('a retry job takes the skipped objects, with their live record and etag', async () => {
     const objects = [record('t1', 1), record('t2', 1), record('t3', 1)];

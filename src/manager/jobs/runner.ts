@@ -96,6 +96,11 @@ export class JobRunner {
     return this.running.has(id);
   }
 
+  /** Jobs running in this process now. */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
   controls(id: string): JobControls | undefined {
     return this.running.get(id)?.controls;
   }

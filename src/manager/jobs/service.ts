@@ -56,7 +56,12 @@ export interface JobServiceOptions {
   sharks: SharkDirectory;
   log: Logger;
   /** Read per request, so a reloaded config applies to later requests (§6.6). */
-  settings: () => { snaplinkCleanupRequired: boolean; metadataThreads: number };
+  settings: () => {
+    snaplinkCleanupRequired: boolean;
+    metadataThreads: number;
+    /** L's `use_static_md_update_threads`: the thread count is fixed, PUT cannot tune it. */
+    staticMetadataThreads?: boolean;
+  };
 }
 
 const STATUS_KEYS: Record<(typeof OBJECT_STATUSES)[number], (typeof RESULT_STATUS_KEYS)[number]> = {
@@ -186,6 +191,11 @@ export class JobService {
     if (job.state !== 'running' && job.state !== 'setup') {
       throw new ConflictError(
         `Attempt to update job that is not running (state ${jobStateName(job.state)})`,
+      );
+    }
+    if (this.options.settings().staticMetadataThreads) {
+      throw new ConflictError(
+        'Metadata update threads are static (options.use_static_md_update_threads): not tunable',
       );
     }
     await this.options.store.setJobMetadataThreads(job.id, payload.params);

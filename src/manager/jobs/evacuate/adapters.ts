@@ -189,6 +189,24 @@ export class MorayMetadataWriter implements MetadataWriter {
     }
   }
 
+  async putBatch(
+    shard: number,
+    updates: readonly MetadataUpdate[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    signal.throwIfAborted();
+    await this.guarded(shard, () =>
+      this.clientFor(shard).batch(
+        updates.map((u) => ({
+          bucket: 'manta',
+          key: u.key,
+          value: u.value,
+          options: { etag: u.etag },
+        })),
+      ),
+    );
+  }
+
   async getObject(
     shard: number,
     key: string,

@@ -34,6 +34,7 @@ import {
   type EvacuateSettings,
   MetadataEtagMismatchError,
   MetadataObjectNotFoundError,
+  type MetadataUpdate,
   type MetadataWriter,
   type ObjectSource,
   type SourceEvent,
@@ -146,7 +147,9 @@ export class EvacuatePipeline {
     this.recordQ = new BoundedQueue(Math.max(1, Math.ceil(cap / RECORD_BATCH)));
     this.placeQ = new BoundedQueue(cap);
     this.postQ = new BoundedQueue(Math.max(1, Math.ceil(cap / settings.maxTasksPerAssignment)));
-    this.metadataQ = new BoundedQueue(Math.max(1, Math.ceil(cap / settings.maxTasksPerAssignment)));
+    this.metadataQ = new BoundedQueue(
+      settings.metadataQueueDepth ?? Math.max(1, Math.ceil(cap / settings.maxTasksPerAssignment)),
+    );
     this.mdLimit = new Semaphore(settings.metadataThreads);
     // Every in-flight request and backoff wait listens on the job's signal and stops listening
     // when it ends; their number is bounded by the stages' concurrency (metadata threads up to
@@ -699,16 +702,21 @@ export class EvacuatePipeline {
     const { store, metrics } = this.deps;
     const dest = { manta_storage_id: record.destShark, datacenter: record.destDatacenter };
     const objects = await store.objectsOfAssignment(this.jobId, record.id, 'post_processing');
+    const batched = this.settings.batchedUpdates
+      ? await this.updateBatched(objects, dest)
+      : new Map<string, ObjectTarget>();
     const results = await Promise.all(
-      objects.map((o) =>
-        this.mdLimit.run(async () => {
-          metrics.mdThreads.inc();
-          try {
-            return await this.updateOne(o, dest);
-          } finally {
-            metrics.mdThreads.dec();
-          }
-        }),
+      objects.map(
+        (o) =>
+          batched.get(o.id) ??
+          this.mdLimit.run(async () => {
+            metrics.mdThreads.inc();
+            try {
+              return await this.updateOne(o, dest);
+            } finally {
+              metrics.mdThreads.dec();
+            }
+          }),
       ),
     );
     const groups = new Map<string, { target: ObjectTarget; ids: string[] }>();
@@ -736,6 +744,53 @@ export class EvacuatePipeline {
     }
     this.bytesMoved += bytes;
     await store.setAssignmentState(record.id, ['agent_complete'], 'post_processed');
+  }
+
+  /**
+   * `use_batched_updates`: one atomic batch per shard for the objects whose record can be
+   * rewritten. Returns the objects done that way; the rest (a failed batch included: one user
+   * write fails the whole batch) take the one-by-one path, which tells each outcome apart.
+   */
+  private async updateBatched(
+    objects: readonly StoredObject[],
+    dest: StorageNodeRef,
+  ): Promise<Map<string, ObjectTarget>> {
+    const byShard = new Map<number, { id: string; update: MetadataUpdate }[]>();
+    for (const o of objects) {
+      if (o.shard < 0) continue;
+      let value: Record<string, unknown>;
+      try {
+        value = rewriteSharks(o.object, this.evacuated, dest);
+      } catch (err) {
+        if (err instanceof BadObjectError) continue;
+        throw err;
+      }
+      const group = byShard.get(o.shard) ?? [];
+      group.push({ id: o.id, update: { shard: o.shard, key: o.key, etag: o.etag, value } });
+      byShard.set(o.shard, group);
+    }
+    const done = new Map<string, ObjectTarget>();
+    await Promise.all(
+      [...byShard].map(([shard, group]) =>
+        this.mdLimit.run(async () => {
+          try {
+            await this.deps.metadata.putBatch(
+              shard,
+              group.map((g) => g.update),
+              this.signal,
+            );
+            for (const g of group) done.set(g.id, { status: 'complete' });
+          } catch (err) {
+            this.signal.throwIfAborted();
+            this.deps.log.info(
+              { err, shard, objects: group.length },
+              'batched metadata update failed; updating the objects one by one',
+            );
+          }
+        }),
+      ),
+    );
+    return done;
   }
 
   /**

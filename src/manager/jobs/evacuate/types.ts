@@ -92,6 +92,11 @@ export class MetadataObjectNotFoundError extends Error {
 /** Writes an object's rewritten record, etag-conditionally. Other errors are transient. */
 export interface MetadataWriter {
   putObject(update: MetadataUpdate, signal: AbortSignal): Promise<void>;
+  /**
+   * All of `updates` (one shard's) at once, atomically: every etag matches and every record is
+   * written, or nothing is (L's `use_batched_updates`). Any failure rejects.
+   */
+  putBatch(shard: number, updates: readonly MetadataUpdate[], signal: AbortSignal): Promise<void>;
   /** The live record and its etag (undefined when gone): tells our own earlier write from a user's. */
   getObject(
     shard: number,
@@ -120,6 +125,14 @@ export interface EvacuateSettings {
   checkIntervalMs: number;
   /** Consecutive failed GETs of one assignment before it is given up (§13.9). */
   checkTransportRetries: number;
+  /**
+   * L's `use_batched_updates`: an assignment's records are rewritten with one atomic Moray
+   * batch per shard; a batch that fails falls back to one conditional put per object.
+   */
+  batchedUpdates: boolean;
+  /** L's `static_queue_depth` with `use_static_md_update_threads`: assignments queued for the
+   * metadata stage; otherwise the queue follows `queueCapacity`. */
+  metadataQueueDepth: number | undefined;
   /** Attempts of a metadata update failing with a transient error, and the backoff. */
   metadataAttempts: number;
   metadataBackoffMs: (attempt: number) => number;
@@ -137,6 +150,8 @@ export const DEFAULT_SETTINGS: EvacuateSettings = {
   busyDelayMs: (n) => Math.min(5 * n, 30) * 1000,
   checkIntervalMs: 500,
   checkTransportRetries: 5,
+  batchedUpdates: false,
+  metadataQueueDepth: undefined,
   metadataAttempts: 4,
   metadataBackoffMs: (n) => Math.min(100 * 2 ** (n - 1), 5000),
   queueCapacity: 1000,

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../../src/log/index.ts';
+import { ManagerStore } from '../../src/manager/store/index.ts';
+import { autovacuumOn, StoreMaintenance } from '../../src/manager/store/maintenance.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+describe('store maintenance', () => {
+  let tdb: TestDatabase;
+
+  before(async () => {
+    tdb = await createTestDatabase();
+    await ManagerStore.open(tdb.db);
+  });
+  after(async () => {
+    await tdb.drop();
+  });
+
+  test('it knows whether the server vacuums on its own', async () => {
+    if (tdb.db.kind === 'pglite') {
+      assert.equal(await autovacuumOn(tdb.db), false);
+    } else {
+      const { rows } = await tdb.db.query<{ on: string }>(
+        `SELECT current_setting('autovacuum') AS on`,
+      );
+      assert.equal(await autovacuumOn(tdb.db), rows[0]?.on === 'on');
+    }
+  });
+
+  test('while a job runs and autovacuum is off, the churned tables are vacuumed', async (t) => {
+    if (await autovacuumOn(tdb.db)) {
+      t.skip('this server runs autovacuum: the manager leaves vacuuming to it');
+      return;
+    }
+    const records: { msg: string }[] = [];
+    const log = createLogger({
+      name: 'maintenance-test',
+      destination: new Writable({
+        write(chunk: Buffer, _enc, done) {
+          for (const line of chunk.toString().split('\n').filter(Boolean)) {
+            records.push(JSON.parse(line) as { msg: string });
+          }
+          done();
+        },
+      }),
+    });
+    let busy = false;
+    const maintenance = new StoreMaintenance({ db: tdb.db, log, intervalMs: 20, busy: () => busy });
+    await maintenance.start();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(
+        records.filter((r) => r.msg === 'tables vacuumed').length,
+        0,
+        'no job, no vacuum',
+      );
+      busy = true;
+      for (let i = 0; i < 250 && !records.some((r) => r.msg === 'tables vacuumed'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(records.some((r) => r.msg === 'tables vacuumed'));
+    } finally {
+      await maintenance.stop();
+    }
+  });
+});
