@@ -206,10 +206,14 @@ async function runOnce(count: number): Promise<RunFigures> {
       waiting: Object.fromEntries(Object.entries(waiting).map(([k, v]) => [k, round(v)])),
       final: status.results,
     };
-    return figures;
-  } finally {
-    if (sandbox) await stopSandbox(dir);
+    await stopSandbox(dir);
     await rm(dir, { recursive: true, force: true });
+    return figures;
+  } catch (err) {
+    // The services' logs say why: keep them.
+    if (sandbox) await stopSandbox(dir);
+    log(`the run failed; its sandbox and logs are kept in ${dir}`);
+    throw err;
   }
 }
 

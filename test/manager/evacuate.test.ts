@@ -367,6 +367,30 @@ describe('evacuate pipeline', () => {
     assert.match(done?.error ?? '', /discovery failed: shard 7 unreachable/);
   });
 
+  test('an agent never has more than maxAssignmentsPerAgent unfinished; the rest wait', async () => {
+    const objects = Array.from({ length: 30 }, (_, i) => record(`cap${i}`, 1));
+    const metadata = new FakeMetadata();
+    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    const agents = new FakeAgents();
+    agents.complete = false;
+    const run = runner(source(objects), agents, metadata, chooser, { maxAssignmentsPerAgent: 2 });
+    const job = await newJob();
+    run.submit(job);
+    for (let i = 0; i < 400 && agents.assignments.size < 2; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // Time enough for more posts, were they allowed: the agent still holds just two.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(agents.assignments.size, 2);
+    agents.complete = true;
+    await run.whenDone(job.id);
+    assert.equal((await store.getJob(job.id))?.state, 'complete');
+    assert.equal(agents.assignments.size, 10, '30 objects in assignments of 3');
+    for (const o of objects) {
+      assert.equal((await store.getObject(job.id, o.id))?.status, 'complete');
+    }
+  });
+
   test('a job interrupted while agents work is resumed by a new runner', async () => {
     const objects = Array.from({ length: 5 }, (_, i) => record(`r${i}`, 1));
     const metadata = new FakeMetadata();

@@ -124,8 +124,16 @@ export class EvacuatePipeline {
   private readonly mdLimit: Semaphore;
   private readonly checking = new Map<
     string,
-    { a: BuiltAssignment; failures: number; postedAt: number }
+    {
+      a: BuiltAssignment;
+      failures: number;
+      postedAt: number;
+      /** Gives the agent's slot back (an assignment resumed from the store holds none). */
+      release?: () => void;
+    }
   >();
+  /** Per agent: assignments posted and not yet finished (bounds what waits on agents). */
+  private readonly agentSlots = new Map<string, Semaphore>();
   private postingDone = false;
   /** Cancelled: no new objects or assignments; what agents already have finishes and lands. */
   private draining = false;
@@ -492,11 +500,29 @@ export class EvacuatePipeline {
     this.wakeChecker?.();
     const perShark = new Map<string, Promise<void>>();
     const limit = new Semaphore(16);
+    // Built assignments waiting for their agent: taking more from the queue waits, so a slow
+    // agent holds back placement and discovery instead of piling assignments up in memory.
+    const waitingToPost = new Semaphore(this.settings.maxAssignmentsPerAgent * 4);
     for await (const a of this.postQ) {
+      await waitingToPost.acquire();
       const shark = a.dest.manta_storage_id;
-      // One assignment at a time per agent, agents in parallel (§13.8).
+      let slots = this.agentSlots.get(shark);
+      if (!slots) {
+        slots = new Semaphore(this.settings.maxAssignmentsPerAgent);
+        this.agentSlots.set(shark, slots);
+      }
+      const agentSlots = slots;
+      // One assignment at a time per agent, agents in parallel (§13.8), each agent with at most
+      // maxAssignmentsPerAgent unfinished.
       const prev = perShark.get(shark) ?? Promise.resolve();
-      const next = prev.then(() => limit.run(() => this.postOne(a)));
+      const next = prev.then(async () => {
+        try {
+          await agentSlots.acquire();
+          await limit.run(() => this.postOne(a, () => agentSlots.release()));
+        } finally {
+          waitingToPost.release();
+        }
+      });
       perShark.set(shark, next);
       next.catch((err: unknown) => this.fail(new StageError('posting', err)));
     }
@@ -522,7 +548,18 @@ export class EvacuatePipeline {
     return { record, dest, tasks };
   }
 
-  private async postOne(a: BuiltAssignment): Promise<void> {
+  /** Posts `a`; `release` frees its agent slot once it is finished (or at once if skipped). */
+  private async postOne(a: BuiltAssignment, release: () => void = () => undefined): Promise<void> {
+    let posted = false;
+    try {
+      posted = await this.postOneOnce(a, release);
+    } finally {
+      if (!posted) release();
+    }
+  }
+
+  /** True when the agent took it (the checker now holds its slot). */
+  private async postOneOnce(a: BuiltAssignment, release: () => void): Promise<boolean> {
     const { store, agents } = this.deps;
     const payload = { id: a.record.id, tasks: a.tasks };
     let busy = 0;
@@ -532,20 +569,25 @@ export class EvacuatePipeline {
         outcome = await agents.post(a.dest, payload, this.signal);
       } catch (err) {
         if (!(err instanceof AgentTransportError)) throw err;
-        return this.skipAssignment(a, 'destination_unreachable', 'agent_unavailable');
+        await this.skipAssignment(a, 'destination_unreachable', 'agent_unavailable');
+        return false;
       }
       if (outcome.kind === 'accepted' || (outcome.kind === 'rejected' && outcome.status === 409)) {
         // 409: the agent already has this assignment (posted before a restart).
         await store.setAssignmentState(a.record.id, ['init'], 'assigned');
-        this.checking.set(a.record.id, { a, failures: 0, postedAt: Date.now() });
+        this.checking.set(a.record.id, { a, failures: 0, postedAt: Date.now(), release });
         this.wakeChecker?.();
-        return;
+        return true;
       }
       if (outcome.kind === 'rejected') {
-        return this.skipAssignment(a, busy > 0 ? 'agent_busy' : 'assignment_rejected', 'rejected');
+        await this.skipAssignment(a, busy > 0 ? 'agent_busy' : 'assignment_rejected', 'rejected');
+        return false;
       }
       busy++;
-      if (busy > this.settings.busyRetries) return this.skipAssignment(a, 'agent_busy', 'rejected');
+      if (busy > this.settings.busyRetries) {
+        await this.skipAssignment(a, 'agent_busy', 'rejected');
+        return false;
+      }
       await sleep(this.settings.busyDelayMs(busy), this.signal);
     }
   }
@@ -600,9 +642,15 @@ export class EvacuatePipeline {
     }
   }
 
+  /** The assignment leaves the checker and gives its agent slot back. */
+  private stopChecking(entry: { a: BuiltAssignment; release?: () => void }): void {
+    this.checking.delete(entry.a.record.id);
+    entry.release?.();
+  }
+
   /** Polls one assignment; true when it left the checker. */
   private async checkOne(
-    entry: { a: BuiltAssignment; failures: number; postedAt: number },
+    entry: { a: BuiltAssignment; failures: number; postedAt: number; release?: () => void },
     timeoutMs: number,
   ): Promise<boolean> {
     const { a } = entry;
@@ -613,24 +661,24 @@ export class EvacuatePipeline {
       if (!(err instanceof AgentTransportError)) throw err;
       entry.failures++;
       if (entry.failures <= this.settings.checkTransportRetries) return false;
-      this.checking.delete(a.record.id);
+      this.stopChecking(entry);
       await this.skipAssignment(a, 'network_error', 'agent_unavailable');
       return true;
     }
     entry.failures = 0;
     if (outcome.kind === 'missing') {
-      this.checking.delete(a.record.id);
+      this.stopChecking(entry);
       await this.skipAssignment(a, 'agent_assignment_no_ent', 'agent_unavailable');
       return true;
     }
     const state = outcome.state;
     if (state === 'Scheduled' || state === 'Running') {
       if (Date.now() - entry.postedAt <= timeoutMs) return false;
-      this.checking.delete(a.record.id);
+      this.stopChecking(entry);
       await this.skipAssignment(a, 'agent_assignment_timeout', 'agent_unavailable');
       return true;
     }
-    this.checking.delete(a.record.id);
+    this.stopChecking(entry);
     await this.completeAssignment(a, state.Complete ?? [], entry.postedAt);
     return true;
   }

@@ -123,6 +123,11 @@ export interface EvacuateSettings {
   busyRetries: number;
   busyDelayMs: (attempt: number) => number;
   checkIntervalMs: number;
+  /**
+   * Assignments an agent may have unfinished at once (L's unused `max_concurrent_assignments`
+   * was 10): beyond it posting waits, which bounds the work in flight and the manager's memory.
+   */
+  maxAssignmentsPerAgent: number;
   /** Consecutive failed GETs of one assignment before it is given up (§13.9). */
   checkTransportRetries: number;
   /**
@@ -150,6 +155,7 @@ export const DEFAULT_SETTINGS: EvacuateSettings = {
   busyDelayMs: (n) => Math.min(5 * n, 30) * 1000,
   checkIntervalMs: 500,
   checkTransportRetries: 5,
+  maxAssignmentsPerAgent: 10,
   batchedUpdates: false,
   metadataQueueDepth: undefined,
   metadataAttempts: 4,
