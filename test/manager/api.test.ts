@@ -28,6 +28,8 @@ class ControlledExecutor {
   readonly run: JobExecutor = (ctx) =>
     new Promise<void>((resolve, reject) => {
       this.contexts.set(ctx.job.id, ctx);
+      // Before the controls: a resumed job may be told to cancel as they are registered.
+      this.finishers.set(ctx.job.id, (err) => (err ? reject(err) : resolve()));
       ctx.registerControls({
         setMetadataThreads: (n) =>
           this.threads.set(ctx.job.id, [...(this.threads.get(ctx.job.id) ?? []), n]),
@@ -36,7 +38,6 @@ class ControlledExecutor {
           if (!this.slow.has(ctx.job.id)) this.finish(ctx.job.id);
         },
       });
-      this.finishers.set(ctx.job.id, (err) => (err ? reject(err) : resolve()));
       ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
       this.waiters.get(ctx.job.id)?.();
     });
@@ -355,6 +356,37 @@ describe('job runner restart', () => {
       exec2.finish(job.id);
       await second.runner.whenDone(job.id);
       assert.equal((await second.store.getJob(job.id))?.state, 'complete');
+      assert.ok(!exec2.cancelled.has(job.id), 'a job not cancelled is resumed in full');
+      await second.close();
+    } finally {
+      await tdb.drop();
+    }
+  });
+
+  test('a job cancelled while it winds down stays cancelled across a restart', async () => {
+    const tdb = await createTestDatabase();
+    try {
+      const exec1 = new ControlledExecutor();
+      const settings = () => ({ snaplinkCleanupRequired: false, metadataThreads: 10 });
+      const options = { db: tdb.db, sharks, log, settings, cancelWaitMs: 50 };
+      const first = await startManagerService({ ...options, executor: exec1.run });
+      const job = await first.jobs.create({ action: 'evacuate', params: { from_shark: '2.stor' } });
+      await exec1.started(job.id);
+      exec1.slow.add(job.id);
+      assert.equal((await first.jobs.cancel(job.id)).state, 'running');
+      await first.close(); // stopped while winding down
+      const stored = await first.store.getJob(job.id);
+      assert.equal(stored?.state, 'running');
+      assert.ok(stored?.cancelRequestedAt instanceof Date);
+
+      const exec2 = new ControlledExecutor();
+      const second = await startManagerService({ ...options, executor: exec2.run });
+      assert.deepEqual(second.resumed, [job.id]);
+      await second.runner.whenDone(job.id);
+      assert.ok(exec2.cancelled.has(job.id), 'the resumed run was told to wind down');
+      const ended = await second.store.getJob(job.id);
+      assert.equal(ended?.state, 'cancelled');
+      assert.equal(ended?.error, 'cancelled by the operator');
       await second.close();
     } finally {
       await tdb.drop();

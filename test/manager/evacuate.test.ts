@@ -217,7 +217,7 @@ describe('evacuate pipeline', () => {
       chooser: () => jobChooser,
       settings: { ...settings, ...overrides },
     });
-    return new JobRunner({ store, executor, log });
+    return new JobRunner({ store, executor, log, cancelWaitMs: 50 });
   }
 
   for (const batchedUpdates of [false, true]) {
@@ -427,5 +427,39 @@ describe('evacuate pipeline', () => {
     for (const o of objects)
       assert.equal((await store.getObject(job.id, o.id))?.status, 'complete');
     assert.equal(agents.assignments.size, 2, 'no assignment was posted twice');
+  });
+
+  test('a job cancelled, then interrupted while it winds down, winds down after a restart', async () => {
+    const objects = Array.from({ length: 30 }, (_, i) => record(`cw${i}`, 1));
+    const metadata = new FakeMetadata();
+    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    const agents = new FakeAgents();
+    agents.complete = false;
+    const src = source(objects);
+    const capped = { maxAssignmentsPerAgent: 2 };
+    const first = runner(src, agents, metadata, chooser, capped);
+    const job = await newJob();
+    first.submit(job);
+    for (let i = 0; i < 400 && agents.assignments.size < 2; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.equal((await first.cancel(job.id)).state, 'running', 'agents still hold work');
+    await first.stop();
+
+    const second = runner(src, agents, metadata, new TrackingChooser(), capped);
+    assert.deepEqual(await second.start(), [job.id]);
+    agents.complete = true;
+    await second.whenDone(job.id);
+    assert.equal((await store.getJob(job.id))?.state, 'cancelled');
+    const counts = new Map((await store.counts(job.id)).map((c) => [c.name, c.count]));
+    // What agents were given (posted before or, built, at the restart) finished and landed;
+    // nothing else started: the rest of the objects stay unprocessed.
+    const complete = counts.get('complete') ?? 0;
+    assert.equal(complete, agents.assignments.size * 3);
+    assert.ok(complete < objects.length, `only in-flight work finished (${complete})`);
+    assert.equal(counts.get('unprocessed'), objects.length - complete);
+    assert.equal(counts.get('assigned') ?? 0, 0);
+    const moved = [...metadata.records.values()].filter((r) => r.etag.endsWith('+')).length;
+    assert.equal(moved, complete, 'what the job reports done is exactly what moved');
   });
 });

@@ -73,13 +73,27 @@ describe('manager store', () => {
         old.db.query(`UPDATE jobs SET state = 'cancelled' WHERE id = $1`, [id]),
         /jobs_state_check/,
       );
-      assert.deepEqual(await migrate(old.db), [3]);
+      assert.deepEqual(await migrate(old.db), [3, 4]);
       const upgraded = await ManagerStore.open(old.db);
+      assert.equal((await upgraded.getJob(id))?.cancelRequestedAt, undefined);
       const cancelled = await upgraded.setJobState(id, ['running'], 'cancelled', 'by a test');
       assert.equal(cancelled?.state, 'cancelled');
     } finally {
       await old.drop();
     }
+  });
+
+  test('a cancel request is recorded once, and only for a job not yet finished', async () => {
+    const id = await newJob();
+    assert.equal((await store.getJob(id))?.cancelRequestedAt, undefined);
+    const first = await store.requestJobCancel(id);
+    assert.ok(first?.cancelRequestedAt instanceof Date);
+    assert.equal(first?.state, 'setup', 'the request does not change the state');
+    const again = await store.requestJobCancel(id);
+    assert.equal(again?.cancelRequestedAt?.getTime(), first?.cancelRequestedAt?.getTime());
+    await store.setJobState(id, ['setup'], 'complete');
+    assert.equal(await store.requestJobCancel(id), undefined);
+    assert.equal(await store.requestJobCancel(randomUUID()), undefined);
   });
 
   test('a job is created in setup, read back, and moved only from allowed states', async () => {

@@ -80,7 +80,8 @@ export class JobRunner {
   async start(): Promise<string[]> {
     const jobs = await this.options.store.jobsInStates(NON_TERMINAL_JOB_STATES);
     for (const job of jobs) {
-      this.options.log.info({ job: job.id, state: job.state }, 'resuming job');
+      const cancelling = job.cancelRequestedAt !== undefined;
+      this.options.log.info({ job: job.id, state: job.state, cancelling }, 'resuming job');
       this.launch(job);
     }
     return jobs.map((j) => j.id);
@@ -121,6 +122,13 @@ export class JobRunner {
     const { store } = this.options;
     const run = this.running.get(id);
     if (run) {
+      // Recorded first: a manager restarted while the job winds down resumes it winding down.
+      if (!(await store.requestJobCancel(id))) {
+        const job = await store.getJob(id);
+        throw new JobStateError(
+          `job ${id} is ${job?.state ?? 'gone'}: it can no longer be cancelled`,
+        );
+      }
       run.cancelled = true;
       if (run.controls) run.controls.cancel();
       else run.abort.abort(new JobCancelledError('cancelled by the operator'));
@@ -167,7 +175,7 @@ export class JobRunner {
       abort,
       done: Promise.resolve(),
       controls: undefined,
-      cancelled: false,
+      cancelled: job.cancelRequestedAt !== undefined,
     };
     this.running.set(job.id, entry);
     entry.done = this.run(job, entry).finally(() => this.running.delete(job.id));
@@ -191,6 +199,8 @@ export class JobRunner {
         log,
         registerControls: (controls) => {
           entry.controls = controls;
+          // Cancelled before this run (an earlier manager was stopped while it wound down).
+          if (entry.cancelled) controls.cancel();
         },
       });
       entry.abort.signal.throwIfAborted();

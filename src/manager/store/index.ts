@@ -53,6 +53,9 @@ export class ManagerStore {
   ): Promise<jobs.JobRecord | undefined> {
     return jobs.setJobState(this.db, id, from, to, error);
   }
+  requestJobCancel(id: string): Promise<jobs.JobRecord | undefined> {
+    return jobs.requestJobCancel(this.db, id);
+  }
   setJobFromShark(id: string, ref: StorageNodeRef): Promise<void> {
     return jobs.setJobFromShark(this.db, id, ref);
   }

@@ -18,6 +18,8 @@ export interface JobRecord {
   retryOf: string | undefined;
   metadataThreads: number;
   error: string | undefined;
+  /** When the operator asked for the job to be cancelled; it winds down from then on. */
+  cancelRequestedAt: Date | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -39,12 +41,13 @@ interface JobRow extends Record<string, unknown> {
   retry_of: string | null;
   metadata_threads: number;
   error: string | null;
+  cancel_requested_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
 
-const COLUMNS =
-  'id, action, state, params, from_shark, retry_of, metadata_threads, error, created_at, updated_at';
+const COLUMNS = `id, action, state, params, from_shark, retry_of, metadata_threads, error,
+  cancel_requested_at, created_at, updated_at`;
 
 function parseParams(value: unknown): EvacuateJobParams {
   if (typeof value === 'object' && value !== null) {
@@ -77,6 +80,7 @@ function toRecord(row: JobRow): JobRecord {
     retryOf: row.retry_of ?? undefined,
     metadataThreads: row.metadata_threads,
     error: row.error ?? undefined,
+    cancelRequestedAt: row.cancel_requested_at ?? undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -143,6 +147,19 @@ export async function setJobState(
     `UPDATE jobs SET state = $3, error = $4, updated_at = now()
       WHERE id = $1 AND state = ANY($2::text[]) RETURNING ${COLUMNS}`,
     [id, from, to, error ?? null],
+  );
+  return rows[0] === undefined ? undefined : toRecord(rows[0]);
+}
+
+/**
+ * Records that the operator cancelled a job not yet finished (the first request's time is
+ * kept); returns the updated record, or undefined when the job is missing or finished.
+ */
+export async function requestJobCancel(db: Queryable, id: string): Promise<JobRecord | undefined> {
+  const { rows } = await db.query<JobRow>(
+    `UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
+      WHERE id = $1 AND state = ANY($2::text[]) RETURNING ${COLUMNS}`,
+    [id, NON_TERMINAL_JOB_STATES],
   );
   return rows[0] === undefined ? undefined : toRecord(rows[0]);
 }

@@ -118,6 +118,13 @@ export const MIGRATIONS: readonly Migration[] = [
         CHECK (state IN (${list([...JOB_STATES_V1, 'cancelled'])}))`,
     ],
   },
+  {
+    version: 4,
+    // A cancel of a running job is recorded before the job winds down, so that a manager
+    // restarted meanwhile resumes the job winding down instead of running it in full.
+    name: 'durable cancel requests',
+    statements: ['ALTER TABLE jobs ADD COLUMN cancel_requested_at timestamptz'],
+  },
 ];
 
 const LOCK_KEY = 0x7265_6261; // "reba": serialises concurrent migrators

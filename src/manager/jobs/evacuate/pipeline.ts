@@ -504,7 +504,7 @@ export class EvacuatePipeline {
     // agent holds back placement and discovery instead of piling assignments up in memory.
     const waitingToPost = new Semaphore(this.settings.maxAssignmentsPerAgent * 4);
     for await (const a of this.postQ) {
-      await waitingToPost.acquire();
+      await waitingToPost.acquire(this.signal);
       const shark = a.dest.manta_storage_id;
       let slots = this.agentSlots.get(shark);
       if (!slots) {
@@ -517,7 +517,8 @@ export class EvacuatePipeline {
       const prev = perShark.get(shark) ?? Promise.resolve();
       const next = prev.then(async () => {
         try {
-          await agentSlots.acquire();
+          // Abortable: a stopped job must not wait for slots its checker will never free.
+          await agentSlots.acquire(this.signal);
           await limit.run(() => this.postOne(a, () => agentSlots.release()));
         } finally {
           waitingToPost.release();
