@@ -16,7 +16,6 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -32,6 +31,7 @@ import {
   startService,
   stopProcess,
 } from '../../src/sandbox/process.ts';
+import { cpuSeconds, rssMb } from '../support/proc.ts';
 
 const { values: args } = parseArgs({ options: { parallel: { type: 'string', default: '16' } } });
 const PARALLEL = Number(args.parallel);
@@ -84,19 +84,6 @@ async function writeSources(
 /** Writes back dirty pages so that neither side of a comparison pays for the other's. */
 function syncDisk(): void {
   execFileSync('sync');
-}
-
-function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN) / 1024;
-}
-
-/** User + system CPU seconds a process has used so far. */
-function cpuSeconds(pid: number): number {
-  // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 interface AgentProcess {
@@ -272,7 +259,7 @@ async function main(): Promise<void> {
     figures.large_baseline_mb_per_s = round(largeMb / largeBase.seconds);
     figures.large_agent_mb_per_s = round(largeMb / largeAgent);
     figures.large_ratio = round(figures.large_agent_mb_per_s / figures.large_baseline_mb_per_s, 3);
-    figures.agent_large_peak_rss_mb = round(peakRssMb(agent.pid));
+    figures.agent_large_peak_rss_mb = round(rssMb(agent.pid));
     // A fresh agent for the small objects: its peak RSS is theirs alone.
     await agent.stop();
     agent = await startAgent(join(dir, 'agent-small'));
@@ -318,7 +305,7 @@ async function main(): Promise<void> {
       figures.small_agent_objects_per_s / figures.small_source_gets_per_s,
       3,
     );
-    figures.agent_small_peak_rss_mb = round(peakRssMb(agent.pid));
+    figures.agent_small_peak_rss_mb = round(rssMb(agent.pid));
   } finally {
     await agent?.stop();
     await stopProcess(makoService.process.pid);

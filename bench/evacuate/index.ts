@@ -13,7 +13,6 @@
  *   {"bench":"evacuate","figures":{...},"targets":[{name,value,target,met}]}.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +27,7 @@ import { SeededRandom } from '../../src/sandbox/seed/random.ts';
 import { objectRecord } from '../../src/sandbox/seed/record.ts';
 import { Seeder, type SeedObject } from '../../src/sandbox/seed/seeder.ts';
 import { startSandbox, stopSandbox } from '../../src/sandbox/up.ts';
+import { cpuSeconds, machineCpuSeconds, postgresCpuSeconds, rssMb } from '../support/proc.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -62,19 +62,13 @@ interface RunFigures {
   stages: Record<string, number>;
   /** Object-seconds spent in each state: where the objects waited. */
   waiting: Record<string, number>;
+  /** CPU seconds spent during the job, by service kind, and the machine's. */
+  cpu: Record<string, number>;
   final: JobStatus['results'];
 }
 
 function log(message: string): void {
   process.stderr.write(`${new Date().toISOString()} ${message}\n`);
-}
-
-/** VmHWM (peak resident set) or VmRSS of a process, in MiB. */
-function rssMb(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
-  if (!match) throw new Error(`no ${field} for pid ${pid}`);
-  return Number(match[1]) / 1024;
 }
 
 /** Every object on shark 1 plus one other shark, spread evenly, files then records. */
@@ -133,6 +127,33 @@ async function seed(sandbox: SandboxDescription, count: number): Promise<number>
 
 const STATES = ['Unprocessed', 'Assigned', 'Post Processing'] as const;
 
+/** A service's kind by the first word of its name; the Moray stand-ins go by their host name. */
+const SERVICE_KINDS: Record<string, string> = {
+  manager: 'manager',
+  agent: 'agents',
+  mako: 'makos',
+  storinfo: 'storinfo',
+};
+
+/** CPU seconds so far of the sandbox's services by kind (Moray stand-ins under their names). */
+function cpuByService(sandbox: SandboxDescription): Record<string, number> {
+  const byKind: Record<string, number> = {};
+  for (const proc of sandbox.processes) {
+    const first = proc.name.split(' ')[0] ?? '';
+    const kind = SERVICE_KINDS[first] ?? 'morays';
+    byKind[kind] = (byKind[kind] ?? 0) + cpuSeconds(proc.pid);
+  }
+  const own = process.cpuUsage();
+  const machine = machineCpuSeconds();
+  return {
+    ...byKind,
+    postgres: postgresCpuSeconds(),
+    bench: (own.user + own.system) / 1e6,
+    machine: machine.busy,
+    steal: machine.steal,
+  };
+}
+
 async function runOnce(count: number): Promise<RunFigures> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-evacuate-'));
   let sandbox: SandboxDescription | undefined;
@@ -159,6 +180,7 @@ async function runOnce(count: number): Promise<RunFigures> {
     const evacuated = sandbox.sharks[0]?.manta_storage_id as string;
 
     const idleRssMb = rssMb(managerPid, 'VmRSS');
+    const cpuBefore = cpuByService(sandbox);
     const started = performance.now();
     const id = await manager.createEvacuate(evacuated, undefined);
     const stages: Record<string, number> = {};
@@ -193,6 +215,11 @@ async function runOnce(count: number): Promise<RunFigures> {
       await sleep(250);
     }
     const jobSeconds = (performance.now() - started) / 1000;
+    const cpuAfter = cpuByService(sandbox);
+    const cpu = Object.fromEntries(
+      Object.entries(cpuAfter).map(([k, v]) => [k, round(v - (cpuBefore[k] ?? 0))]),
+    );
+    cpu.available = round(jobSeconds * machineCpuSeconds().cores);
     stages.updated = jobSeconds;
     if (status.state !== 'Complete') throw new Error(`job ended ${JSON.stringify(status)}`);
     const figures: RunFigures = {
@@ -204,6 +231,7 @@ async function runOnce(count: number): Promise<RunFigures> {
       managerIdleRssMb: round(idleRssMb),
       stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, round(v)])),
       waiting: Object.fromEntries(Object.entries(waiting).map(([k, v]) => [k, round(v)])),
+      cpu,
       final: status.results,
     };
     await stopSandbox(dir);
@@ -229,6 +257,11 @@ function report(figures: RunFigures): void {
   );
   console.log(
     `  object-seconds waiting: unprocessed (discovery/placement) ${figures.waiting.Unprocessed}, assigned (agents) ${figures.waiting.Assigned}, post processing (metadata) ${figures.waiting['Post Processing']}`,
+  );
+  const { machine, steal, available, ...services } = figures.cpu;
+  const spent = Object.entries(services).map(([k, v]) => `${k} ${v}`);
+  console.log(
+    `  CPU seconds during the job: ${spent.join(', ')}; machine busy ${machine} of ${available} (steal ${steal})`,
   );
   console.log(`  results ${JSON.stringify(figures.final)}`);
 }
