@@ -14,6 +14,7 @@ export type {
   StreamOptions,
   TransactionOptions,
 } from './types.ts';
+export { autovacuumOn, TableVacuumer, type TableVacuumerOptions } from './vacuum.ts';
 
 export interface OpenDatabaseOptions {
   /** A PostgreSQL connection URL; without one, an embedded PGlite is used. */

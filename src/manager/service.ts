@@ -11,7 +11,7 @@ import { JobService, type JobServiceOptions } from './jobs/service.ts';
 import { ManagerMetrics } from './metrics.ts';
 import type { SharkDirectory } from './sharks.ts';
 import { ManagerStore } from './store/index.ts';
-import { StoreMaintenance } from './store/maintenance.ts';
+import { storeVacuumer } from './store/maintenance.ts';
 
 export interface ManagerServiceOptions {
   db: Database;
@@ -61,7 +61,7 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
     log: options.log,
     ...(options.stamp === undefined ? {} : { stamp: options.stamp }),
   });
-  const maintenance = new StoreMaintenance({
+  const maintenance = storeVacuumer({
     db: options.db,
     log: options.log,
     busy: () => runner.runningCount > 0,

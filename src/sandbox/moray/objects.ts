@@ -79,6 +79,8 @@ async function run(q: Queryable, sql: Statement, params: readonly unknown[]): Pr
 export class ObjectStore {
   readonly #db: Database;
   readonly #buckets: BucketStore;
+  /** Bucket tables with rows updated or deleted since `takeRewritten()` was last called. */
+  readonly #rewritten = new Set<string>();
 
   constructor(db: Database, buckets: BucketStore) {
     this.#db = db;
@@ -93,6 +95,13 @@ export class ObjectStore {
     return this.#buckets.load(name, q, options.noBucketCache === true);
   }
 
+  /** The tables whose rows were updated or deleted since the last call (dead rows to reclaim). */
+  takeRewritten(): string[] {
+    const tables = [...this.#rewritten];
+    this.#rewritten.clear();
+    return tables;
+  }
+
   /** putObject: returns the new etag. */
   async put(
     q: Queryable,
@@ -102,6 +111,8 @@ export class ObjectStore {
     options: MorayOptions,
   ): Promise<string> {
     const bucket = await this.#bucket(bucketName, options, q);
+    // Only a create (`etag: null`) cannot replace a row.
+    if (options.etag !== null) this.#rewritten.add(bucket.name);
     const sql = statementsFor(bucket);
     const json = JSON.stringify(value);
     const etag = morayEtag(json);
@@ -196,6 +207,7 @@ export class ObjectStore {
   /** delObject; `etag: null` is ignored, any other truthy etag must match. */
   async del(q: Queryable, bucketName: string, key: string, options: MorayOptions): Promise<void> {
     const bucket = await this.#bucket(bucketName, options, q);
+    this.#rewritten.add(bucket.name);
     const sql = statementsFor(bucket);
     const expected = options.etag || options._etag;
     if (!expected) {
@@ -317,6 +329,7 @@ export class ObjectStore {
   async #selection(q: Queryable, bucketName: string, filterText: string, options: MorayOptions) {
     const filter = parse(filterText);
     const bucket = await this.#bucket(bucketName, options, q);
+    this.#rewritten.add(bucket.name); // updateObjects and deleteMany, the only callers
     if (checkIndexes(bucket, filter, filterText)) throw notIndexed(bucket.name, filterText);
     return { bucket, where: buildWhere(bucket, filter, options, filterText) };
   }

@@ -3,7 +3,7 @@
  * PostgreSQL database laid out as real Moray's (§3), so that node-moray, rust-moray and
  * sharkspotter (RPC and direct-DB modes) work against it as against a real shard.
  */
-import type { Database, Queryable } from '../../db/index.ts';
+import { type Database, type Queryable, TableVacuumer } from '../../db/index.ts';
 import { type FastRpc, FastServer, RpcError } from '../../fast/index.ts';
 import { createLogger, type Logger } from '../../log/index.ts';
 import { BucketStore } from './buckets.ts';
@@ -19,6 +19,12 @@ export interface MorayShardOptions {
   log?: Logger;
   /** Shard name for logs, e.g. `1.moray.example.com`. */
   name?: string;
+  /**
+   * Time between vacuums of the bucket tables rewritten meanwhile, ms (default 60 s). Only
+   * when the server runs no autovacuum: real Moray's Manatee does, and without it a table
+   * rewritten object by object slows every update down.
+   */
+  vacuumIntervalMs?: number;
 }
 
 export interface MorayShard {
@@ -70,7 +76,11 @@ const recordSink = (rpc: FastRpc): RecordSink => ({
   json: (text) => rpc.writeJson(text),
 });
 
-export function registerMorayHandlers(server: FastServer, db: Database, log: Logger): BucketStore {
+export function registerMorayHandlers(
+  server: FastServer,
+  db: Database,
+  log: Logger,
+): { buckets: BucketStore; objects: ObjectStore } {
   const buckets = new BucketStore(db);
   const objects = new ObjectStore(db, buckets);
   const arg = <T>(rpc: FastRpc, i: number): T => rpc.args[i] as T;
@@ -188,7 +198,7 @@ export function registerMorayHandlers(server: FastServer, db: Database, log: Log
     }),
   );
   log.debug('moray handlers registered');
-  return buckets;
+  return { buckets, objects };
 }
 
 /** Puts with `etag: null` (the seeder's): several in a row may go in one statement. */
@@ -293,9 +303,23 @@ export async function startMorayShard(options: MorayShardOptions): Promise<Moray
     shard: options.name ?? 'moray',
   });
   const server = new FastServer({ log });
-  const buckets = registerMorayHandlers(server, options.db, log);
+  const { buckets, objects } = registerMorayHandlers(server, options.db, log);
   await buckets.setup();
+  const vacuumer = new TableVacuumer({
+    db: options.db,
+    log,
+    ...(options.vacuumIntervalMs === undefined ? {} : { intervalMs: options.vacuumIntervalMs }),
+    due: () => objects.takeRewritten(),
+  });
+  await vacuumer.start();
   const address = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   log.info(address, 'moray shard listening');
-  return { host: address.host, port: address.port, close: () => server.close() };
+  return {
+    host: address.host,
+    port: address.port,
+    close: async () => {
+      await vacuumer.stop();
+      await server.close();
+    },
+  };
 }
