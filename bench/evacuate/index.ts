@@ -56,8 +56,10 @@ interface RunFigures {
   jobSeconds: number;
   objectsPerSecond: number;
   managerPeakRssMb: number;
-  /** The manager's resident set when the job starts: modules loaded (under tsx), idle. */
+  /** The manager's resident set when the job starts: modules loaded, idle. */
   managerIdleRssMb: number;
+  /** The most V8 heap the manager had in use at a sample (every 10 s): its live data and garbage. */
+  managerPeakHeapUsedMb: number;
   /** Seconds from job creation until every object had left the state (or been counted). */
   stages: Record<string, number>;
   /** Object-seconds spent in each state: where the objects waited. */
@@ -127,6 +129,14 @@ async function seed(sandbox: SandboxDescription, count: number): Promise<number>
 
 const STATES = ['Unprocessed', 'Assigned', 'Post Processing'] as const;
 
+/** The manager's V8 heap in use now, MiB, from its process metrics. */
+async function heapUsedMb(managerUrl: string): Promise<number> {
+  const text = await (await fetch(`${managerUrl}/metrics`)).text();
+  const match = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  if (!match) throw new Error('the manager reports no nodejs_heap_size_used_bytes');
+  return Number(match[1]) / 1024 / 1024;
+}
+
 /** A service's kind by the first word of its name; the Moray stand-ins go by their host name. */
 const SERVICE_KINDS: Record<string, string> = {
   manager: 'manager',
@@ -188,6 +198,7 @@ async function runOnce(count: number): Promise<RunFigures> {
     let last = started;
     let status: JobStatus;
     let lastLog = 0;
+    let peakHeapMb = 0;
     for (;;) {
       status = await manager.get(id);
       const now = performance.now();
@@ -207,8 +218,10 @@ async function runOnce(count: number): Promise<RunFigures> {
         stages.copied = at;
       if (now - lastLog > 10_000) {
         lastLog = now;
+        const heapMb = await heapUsedMb(sandbox.manager.url);
+        peakHeapMb = Math.max(peakHeapMb, heapMb);
         log(
-          `${at.toFixed(0)} s: total ${r.Total} unprocessed ${r.Unprocessed} assigned ${r.Assigned} post ${r['Post Processing']} complete ${r.Complete} skipped ${r.Skipped} error ${r.Error}; manager RSS peak ${rssMb(managerPid).toFixed(0)} MiB`,
+          `${at.toFixed(0)} s: total ${r.Total} unprocessed ${r.Unprocessed} assigned ${r.Assigned} post ${r['Post Processing']} complete ${r.Complete} skipped ${r.Skipped} error ${r.Error}; manager RSS peak ${rssMb(managerPid).toFixed(0)} MiB, heap used ${heapMb.toFixed(0)} MiB`,
         );
       }
       if (FINAL_JOB_STATE_NAMES.includes(status.state)) break;
@@ -229,6 +242,7 @@ async function runOnce(count: number): Promise<RunFigures> {
       objectsPerSecond: round(status.results.Complete / jobSeconds),
       managerPeakRssMb: round(rssMb(managerPid)),
       managerIdleRssMb: round(idleRssMb),
+      managerPeakHeapUsedMb: round(peakHeapMb),
       stages: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, round(v)])),
       waiting: Object.fromEntries(Object.entries(waiting).map(([k, v]) => [k, round(v)])),
       cpu,
@@ -250,7 +264,7 @@ const round = (n: number) => Math.round(n * 10) / 10;
 function report(figures: RunFigures): void {
   console.log(`evacuate ${figures.objects} objects (seeded in ${figures.seedSeconds} s):`);
   console.log(
-    `  job ${figures.jobSeconds} s, ${figures.objectsPerSecond} objects/s end to end, manager peak RSS ${figures.managerPeakRssMb} MiB (${figures.managerIdleRssMb} MiB idle before the job)`,
+    `  job ${figures.jobSeconds} s, ${figures.objectsPerSecond} objects/s end to end, manager peak RSS ${figures.managerPeakRssMb} MiB (${figures.managerIdleRssMb} MiB idle before the job; V8 heap in use at most ${figures.managerPeakHeapUsedMb} MiB)`,
   );
   console.log(
     `  stages (s since job creation): all discovered ${figures.stages.discovered}, all placed ${figures.stages.placed}, all copied by agents ${figures.stages.copied}, metadata done ${figures.stages.updated}`,

@@ -156,9 +156,11 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     ? await startMetricsServer(metrics, config.metrics.host, config.metrics.port, log)
     : undefined;
   const url = urlOf(app.server);
+  const metricsUrl = metricsServer ? urlOf(metricsServer, '/metrics') : undefined;
   log.info(
     {
       url,
+      metrics_url: metricsUrl,
       workers: config.workers,
       workers_per_assignment: config.workersPerAssignment,
       max_downloads: config.maxDownloads,
@@ -191,7 +193,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   return {
     url,
     port: (app.server.address() as AddressInfo).port,
-    metricsUrl: metricsServer ? urlOf(metricsServer, '/metrics') : undefined,
+    metricsUrl,
     app,
     store,
     scheduler,

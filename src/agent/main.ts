@@ -72,6 +72,7 @@ async function main(): Promise<void> {
     );
   }
   const agent = await startAgent(config, { log });
+  agent.metrics.collectProcessMetrics();
   let signals = 0;
   const shutdown = (signal: NodeJS.Signals): void => {
     signals++;

@@ -4,7 +4,7 @@
  * `object_count` carries real outcome labels (§11).
  */
 import { hostname } from 'node:os';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { type ObjectSkippedReason, reasonSnake } from '../api/common.ts';
 
 export interface MetricsLabels {
@@ -89,6 +89,13 @@ export class AgentMetrics {
       help: 'Tasks being processed now',
       registers,
     });
+  }
+  /**
+   * Adds the process's own metrics (resident memory, V8 heap, event-loop delay, GC, CPU) under
+   * prom-client's standard names: for the service process, not for instances inside tests.
+   */
+  collectProcessMetrics(): void {
+    collectDefaultMetrics({ register: this.registry });
   }
 
   request(method: string): void {

@@ -71,6 +71,7 @@ const log = createLogger({
   level: process.env.LOG_LEVEL ?? config.log_level,
 });
 const metrics = new ManagerMetrics({ service: `rebalancer.${config.domain_name}` });
+metrics.collectProcessMetrics();
 const db = await openDatabase({
   ...(config.database_url === undefined ? {} : { url: config.database_url }),
   ...(config.database_dir === undefined ? {} : { dataDir: config.database_dir }),

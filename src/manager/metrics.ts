@@ -4,7 +4,7 @@
  * the real service identity (§13.19) rather than L's placeholders.
  */
 import { hostname } from 'node:os';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface MetricsIdentity {
   service?: string;
@@ -66,6 +66,13 @@ export class ManagerMetrics {
       help: 'seconds from posting an assignment to its completion',
       registers,
     });
+  }
+  /**
+   * Adds the process's own metrics (resident memory, V8 heap, event-loop delay, GC, CPU) under
+   * prom-client's standard names: for the service process, not for instances inside tests.
+   */
+  collectProcessMetrics(): void {
+    collectDefaultMetrics({ register: this.registry });
   }
 
   request(

@@ -31,6 +31,7 @@ const BIN = fileURLToPath(new URL('../../bin/rebalancer-agent.js', import.meta.u
 interface Child {
   readonly proc: ChildProcess;
   readonly url: string;
+  readonly metricsUrl: string | undefined;
   readonly exited: Promise<number | null>;
 }
 
@@ -44,11 +45,11 @@ async function spawnAgent(dirs: TempDirs, extra: string[] = []): Promise<Child> 
       `--state-dir=${dirs.stateDir}`,
       `--object-root=${dirs.objectRoot}`,
       '--allow-host-port-sources=true',
-      '--metrics-enabled=false',
       '--retry-delays-ms=10',
       '--workers=1',
       '--workers-per-assignment=2',
       '--log-level=info',
+      ...(extra.some((a) => a.startsWith('--metrics-')) ? [] : ['--metrics-enabled=false']),
       ...extra,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -61,11 +62,13 @@ async function spawnAgent(dirs: TempDirs, extra: string[] = []): Promise<Child> 
     stderr += d.toString();
   });
   const lines = createInterface({ input: proc.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
+  const listening = await new Promise<{ url: string; metrics_url?: string }>((resolve, reject) => {
     lines.on('line', (line) => {
       try {
-        const rec = JSON.parse(line) as { msg?: string; url?: string };
-        if (rec.msg === 'rebalancer agent listening' && rec.url) resolve(rec.url);
+        const rec = JSON.parse(line) as { msg?: string; url?: string; metrics_url?: string };
+        if (rec.msg === 'rebalancer agent listening' && rec.url) {
+          resolve({ url: rec.url, ...(rec.metrics_url ? { metrics_url: rec.metrics_url } : {}) });
+        }
       } catch {
         // Not a log record: ignore it, the exit handler reports failures.
         return;
@@ -73,7 +76,7 @@ async function spawnAgent(dirs: TempDirs, extra: string[] = []): Promise<Child> 
     });
     exited.then((code) => reject(new Error(`agent exited (${code}) before listening: ${stderr}`)));
   });
-  return { proc, url, exited };
+  return { proc, url: listening.url, metricsUrl: listening.metrics_url, exited };
 }
 
 describe('agent process crash and restart', () => {
@@ -147,5 +150,26 @@ describe('agent process crash and restart', () => {
 
     second.proc.kill('SIGTERM');
     assert.equal(await second.exited, 0, 'graceful shutdown exits 0');
+  });
+
+  test('the agent process serves its own memory, heap and event-loop metrics', async () => {
+    const agent = await spawnAgent(dirs, [
+      '--metrics-enabled=true',
+      '--metrics-host=127.0.0.1',
+      '--metrics-port=0',
+    ]);
+    children.push(agent);
+    assert.ok(agent.metricsUrl, 'the listening record names the metrics URL');
+    const text = await (await fetch(agent.metricsUrl)).text();
+    for (const name of [
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+      'nodejs_eventloop_lag_seconds',
+    ]) {
+      assert.match(text, new RegExp(`^${name}[{ ]`, 'm'), name);
+    }
+    assert.match(text, /^# TYPE request_count counter$/m, "beside L's own metrics");
+    agent.proc.kill('SIGTERM');
+    assert.equal(await agent.exited, 0);
   });
 });

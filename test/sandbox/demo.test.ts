@@ -181,6 +181,11 @@ describe('rebalancer-sandbox demo', { timeout: TIMEOUT }, () => {
       const human = await run(ADM_BIN, ['--url', result.manager_url, 'job', 'get', result.job]);
       assert.equal(human.code, 0, human.stderr);
       assert.match(human.stdout, /Complete/);
+      // The manager process reports its own memory beside L's metrics.
+      const metrics = await (await fetch(`${result.manager_url}/metrics`)).text();
+      assert.match(metrics, /^process_resident_memory_bytes[{ ]/m);
+      assert.match(metrics, /^nodejs_heap_size_used_bytes[{ ]/m);
+      assert.match(metrics, /^object_count\{type="evacuate"/m);
     });
 
     test('rebalancer-sandbox down stops it', async () => {
