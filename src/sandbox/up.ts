@@ -261,11 +261,14 @@ class Startup {
     const id = storageId(n, layout.domain);
     const root = join(this.dir, 'sharks', String(n), 'manta');
     await mkdir(root, { recursive: true });
+    // As a real mako's nginx: no Content-MD5 (the agent must hash what it receives), and a
+    // connection closed after every response.
     const service = await this.#start(`mako ${id}`, 'sandbox/mako/main', [
       '--root',
       root,
       '--port',
       '0',
+      '--no-content-md5',
     ]);
     return {
       manta_storage_id: id,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -103,6 +103,23 @@ test('seeded records point only at files whose MD5 is their contentMD5', async (
   }
   assert.equal(objects, 300);
   assert.equal(files, report.files);
+});
+
+test('the makos answer as a real mako: no Content-MD5, connection closed', async () => {
+  const shark = sandbox.sharks[0];
+  assert.ok(shark);
+  const res = await fetch(`${shark.mako_url}/no-such-owner/no-such-object`);
+  assert.equal(res.status, 404);
+  await res.arrayBuffer();
+  const owners = await readdir(shark.root, { withFileTypes: true });
+  const owner = owners.find((d) => d.isDirectory() && d.name !== 'nginx_temp');
+  assert.ok(owner, 'the seed left objects on the first shark');
+  const [objectId] = await readdir(join(shark.root, owner.name));
+  const got = await fetch(`${shark.mako_url}/${owner.name}/${objectId}`);
+  assert.equal(got.status, 200);
+  assert.equal(got.headers.get('content-md5'), null);
+  assert.equal(got.headers.get('connection'), 'close');
+  await got.arrayBuffer();
 });
 
 test('down stops every process and drops the shard databases', async () => {
