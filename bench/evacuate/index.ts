@@ -12,12 +12,14 @@
  * (top level, e.g. {"options": {...}}) over the sandbox's. Last line: one JSON
  *   {"bench":"evacuate","figures":{...},"targets":[{name,value,target,met}]}.
  */
+
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { ManagerClient } from '../../src/adm/client.ts';
 import { FINAL_JOB_STATE_NAMES, type JobStatus } from '../../src/api/manager.ts';
 import { md5Base64 } from '../../src/manta/index.ts';
@@ -28,6 +30,8 @@ import { objectRecord } from '../../src/sandbox/seed/record.ts';
 import { Seeder, type SeedObject } from '../../src/sandbox/seed/seeder.ts';
 import { startSandbox, stopSandbox } from '../../src/sandbox/up.ts';
 import { cpuSeconds, machineCpuSeconds, postgresCpuSeconds, rssMb } from '../support/proc.ts';
+
+const execFileAsync = promisify(execFile);
 
 const { values: args } = parseArgs({
   options: {
@@ -249,7 +253,9 @@ async function runOnce(count: number): Promise<RunFigures> {
       final: status.results,
     };
     await stopSandbox(dir);
-    await rm(dir, { recursive: true, force: true });
+    // rm(1), not fs.rm: a million-object sandbox holds two million files, which fs.rm took
+    // four minutes and 3 GiB of memory to delete.
+    await execFileAsync('rm', ['-rf', dir]);
     return figures;
   } catch (err) {
     // The services' logs say why: keep them.
