@@ -31,6 +31,7 @@ import {
   startService,
   stopProcess,
 } from '../../src/sandbox/process.ts';
+import { loopbackHttpRate } from '../support/calibrate.ts';
 import { cpuSeconds, rssMb } from '../support/proc.ts';
 
 const { values: args } = parseArgs({ options: { parallel: { type: 'string', default: '16' } } });
@@ -222,7 +223,11 @@ async function main(): Promise<void> {
   });
   const { host, port, url } = makoService.address;
   const mako: Source = { root, url, storageId: `${host}:${port}` };
-  const figures: Record<string, number> = { parallel: PARALLEL };
+  const figures: Record<string, number> = {
+    parallel: PARALLEL,
+    // The machine's pace at what a mako and an agent do most (bench/support/calibrate.ts).
+    yardstick_loopback_http_per_s: round(await loopbackHttpRate()),
+  };
   let agent: AgentProcess | undefined;
   try {
     const owners = Array.from({ length: OWNERS }, () => randomUUID());

@@ -29,6 +29,7 @@ import { SeededRandom } from '../../src/sandbox/seed/random.ts';
 import { objectRecord } from '../../src/sandbox/seed/record.ts';
 import { Seeder, type SeedObject } from '../../src/sandbox/seed/seeder.ts';
 import { startSandbox, stopSandbox } from '../../src/sandbox/up.ts';
+import { loopbackHttpRate } from '../support/calibrate.ts';
 import { cpuSeconds, machineCpuSeconds, postgresCpuSeconds, rssMb } from '../support/proc.ts';
 
 const execFileAsync = promisify(execFile);
@@ -289,6 +290,10 @@ function report(figures: RunFigures): void {
 if (Object.keys(MANAGER_CONFIG).length > 0) {
   console.log(`manager config over the sandbox's: ${JSON.stringify(MANAGER_CONFIG)}`);
 }
+const yardstick = round(await loopbackHttpRate());
+console.log(
+  `machine yardstick: ${yardstick} loopback HTTP requests/s, a new connection each (see bench/support/calibrate.ts)`,
+);
 const main = await runOnce(OBJECTS);
 report(main);
 const runs: Record<string, RunFigures> = { [String(OBJECTS)]: main };
@@ -312,4 +317,10 @@ const targets = [
     met: (large ?? main).managerPeakRssMb < RSS_TARGET_MB && (large?.objects ?? 0) >= 1_000_000,
   },
 ];
-console.log(JSON.stringify({ bench: 'evacuate', figures: runs, targets }));
+console.log(
+  JSON.stringify({
+    bench: 'evacuate',
+    figures: { yardstick_loopback_http_per_s: yardstick, ...runs },
+    targets,
+  }),
+);
