@@ -430,7 +430,9 @@ describe('evacuate pipeline', () => {
   });
 
   test('a job cancelled, then interrupted while it winds down, winds down after a restart', async () => {
-    const objects = Array.from({ length: 30 }, (_, i) => record(`cw${i}`, 1));
+    // More objects than can be built into assignments before the cancel: at most 2 posted,
+    // 8 waiting to be posted, 3 queued and 1 being built, of 3 objects each (42).
+    const objects = Array.from({ length: 60 }, (_, i) => record(`cw${i}`, 1));
     const metadata = new FakeMetadata();
     for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
     const agents = new FakeAgents();
