@@ -13,34 +13,29 @@ function statFields(pid: number): string[] {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
-/** User + system CPU of a process (fields 14 and 15 of its stat line). */
+/** User + system CPU of a process: fields 14 and 15 of its stat line. */
 export function cpuSeconds(pid: number): number {
   const fields = statFields(pid);
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
-/** CPU of the children a process has reaped (fields 16 and 17): backends that have exited. */
-function reapedChildrenCpuSeconds(pid: number): number {
-  const fields = statFields(pid);
-  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
-}
-
 /**
- * CPU of every PostgreSQL process on this machine, including backends that have exited (the
- * postmaster reaps them). A process that exits between listing and reading is not counted.
+ * CPU of every PostgreSQL process on this machine, including backends that have exited: the
+ * postmaster (the one whose parent is not PostgreSQL) holds their time as its reaped children's
+ * (fields 16 and 17). A process that exits between listing and reading is not counted.
  */
 export function postgresCpuSeconds(): number {
+  const isPostgres = (pid: number) =>
+    readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres');
   let total = 0;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     try {
-      if (!readFileSync(`/proc/${pid}/comm`, 'utf8').startsWith('postgres')) continue;
-      total += cpuSeconds(pid);
-      const ppid = Number(statFields(pid)[1]);
-      if (!readFileSync(`/proc/${ppid}/comm`, 'utf8').startsWith('postgres')) {
-        total += reapedChildrenCpuSeconds(pid); // the postmaster
-      }
+      if (!isPostgres(pid)) continue;
+      const f = statFields(pid);
+      total += (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+      if (!isPostgres(Number(f[1]))) total += (Number(f[13]) + Number(f[14])) / TICKS_PER_SECOND;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       // The process exited while we read it; its time moves to the postmaster's reaped total.

@@ -1,26 +1,8 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { autovacuumOn, TableVacuumer } from '../../src/db/index.ts';
-import { createLogger } from '../../src/log/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-
-/** A logger whose records the test reads. */
-function recordingLogger(): { log: ReturnType<typeof createLogger>; records: { msg: string }[] } {
-  const records: { msg: string }[] = [];
-  const log = createLogger({
-    name: 'vacuum-test',
-    destination: new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) {
-          records.push(JSON.parse(line) as { msg: string });
-        }
-        done();
-      },
-    }),
-  });
-  return { log, records };
-}
+import { recordingLogger } from '../support/log.ts';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

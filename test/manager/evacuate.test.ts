@@ -60,6 +60,12 @@ function record(
 /** Moray stand-in: conditional puts on stored records. */
 class FakeMetadata implements MetadataWriter {
   readonly records = new Map<string, { etag: string; value: Record<string, unknown> }>();
+  /** A stand-in holding these objects' records under their etags. */
+  static holding(objects: readonly DiscoveredObject[]): FakeMetadata {
+    const metadata = new FakeMetadata();
+    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    return metadata;
+  }
   transientFailures = new Map<string, number>();
   puts = 0;
   async putObject(u: MetadataUpdate): Promise<void> {
@@ -234,8 +240,7 @@ describe('evacuate pipeline', () => {
         { ...record('logs', 2), key: '/acct/stor/logs/x' },
         record('ok0', 3), // a duplicate (same id on another shard)
       ];
-      const metadata = new FakeMetadata();
-      for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+      const metadata = FakeMetadata.holding(objects);
       metadata.records.set('/acct/stor/changed', { etag: 'user-wrote', value: {} });
       metadata.records.delete('/acct/stor/gone');
       const rewritten = record('rewritten', 2).object;
@@ -298,8 +303,7 @@ describe('evacuate pipeline', () => {
 
   test('a retry job takes the skipped objects, with their live record and etag', async () => {
     const objects = [record('t1', 1), record('t2', 1), record('t3', 1)];
-    const metadata = new FakeMetadata();
-    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    const metadata = FakeMetadata.holding(objects);
     const agents = new FakeAgents();
     agents.failTasks.set('t2', { Failed: { HTTPStatusCode: 500 } });
     const run = runner(source(objects), agents, metadata);
@@ -340,8 +344,7 @@ describe('evacuate pipeline', () => {
 
   test('max_objects stops discovery', async () => {
     const objects = Array.from({ length: 10 }, (_, i) => record(`m${i}`, 1));
-    const metadata = new FakeMetadata();
-    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    const metadata = FakeMetadata.holding(objects);
     const run = runner(source(objects), new FakeAgents(), metadata);
     const job = await newJob(4);
     run.submit(job);
@@ -369,8 +372,7 @@ describe('evacuate pipeline', () => {
 
   test('an agent never has more than maxAssignmentsPerAgent unfinished; the rest wait', async () => {
     const objects = Array.from({ length: 30 }, (_, i) => record(`cap${i}`, 1));
-    const metadata = new FakeMetadata();
-    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    const metadata = FakeMetadata.holding(objects);
     const agents = new FakeAgents();
     agents.complete = false;
     const run = runner(source(objects), agents, metadata, chooser, { maxAssignmentsPerAgent: 2 });
@@ -393,8 +395,7 @@ describe('evacuate pipeline', () => {
 
   test('a job interrupted while agents work is resumed by a new runner', async () => {
     const objects = Array.from({ length: 5 }, (_, i) => record(`r${i}`, 1));
-    const metadata = new FakeMetadata();
-    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    const metadata = FakeMetadata.holding(objects);
     const agents = new FakeAgents();
     agents.complete = false;
     const src = source(objects);
@@ -433,8 +434,7 @@ describe('evacuate pipeline', () => {
     // More objects than can be built into assignments before the cancel: at most 2 posted,
     // 8 waiting to be posted, 3 queued and 1 being built, of 3 objects each (42).
     const objects = Array.from({ length: 60 }, (_, i) => record(`cw${i}`, 1));
-    const metadata = new FakeMetadata();
-    for (const o of objects) metadata.records.set(o.key, { etag: o.etag, value: o.object });
+    const metadata = FakeMetadata.holding(objects);
     const agents = new FakeAgents();
     agents.complete = false;
     const src = source(objects);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { autovacuumOn } from '../../src/db/index.ts';
-import { createLogger } from '../../src/log/index.ts';
 import { ManagerStore } from '../../src/manager/store/index.ts';
 import { storeVacuumer } from '../../src/manager/store/maintenance.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { recordingLogger } from '../support/log.ts';
 
 describe('store maintenance', () => {
   let tdb: TestDatabase;
@@ -23,18 +22,7 @@ describe('store maintenance', () => {
       t.skip('this server runs autovacuum: the manager leaves vacuuming to it');
       return;
     }
-    const records: { msg: string }[] = [];
-    const log = createLogger({
-      name: 'maintenance-test',
-      destination: new Writable({
-        write(chunk: Buffer, _enc, done) {
-          for (const line of chunk.toString().split('\n').filter(Boolean)) {
-            records.push(JSON.parse(line) as { msg: string });
-          }
-          done();
-        },
-      }),
-    });
+    const { log, records } = recordingLogger('maintenance-test');
     let busy = false;
     const maintenance = storeVacuumer({ db: tdb.db, log, intervalMs: 20, busy: () => busy });
     await maintenance.start();

@@ -1,28 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { MorayClient } from '../../../src/moray/index.ts';
+import type { MorayClient } from '../../../src/moray/index.ts';
 import { MANTA_BUCKET } from '../../../src/sandbox/moray/manta-buckets.ts';
-import { startMorayShard } from '../../../src/sandbox/moray/shard.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
-import { silent } from './helpers.ts';
+import { startShardWithClient } from './helpers.ts';
 
 // Writes inside a transaction (batch, updateObjects, deleteMany) must read an uncached bucket
 // config through that transaction: on PGlite, whose one connection the transaction holds, a
 // read through the pool would wait forever.
-let tdb: TestDatabase;
-let shard: Awaited<ReturnType<typeof startMorayShard>>;
+let moray: Awaited<ReturnType<typeof startShardWithClient>>;
 let client: MorayClient;
 
 before(async () => {
-  tdb = await createTestDatabase();
-  shard = await startMorayShard({ db: tdb.db, port: 0, log: silent });
-  client = new MorayClient({ host: '127.0.0.1', port: shard.port, connections: 1, log: silent });
-  await client.connect();
+  moray = await startShardWithClient();
+  ({ client } = moray);
 });
 after(async () => {
-  await client.close();
-  await shard.close();
-  await tdb.drop();
+  await moray.close();
 });
 
 test('the first RPC after createBucket may be a batch, updateObjects or deleteMany', async () => {

@@ -1,28 +1,23 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { autovacuumOn } from '../../../src/db/index.ts';
-import { MorayClient } from '../../../src/moray/index.ts';
+import type { MorayClient } from '../../../src/moray/index.ts';
 import { MANTA_BUCKET } from '../../../src/sandbox/moray/manta-buckets.ts';
-import { startMorayShard } from '../../../src/sandbox/moray/shard.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
-import { silent } from './helpers.ts';
+import type { TestDatabase } from '../../support/database.ts';
+import { startShardWithClient } from './helpers.ts';
 
 // Real Moray's Manatee runs autovacuum; where the stand-in's server does not, the stand-in
 // vacuums the bucket tables whose rows it has rewritten, as an evacuation rewrites every record.
-let tdb: TestDatabase;
-let shard: Awaited<ReturnType<typeof startMorayShard>>;
+let moray: Awaited<ReturnType<typeof startShardWithClient>>;
 let client: MorayClient;
+let tdb: TestDatabase;
 
 before(async () => {
-  tdb = await createTestDatabase();
-  shard = await startMorayShard({ db: tdb.db, port: 0, log: silent, vacuumIntervalMs: 20 });
-  client = new MorayClient({ host: '127.0.0.1', port: shard.port, connections: 1, log: silent });
-  await client.connect();
+  moray = await startShardWithClient({ vacuumIntervalMs: 20 });
+  ({ client, tdb } = moray);
 });
 after(async () => {
-  await client.close();
-  await shard.close();
-  await tdb.drop();
+  await moray.close();
 });
 
 async function vacuumCount(table: string): Promise<number> {
