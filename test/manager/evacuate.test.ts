@@ -131,6 +131,7 @@ class FakeAgents implements AgentClient {
 function source(objects: DiscoveredObject[]): ObjectSource & { scans: number } {
   const src = {
     scans: 0,
+    excludes: (key: string) => key.includes('/stor/logs/'),
     async *scan(req: {
       resume: readonly { shard: number; done: boolean }[];
     }): AsyncIterable<SourceEvent> {
@@ -342,6 +343,87 @@ describe('evacuate pipeline', () => {
     assert.deepEqual(metadata.records.get(t2.key)?.value.sharks, [DEST, OTHER]);
   });
 
+  async function retryOf(previous: JobRecord): Promise<JobRecord> {
+    return store.createJob({
+      id: randomUUID(),
+      action: 'evacuate',
+      params: { from_shark: EVAC.manta_storage_id, max_objects: null },
+      fromShark: EVAC,
+      retryOf: previous.id,
+      metadataThreads: 2,
+    });
+  }
+
+  async function statusCounts(jobId: string): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const c of await store.counts(jobId)) {
+      if (c.count > 0 && c.bucket !== 'status') out[`${c.bucket}:${c.name}`] = c.count;
+      else if (c.count > 0) out[c.name] = c.count;
+    }
+    return out;
+  }
+
+  test('a retry applies the exclusions and records what its fresh reads found', async () => {
+    const objects = [record('r1', 1), record('r2', 1), record('r3', 1), record('logs/r4', 1)];
+    const metadata = FakeMetadata.holding(objects);
+    const agents = new FakeAgents();
+    for (const o of objects) agents.failTasks.set(o.id, { Failed: { HTTPStatusCode: 500 } });
+    const run = runner(source([]), agents, metadata);
+    const first = await newJob();
+    // The first job ran before logs/ was excluded: all four failed on their source.
+    await store.recordDiscovered(first.id, objects);
+    await store.transition(first.id, [
+      {
+        select: { ids: objects.map((o) => o.id) },
+        from: 'unprocessed',
+        to: { status: 'skipped', reason: '{http_status_code:500}' },
+      },
+    ]);
+    assert.ok(await store.setJobState(first.id, ['setup'], 'complete'));
+    agents.failTasks.clear();
+    // Since: r2 deleted, r3 moved off the shark by someone else, the excluded one deleted.
+    metadata.records.delete(objects[1]!.key);
+    const r3 = metadata.records.get(objects[2]!.key)!;
+    metadata.records.set(objects[2]!.key, {
+      etag: 'moved',
+      value: { ...r3.value, sharks: [OTHER, DEST] },
+    });
+    metadata.records.delete(objects[3]!.key);
+    const retry = await retryOf(first);
+    run.submit(retry);
+    await run.whenDone(retry.id);
+    assert.equal((await store.getJob(retry.id))?.state, 'complete');
+    assert.deepEqual(await statusCounts(retry.id), {
+      complete: 1,
+      skipped: 3,
+      'skip:metadata_object_not_found': 1,
+      'skip:object_not_on_shark': 1,
+      'skip:excluded_key_prefix': 1,
+    });
+    assert.equal(
+      (await store.getObject(retry.id, 'logs/r4'))?.skippedReason,
+      'excluded_key_prefix',
+    );
+  });
+
+  test('a retry of a cancelled job re-processes what it left unprocessed', async () => {
+    const objects = [record('c1', 1), record('c2', 1), record('c3', 1)];
+    const metadata = FakeMetadata.holding(objects);
+    const run = runner(source([]), new FakeAgents(), metadata);
+    const first = await newJob();
+    await store.recordDiscovered(first.id, objects);
+    await store.transition(first.id, [
+      { select: { ids: ['c1'] }, from: 'unprocessed', to: { status: 'complete' } },
+    ]);
+    assert.ok(await store.setJobState(first.id, ['setup'], 'cancelled'));
+    const retry = await retryOf(first);
+    run.submit(retry);
+    await run.whenDone(retry.id);
+    assert.equal((await store.getJob(retry.id))?.state, 'complete');
+    assert.deepEqual(await statusCounts(retry.id), { complete: 2 });
+    assert.deepEqual(metadata.records.get(objects[1]!.key)?.value.sharks, [DEST, OTHER]);
+  });
+
   test('max_objects stops discovery', async () => {
     const objects = Array.from({ length: 10 }, (_, i) => record(`m${i}`, 1));
     const metadata = FakeMetadata.holding(objects);
@@ -356,6 +438,7 @@ describe('evacuate pipeline', () => {
 
   test('a discovery failure fails the job with its cause', async () => {
     const failing: ObjectSource = {
+      excludes: () => false,
       // biome-ignore lint/correctness/useYield: fails before yielding anything
       async *scan() {
         throw new Error('shard 7 unreachable');

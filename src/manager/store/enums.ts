@@ -45,6 +45,8 @@ export const SKIP_REASONS = [
   'metadata_etag_mismatch',
   'metadata_object_not_found',
   'excluded_key_prefix',
+  // A retry's fresh read found the record no longer names the shark (moved since).
+  'object_not_on_shark',
 ] as const;
 export type UnitSkipReasonDb = (typeof SKIP_REASONS)[number];
 /** A skip reason as stored: a unit name or `{http_status_code:N}`. */

@@ -18,6 +18,11 @@ const list = (values: readonly string[]): string => values.map((v) => `'${v}'`).
 
 /** Job states as migration 1 created them: a released migration's text never changes. */
 const JOB_STATES_V1 = ['init', 'setup', 'running', 'stopped', 'complete', 'failed'];
+/** Skip reasons as migration 1 created them; later ones come with the migration adding them. */
+const SKIP_REASONS_V1 = SKIP_REASONS.slice(0, SKIP_REASONS.indexOf('excluded_key_prefix') + 1);
+const skipReasonCheck = (reasons: readonly string[]): string =>
+  `CHECK (skipped_reason IN (${list(reasons)})
+          OR skipped_reason ~ '^[{]http_status_code:[1-5][0-9][0-9][}]$')`;
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -47,8 +52,7 @@ export const MIGRATIONS: readonly Migration[] = [
         etag text NOT NULL,
         object jsonb NOT NULL,
         status text NOT NULL CHECK (status IN (${list(OBJECT_STATUSES)})),
-        skipped_reason text CHECK (skipped_reason IN (${list(SKIP_REASONS)})
-          OR skipped_reason ~ '^[{]http_status_code:[1-5][0-9][0-9][}]$'),
+        skipped_reason text ${skipReasonCheck(SKIP_REASONS_V1)},
         error text CHECK (error IN (${list(OBJECT_ERRORS)})),
         error_detail text,
         assignment_id uuid,
@@ -124,6 +128,16 @@ export const MIGRATIONS: readonly Migration[] = [
     // restarted meanwhile resumes the job winding down instead of running it in full.
     name: 'durable cancel requests',
     statements: ['ALTER TABLE jobs ADD COLUMN cancel_requested_at timestamptz'],
+  },
+  {
+    version: 5,
+    // A retry records what its fresh read found: the object is no longer on the shark.
+    name: 'skip reason object_not_on_shark',
+    statements: [
+      'ALTER TABLE evacuate_objects DROP CONSTRAINT evacuate_objects_skipped_reason_check',
+      `ALTER TABLE evacuate_objects ADD CONSTRAINT evacuate_objects_skipped_reason_check
+        ${skipReasonCheck(SKIP_REASONS.slice(0, SKIP_REASONS.indexOf('object_not_on_shark') + 1))}`,
+    ],
   },
 ];
 

@@ -154,6 +154,28 @@ export class E2ESandbox {
     });
   }
 
+  /**
+   * What a user's PUT of the same bytes does: a new object id whose files (identical content,
+   * same MD5) are written on the record's sharks, and the record replaced. The old files stay.
+   */
+  async reupload(object: ObjectState): Promise<void> {
+    const client = this.#shardClient(object.key);
+    const current = await client.getObject('manta', object.key);
+    const objectId = randomUUID();
+    for (const id of object.sharks) {
+      const shark = this.sandbox.sharks.find((s) => s.manta_storage_id === id);
+      if (!shark) throw new Error(`no shark ${id}`);
+      const content = await readFile(join(shark.root, object.owner, object.objectId));
+      await writeFile(join(shark.root, object.owner, objectId), content);
+    }
+    await client.putObject('manta', object.key, {
+      ...current.value,
+      objectId,
+      etag: objectId,
+      mtime: Date.now(),
+    });
+  }
+
   async deleteObject(key: string): Promise<void> {
     await this.#shardClient(key).delObject('manta', key);
   }

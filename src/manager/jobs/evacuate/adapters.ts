@@ -7,6 +7,7 @@ import type { ShardSource } from '../../../discovery/index.ts';
 import {
   type DiscoveryOptions,
   discoverObjects,
+  keyExcluder,
   type ShardCheckpoints,
 } from '../../../discovery/index.ts';
 import {
@@ -31,13 +32,21 @@ import {
 
 /** Discovery over the configured shards; a shard's checkpoint cursor is its ShardCheckpoints JSON. */
 export class DiscoveryObjectSource implements ObjectSource {
+  private readonly exclude: (key: string) => string | undefined;
+
   constructor(
     private readonly shards: () => readonly ShardSource[],
     private readonly options: Omit<
       DiscoveryOptions,
       'shark' | 'shards' | 'checkpoints' | 'signal'
     > = {},
-  ) {}
+  ) {
+    this.exclude = keyExcluder(options.excludeKeyPrefixes ?? [], options.excludeMatch);
+  }
+
+  excludes(key: string): boolean {
+    return this.exclude(key) !== undefined;
+  }
 
   async *scan(request: {
     shark: StorageNodeRef;

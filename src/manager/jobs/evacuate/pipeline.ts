@@ -27,6 +27,7 @@ import type {
   TransitionGroup,
 } from '../../store/index.ts';
 import { BadObjectError, buildTask, objectFacts, rewriteSharks, sourceCopy } from './object.ts';
+import { retryBatches } from './retry.ts';
 import {
   type AgentClient,
   AgentTransportError,
@@ -37,7 +38,7 @@ import {
   type MetadataUpdate,
   type MetadataWriter,
   type ObjectSource,
-  type SourceEvent,
+  type RecordBatch,
 } from './types.ts';
 
 export interface PipelineDeps {
@@ -48,13 +49,6 @@ export interface PipelineDeps {
   metadata: MetadataWriter;
   metrics: ManagerMetrics;
   log: Logger;
-}
-
-interface RecordBatch {
-  objects: DiscoveredObject[];
-  excluded: DiscoveredObject[];
-  malformed: { shard: number; key: string; problem: string }[];
-  checkpoint: (SourceEvent & { kind: 'checkpoint' }) | undefined;
 }
 
 interface PlacedObject {
@@ -239,7 +233,7 @@ export class EvacuatePipeline {
     let batch = this.emptyBatch();
     const flush = async () => {
       if (
-        batch.objects.length + batch.excluded.length + batch.malformed.length > 0 ||
+        batch.objects.length + batch.skipped.length + batch.malformed.length > 0 ||
         batch.checkpoint
       ) {
         await this.recordQ.push(batch);
@@ -255,7 +249,7 @@ export class EvacuatePipeline {
       for await (const event of events) {
         if (this.draining) return;
         if (event.kind === 'checkpoint') {
-          batch.checkpoint = event;
+          batch.checkpoint = event.checkpoint;
           await flush();
           continue;
         }
@@ -263,9 +257,10 @@ export class EvacuatePipeline {
           if (this.limitReached()) break; // max_objects (§4.17): stop discovering
           this.received++;
           batch.objects.push(event.object);
-        } else if (event.kind === 'excluded') batch.excluded.push(event.object);
-        else batch.malformed.push(event);
-        if (batch.objects.length + batch.excluded.length >= RECORD_BATCH) await flush();
+        } else if (event.kind === 'excluded') {
+          batch.skipped.push({ object: event.object, reason: 'excluded_key_prefix' });
+        } else batch.malformed.push(event);
+        if (batch.objects.length + batch.skipped.length >= RECORD_BATCH) await flush();
       }
     } catch (err) {
       // A cancel ends the scan with an abort: the objects found so far are the job's.
@@ -275,42 +270,21 @@ export class EvacuatePipeline {
     await flush();
   }
 
-  /** A retry job's objects: the previous job's skipped and errored ones (§4.13), fresh state. */
+  /** A retry job's objects: what the previous job left unfinished, re-read live (§4.13). */
   private async discoverRetry(previous: string): Promise<void> {
-    for (const status of ['skipped', 'error'] as const) {
-      let after: string | undefined;
-      for (;;) {
-        if (this.draining) return;
-        const page = await this.deps.store.objectsByStatus(previous, status, after, RECORD_BATCH);
-        if (page.length === 0) break;
-        after = page[page.length - 1]!.id;
-        const objects: DiscoveredObject[] = [];
-        for (const o of page) {
-          if (o.error === 'bad_shard_number') continue;
-          // Re-read the live record so that a retry does not fail on a stale etag (§13.4).
-          const live = await this.readLive(o.shard, o.key);
-          const sharks = live?.value.sharks;
-          const fresh =
-            live !== undefined &&
-            Array.isArray(sharks) &&
-            sharks.some(
-              (c) => (c as { manta_storage_id?: unknown }).manta_storage_id === this.evacuated,
-            );
-          objects.push({
-            id: o.id,
-            key: o.key,
-            shard: o.shard,
-            etag: fresh ? live.etag : o.etag,
-            object: fresh ? live.value : o.object,
-          });
-        }
-        await this.recordQ.push({ ...this.emptyBatch(), objects });
-      }
-    }
+    const batches = retryBatches({
+      page: (status, after) =>
+        this.deps.store.objectsByStatus(previous, status, after, RECORD_BATCH),
+      readLive: (shard, key) => this.readLive(shard, key),
+      excluded: (key) => this.deps.source.excludes(key),
+      evacuated: this.evacuated,
+      stopped: () => this.draining,
+    });
+    for await (const batch of batches) await this.recordQ.push(batch);
   }
 
   private emptyBatch(): RecordBatch {
-    return { objects: [], excluded: [], malformed: [], checkpoint: undefined };
+    return { objects: [], skipped: [], malformed: [], checkpoint: undefined };
   }
 
   // --- recording -------------------------------------------------------------------------
@@ -326,20 +300,27 @@ export class EvacuatePipeline {
       for (const o of page) await this.placeQ.push({ id: o.id, object: o.object });
     }
     for await (const batch of this.recordQ) {
-      const all = [...batch.objects, ...batch.excluded];
-      const result = await store.recordDiscovered(this.jobId, all, batch.checkpoint?.checkpoint);
-      const excluded = new Set(batch.excluded.map((o) => o.id));
-      const skip = result.recorded.filter((o) => excluded.has(o.id)).map((o) => o.id);
-      if (skip.length > 0) {
-        await store.transition(this.jobId, [
-          {
-            select: { ids: skip },
-            from: 'unprocessed',
-            to: { status: 'skipped', reason: 'excluded_key_prefix' },
-          },
-        ]);
-        this.deps.metrics.objectSkips('excluded_key_prefix', skip.length);
+      const skipped = batch.skipped.map((s) => s.object);
+      const all = [...batch.objects, ...skipped];
+      const result = await store.recordDiscovered(this.jobId, all, batch.checkpoint);
+      const recorded = new Set(result.recorded.map((o) => o.id));
+      const byReason = new Map<SkipReasonDb, string[]>();
+      for (const { object, reason } of batch.skipped) {
+        if (!recorded.has(object.id)) continue;
+        byReason.set(reason, [...(byReason.get(reason) ?? []), object.id]);
       }
+      if (byReason.size > 0) {
+        await store.transition(
+          this.jobId,
+          [...byReason].map(([reason, ids]) => ({
+            select: { ids },
+            from: 'unprocessed' as const,
+            to: { status: 'skipped' as const, reason },
+          })),
+        );
+        for (const [reason, ids] of byReason) this.deps.metrics.objectSkips(reason, ids.length);
+      }
+      const skippedIds = new Set(skipped.map((o) => o.id));
       for (const m of batch.malformed) {
         const id = `malformed:${m.shard}:${m.key}`;
         const object = { id, key: m.key, shard: m.shard, etag: '', object: {} };
@@ -347,7 +328,7 @@ export class EvacuatePipeline {
         log.warn({ shard: m.shard, key: m.key, problem: m.problem }, 'malformed record');
       }
       for (const o of result.recorded) {
-        if (!excluded.has(o.id)) await this.placeQ.push({ id: o.id, object: o.object });
+        if (!skippedIds.has(o.id)) await this.placeQ.push({ id: o.id, object: o.object });
       }
     }
   }

@@ -26,6 +26,23 @@ export interface ObjectSource {
     resume: readonly DiscoveryCheckpoint[];
     signal: AbortSignal;
   }): AsyncIterable<SourceEvent>;
+  /** True when `exclude_key_prefixes` keep the key out of jobs (a retry applies it too). */
+  excludes(key: string): boolean;
+}
+
+/** What discovery (or a retry's re-read) hands the recording stage at once. */
+export interface RecordBatch {
+  objects: DiscoveredObject[];
+  /** Recorded and skipped at once, with their reasons (exclusions, objects gone or moved). */
+  skipped: { object: DiscoveredObject; reason: SkipReasonDb }[];
+  malformed: { shard: number; key: string; problem: string }[];
+  checkpoint: DiscoveryCheckpoint | undefined;
+}
+
+/** An object's record as its metadata shard holds it now. */
+export interface LiveRecord {
+  value: Record<string, unknown>;
+  etag: string;
 }
 
 export type Placement =
@@ -58,12 +75,26 @@ export type PostOutcome =
 
 export type CheckOutcome =
   | { kind: 'state'; state: AgentAssignmentState }
-  /** Non-2xx: the agent does not know the assignment. */
+  /** A 4xx other than 401 (404: the agent does not know the assignment). */
   | { kind: 'missing'; status: number };
 
-/** A request to an agent that did not get an answer (connection refused, reset, timeout). */
+/**
+ * A request to an agent that did not get a usable answer: connection refused, reset or timed
+ * out, a body cut off mid-response, an answer that does not parse, or (GET) a 5xx. Transient.
+ */
 export class AgentTransportError extends Error {
   override readonly name = 'AgentTransportError';
+  readonly code = 'agent_transport';
+}
+
+/**
+ * The agent refused the manager's credentials (HTTP 401): its `auth_token` and the manager's
+ * differ or the manager sent none. A configuration error, not an outage and not "the agent
+ * does not know the assignment"; deliberately not an AgentTransportError.
+ */
+export class AgentUnauthorizedError extends Error {
+  override readonly name = 'AgentUnauthorizedError';
+  readonly code = 'agent_unauthorized';
 }
 
 /** Talks to the agent on a destination shark (L's wire format, agent.md §2). */
@@ -98,11 +129,7 @@ export interface MetadataWriter {
    */
   putBatch(shard: number, updates: readonly MetadataUpdate[], signal: AbortSignal): Promise<void>;
   /** The live record and its etag (undefined when gone): tells our own earlier write from a user's. */
-  getObject(
-    shard: number,
-    key: string,
-    signal: AbortSignal,
-  ): Promise<{ value: Record<string, unknown>; etag: string } | undefined>;
+  getObject(shard: number, key: string, signal: AbortSignal): Promise<LiveRecord | undefined>;
 }
 
 /** Objects a retry job takes from the previous job (§4.13). */
