@@ -1,15 +1,35 @@
-/** HTTP client of the manager API for rebalancer-adm. */
-import type { JobListEntry, JobStatus } from '../api/manager.ts';
+/**
+ * HTTP client of the manager API for rebalancer-adm. Every failure — no connection, a
+ * connection dropped before the whole answer arrived, an error status, an answer that does not
+ * match the route's schema in src/api — is an AdmRequestError.
+ */
+import type { Static, TSchema } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { JobId, JobList, type JobListEntry, JobStatus, ManagerError } from '../api/manager.ts';
 
-/** The manager answered with an error status, or could not be reached. */
+export type AdmFailure = 'transport' | 'status' | 'body';
+
+/** The manager answered with an error status, or could not be reached, or answered nonsense. */
 export class AdmRequestError extends Error {
   override readonly name = 'AdmRequestError';
   constructor(
     message: string,
     readonly status?: number,
+    readonly code: AdmFailure = status === undefined ? 'transport' : 'status',
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
+}
+
+const checkJobList = Compile(JobList);
+const checkJobStatus = Compile(JobStatus);
+const checkJobId = Compile(JobId);
+const checkManagerError = Compile(ManagerError);
+
+function reason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}`;
 }
 
 export class ManagerClient {
@@ -22,9 +42,10 @@ export class ManagerClient {
     method: string,
     path: string,
     body?: unknown,
-  ): Promise<{ text: string; server: string }> {
+  ): Promise<{ text: string; server: string; url: string }> {
     const url = `${this.baseUrl.replace(/\/+$/, '')}${path}`;
     let res: Response;
+    let text: string;
     try {
       res = await fetch(url, {
         method,
@@ -33,33 +54,81 @@ export class ManagerClient {
           ? {}
           : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
       });
+      // Inside the try: a connection dropped while the body is in flight is a transport failure.
+      text = await res.text();
     } catch (err) {
-      const cause =
-        err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
       throw new AdmRequestError(
-        `Request failed: ${method} ${url}: ${(err as Error).message}${cause}`,
+        `Request failed: ${method} ${url}: ${reason(err)}`,
+        undefined,
+        'transport',
+        {
+          cause: err,
+        },
       );
     }
-    const text = await res.text();
     if (!res.ok) {
       let message = text;
       try {
-        const parsed = JSON.parse(text) as { message?: unknown };
-        if (typeof parsed.message === 'string') message = parsed.message;
+        const parsed: unknown = JSON.parse(text);
+        if (checkManagerError.Check(parsed)) message = parsed.message;
       } catch {
         // not a JSON error body (e.g. a legacy manager's plain text): show it as is
       }
       throw new AdmRequestError(`Server response: ${res.status}: ${message}`, res.status);
     }
-    return { text, server: res.headers.get('server') ?? 'unknown' };
+    return { text, server: res.headers.get('server') ?? 'unknown', url };
+  }
+
+  /** Parses and validates a 2xx JSON answer against the route's response schema. */
+  private async json<S extends TSchema>(
+    check: { Check(value: unknown): value is Static<S> },
+    what: string,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<Static<S>> {
+    const { text, url } = await this.call(method, path, body);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new AdmRequestError(
+        `Server response to ${method} ${url} is not JSON: ${text.slice(0, 200)}`,
+        200,
+        'body',
+        { cause: err },
+      );
+    }
+    if (!check.Check(parsed)) {
+      throw new AdmRequestError(
+        `Server response to ${method} ${url} is not ${what}: ${text.slice(0, 200)}`,
+        200,
+        'body',
+      );
+    }
+    return parsed;
+  }
+
+  /** A create/retry answer: the bare job UUID and a newline (L's form). */
+  private async jobId(method: string, path: string, body?: unknown): Promise<string> {
+    const { text, url } = await this.call(method, path, body);
+    const id = text.trim();
+    if (!checkJobId.Check(id)) {
+      throw new AdmRequestError(
+        `Server response to ${method} ${url} is not a job id: ${text.slice(0, 200)}`,
+        200,
+        'body',
+      );
+    }
+    return id;
   }
 
   async list(): Promise<JobListEntry[]> {
-    return JSON.parse((await this.call('GET', '/jobs')).text) as JobListEntry[];
+    return this.json<typeof JobList>(checkJobList, 'a job list', 'GET', '/jobs');
   }
 
   async get(id: string): Promise<JobStatus> {
-    return JSON.parse((await this.call('GET', `/jobs/${id}`)).text) as JobStatus;
+    return this.json<typeof JobStatus>(checkJobStatus, 'a job status', 'GET', `/jobs/${id}`);
   }
 
   async createEvacuate(shark: string, maxObjects: number | undefined): Promise<string> {
@@ -67,15 +136,20 @@ export class ManagerClient {
       maxObjects === undefined
         ? { from_shark: shark }
         : { from_shark: shark, max_objects: maxObjects };
-    return (await this.call('POST', '/jobs', { action: 'evacuate', params })).text.trim();
+    return this.jobId('POST', '/jobs', { action: 'evacuate', params });
   }
 
   async retry(id: string): Promise<string> {
-    return (await this.call('POST', `/jobs/${id}/retry`)).text.trim();
+    return this.jobId('POST', `/jobs/${id}/retry`);
   }
 
   async cancel(id: string): Promise<JobStatus> {
-    return JSON.parse((await this.call('POST', `/jobs/${id}/cancel`)).text) as JobStatus;
+    return this.json<typeof JobStatus>(
+      checkJobStatus,
+      'a job status',
+      'POST',
+      `/jobs/${id}/cancel`,
+    );
   }
 
   async setMetadataThreads(id: string, n: number): Promise<void> {

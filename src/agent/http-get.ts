@@ -14,15 +14,34 @@ export interface HttpGetOptions {
   idleTimeoutMs: number;
 }
 
+export type HttpGetFailure =
+  | 'connect_timeout'
+  | 'idle_timeout'
+  | 'aborted'
+  /** Refused, reset, or closed before the headers arrived (the cause has the errno). */
+  | 'connection_failed'
+  /** The connection broke while the body was in flight: fewer bytes than announced. */
+  | 'truncated';
+
+/** Every failure of a GET, before or after its headers; the task treats it as a network error. */
 export class HttpGetError extends Error {
   override readonly name = 'HttpGetError';
   constructor(
     message: string,
-    readonly code: 'connect_timeout' | 'idle_timeout' | 'aborted',
+    readonly code: HttpGetFailure,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
+
+interface Exchange {
+  readonly url: string;
+  /** Why we destroyed the request ourselves; node then ends the body with a bare `aborted`. */
+  reason: HttpGetError | undefined;
+}
+
+const exchanges = new WeakMap<IncomingMessage, Exchange>();
 
 /** A keep-alive pool; connections per source storage node are bounded by `maxSockets`. */
 export function createDownloadAgent(maxSocketsPerHost: number): Agent {
@@ -30,8 +49,8 @@ export function createDownloadAgent(maxSocketsPerHost: number): Agent {
 }
 
 /**
- * Sends the GET and resolves with the response once its headers arrived; the body is the
- * returned message (a Readable), still subject to the idle timeout.
+ * Sends the GET and resolves with the response once its headers arrived; read its body with
+ * `responseBody`, which is still subject to the idle timeout. Rejects with HttpGetError.
  */
 export function httpGet(
   url: string,
@@ -44,15 +63,20 @@ export function httpGet(
       return;
     }
     const req = request(url, { method: 'GET', agent });
+    const exchange: Exchange = { url, reason: undefined };
+    const fail = (err: HttpGetError): void => {
+      exchange.reason ??= err;
+      req.destroy(err);
+    };
     let connectTimer: NodeJS.Timeout | undefined;
-    const onAbort = () => req.destroy(new HttpGetError(`GET ${url} aborted`, 'aborted'));
+    const onAbort = () => fail(new HttpGetError(`GET ${url} aborted`, 'aborted'));
     options.signal.addEventListener('abort', onAbort, { once: true });
     const cleanup = () => {
       clearTimeout(connectTimer);
       options.signal.removeEventListener('abort', onAbort);
     };
     req.setTimeout(options.idleTimeoutMs, () => {
-      req.destroy(
+      fail(
         new HttpGetError(
           `GET ${url}: nothing received for ${options.idleTimeoutMs} ms`,
           'idle_timeout',
@@ -62,7 +86,7 @@ export function httpGet(
     req.once('socket', (socket) => {
       if (!socket.connecting) return;
       connectTimer = setTimeout(() => {
-        req.destroy(
+        fail(
           new HttpGetError(
             `GET ${url}: not connected after ${options.connectTimeoutMs} ms`,
             'connect_timeout',
@@ -76,14 +100,55 @@ export function httpGet(
       // The request's idle timer keeps guarding the body; stop watching the abort signal only
       // once the body is done (a destroyed request also ends the response with an error).
       res.once('close', cleanup);
+      exchanges.set(res, exchange);
       resolve(res);
     });
-    req.once('error', (err) => {
+    // `on`, not `once`: a second error must not be an uncaught one.
+    req.on('error', (err) => {
       cleanup();
-      reject(err);
+      reject(
+        err instanceof HttpGetError
+          ? err
+          : new HttpGetError(`GET ${url}: ${describe(err)}`, 'connection_failed', { cause: err }),
+      );
     });
     req.end();
   });
+}
+
+/**
+ * The body of a response from `httpGet`, chunk by chunk. A body that ends before the bytes its
+ * headers announced — the connection dropped, timed out or was aborted — throws HttpGetError,
+ * never ends as if it were whole.
+ */
+export async function* responseBody(res: IncomingMessage): AsyncGenerator<Buffer, void, undefined> {
+  const exchange = exchanges.get(res);
+  const url = exchange?.url ?? 'response';
+  let bytes = 0;
+  const cut = (cause?: unknown): HttpGetError =>
+    exchange?.reason ??
+    new HttpGetError(
+      `GET ${url}: connection lost after ${bytes} body bytes` +
+        ` of ${res.headers['content-length'] ?? 'an unknown number'}` +
+        (cause === undefined ? '' : `: ${describe(cause)}`),
+      'truncated',
+      { cause },
+    );
+  try {
+    for await (const chunk of res) {
+      bytes += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  } catch (err) {
+    throw err instanceof HttpGetError ? err : cut(err);
+  }
+  if (!res.complete) throw cut();
+}
+
+function describe(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === undefined ? err.message : `${code}: ${err.message}`;
 }
 
 /** Reads and drops a (small) error body so the connection can be reused; destroys big ones. */

@@ -493,11 +493,13 @@ class ClientConnection {
       );
       return;
     }
+    const d = msg.data.d;
     if (msg.status === FastStatus.Error) {
-      this.complete(req, new FastServerError(req.method, msg.data.d as ErrorPayload));
+      this.complete(req, new FastServerError(req.method, errorPayload(d)));
       return;
     }
-    if (!req.abandoned) this.accept(req, msg.data.d as unknown[]);
+    // The decoder refuses a DATA/END whose d is not an array: `[]` is never reached.
+    if (!req.abandoned) this.accept(req, Array.isArray(d) ? d : []);
     if (msg.status === FastStatus.End) this.complete(req, undefined);
   }
 
@@ -547,3 +549,17 @@ type ErrorPayload = {
   context?: Record<string, unknown>;
   info?: Record<string, unknown>;
 };
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The server's error; the decoder vouches for name and message, a non-object context or info is dropped. */
+function errorPayload(d: unknown): ErrorPayload {
+  const e = isRecord(d) ? d : {};
+  return {
+    name: typeof e.name === 'string' ? e.name : 'FastError',
+    message: typeof e.message === 'string' ? e.message : '',
+    ...(isRecord(e.context) ? { context: e.context } : {}),
+    ...(isRecord(e.info) ? { info: e.info } : {}),
+  };
+}

@@ -8,7 +8,9 @@ import {
   discardBody,
   HttpGetError,
   httpGet,
+  responseBody,
 } from '../../src/agent/http-get.ts';
+import { startBrokenHttpServer } from '../support/broken-http.ts';
 
 const BODY = randomBytes(8 * 1024 * 1024);
 let server: Server;
@@ -22,6 +24,11 @@ before(async () => {
     socket.once('data', (request) => {
       const path = request.toString('latin1').split(' ')[1];
       if (path === '/silent') return;
+      if (path === '/silent-body') {
+        // Headers and a first chunk, then nothing: the body stalls.
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nfirst');
+        return;
+      }
       const body = path === '/small-error' ? Buffer.from('not found') : BODY;
       const status = path === '/small-error' ? '404 Not Found' : '200 OK';
       socket.write(
@@ -50,8 +57,8 @@ test('a slow consumer gets the whole body although the server closed right after
   });
   assert.equal(res.statusCode, 200);
   const hash = createHash('md5');
-  for await (const chunk of res) {
-    hash.update(chunk as Buffer);
+  for await (const chunk of responseBody(res)) {
+    hash.update(chunk);
     await sleep(1); // slower than the socket: the parser pauses under backpressure
   }
   assert.equal(hash.digest('hex'), createHash('md5').update(BODY).digest('hex'));
@@ -92,9 +99,77 @@ test('an abort signal ends the request', async () => {
   );
 });
 
-test('a refused connection is an error, not a hang', async () => {
+test('a refused connection is an HttpGetError, not a hang', async () => {
   await assert.rejects(
     httpGet('http://127.0.0.1:1/x', agent, { signal: new AbortController().signal, ...timeouts }),
-    (err: unknown) => (err as NodeJS.ErrnoException).code === 'ECONNREFUSED',
+    (err: unknown) =>
+      err instanceof HttpGetError &&
+      err.code === 'connection_failed' &&
+      (err.cause as NodeJS.ErrnoException).code === 'ECONNREFUSED',
+  );
+});
+
+/** Reads the whole body; resolves with its size or rejects as responseBody does. */
+async function drain(res: Awaited<ReturnType<typeof httpGet>>): Promise<number> {
+  let n = 0;
+  for await (const chunk of responseBody(res)) n += chunk.length;
+  return n;
+}
+
+test('a body cut off mid-stream throws HttpGetError truncated, never ends as complete', async () => {
+  const broken = await startBrokenHttpServer({
+    status: '200 OK',
+    partialBody: 'x'.repeat(5000),
+    contentLength: 1_000_000,
+  });
+  try {
+    const res = await httpGet(`${broken.url}/obj`, agent, {
+      signal: new AbortController().signal,
+      ...timeouts,
+    });
+    assert.equal(res.statusCode, 200);
+    await assert.rejects(drain(res), (err: unknown) => {
+      assert.ok(err instanceof HttpGetError, String(err));
+      assert.equal(err.code, 'truncated');
+      assert.match(err.message, /connection lost after 5000 body bytes of 1000000/);
+      return true;
+    });
+    assert.equal(res.complete, false);
+  } finally {
+    await broken.close();
+  }
+});
+
+test('cut off inside the headers is HttpGetError connection_failed', async () => {
+  const broken = await startBrokenHttpServer({ cutInHeaders: true });
+  try {
+    await assert.rejects(
+      httpGet(`${broken.url}/obj`, agent, { signal: new AbortController().signal, ...timeouts }),
+      (err: unknown) => err instanceof HttpGetError && err.code === 'connection_failed',
+    );
+  } finally {
+    await broken.close();
+  }
+});
+
+test('an idle timeout or an abort during the body keeps its own code', async () => {
+  const started = await httpGet(`${base}/silent-body`, agent, {
+    signal: new AbortController().signal,
+    connectTimeoutMs: 2000,
+    idleTimeoutMs: 100,
+  });
+  await assert.rejects(
+    drain(started),
+    (err: unknown) => err instanceof HttpGetError && err.code === 'idle_timeout',
+  );
+  const controller = new AbortController();
+  const res = await httpGet(`${base}/silent-body`, agent, {
+    signal: controller.signal,
+    ...timeouts,
+  });
+  setTimeout(() => controller.abort(), 20);
+  await assert.rejects(
+    drain(res),
+    (err: unknown) => err instanceof HttpGetError && err.code === 'aborted',
   );
 });

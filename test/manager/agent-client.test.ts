@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { HttpAgentClient } from '../../src/manager/jobs/evacuate/agent-client.ts';
 import { AgentTransportError } from '../../src/manager/jobs/evacuate/types.ts';
+import { startBrokenHttpServer } from '../support/broken-http.ts';
 
 const dest = { manta_storage_id: '3.stor.test', datacenter: 'dc1' };
 const ID = '6f1c2b1e-1d2c-4e5f-8a9b-0c1d2e3f4a5b';
@@ -50,6 +51,23 @@ describe('HttpAgentClient', () => {
           );
         } else if (req.url === '/assignments/garbage') {
           res.writeHead(200).end('{"stats":{"state":"Sleeping"}}');
+        } else if (req.url === '/assignments/not-json') {
+          res.writeHead(200).end('{"uuid": "x", "stats": ');
+        } else if (req.url === '/assignments/bad-task') {
+          // A failed task without its object_id: the wrong shape, deep inside.
+          res.writeHead(200).end(
+            JSON.stringify({
+              uuid: ID,
+              stats: {
+                state: { Complete: [{ status: 'Pending' }] },
+                failed: 1,
+                complete: 1,
+                total: 1,
+              },
+            }),
+          );
+        } else if (req.url === '/assignments/shutting-down') {
+          res.writeHead(503).end('{"code":"ShuttingDown","message":"agent is shutting down"}');
         } else {
           res.writeHead(404).end();
         }
@@ -83,6 +101,19 @@ describe('HttpAgentClient', () => {
     await assert.rejects(client.get(dest, 'garbage', signal), AgentTransportError);
   });
 
+  test('GET: not JSON, or JSON of the wrong shape, is a transport failure (polled again)', async () => {
+    const signal = new AbortController().signal;
+    await assert.rejects(client.get(dest, 'not-json', signal), AgentTransportError);
+    await assert.rejects(client.get(dest, 'bad-task', signal), AgentTransportError);
+  });
+
+  test('GET: a 5xx is a transport failure, not "the agent does not know the assignment"', async () => {
+    await assert.rejects(
+      client.get(dest, 'shutting-down', new AbortController().signal),
+      (err: unknown) => err instanceof AgentTransportError && /HTTP 503/.test(err.message),
+    );
+  });
+
   test('no agent listening is a transport error', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
@@ -97,5 +128,53 @@ describe('HttpAgentClient', () => {
     } finally {
       await c.close();
     }
+  });
+});
+
+describe('HttpAgentClient: the connection drops mid-response', () => {
+  const payload = { id: ID, tasks: [] };
+
+  async function against<T>(
+    response: Parameters<typeof startBrokenHttpServer>[0],
+    run: (client: HttpAgentClient) => Promise<T>,
+  ): Promise<{ requests: string[] }> {
+    const server = await startBrokenHttpServer(response);
+    const client = new HttpAgentClient({ urlFor: () => server.url, timeoutMs: 5000 });
+    try {
+      await run(client);
+      return { requests: server.requests };
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  }
+
+  const isTransport = (err: unknown): boolean => err instanceof AgentTransportError;
+
+  test('POST: headers arrived, the body was cut off → AgentTransportError', async () => {
+    const { requests } = await against({ status: '200 OK', partialBody: '"6f1c2b1e' }, (c) =>
+      assert.rejects(c.post(dest, payload, new AbortController().signal), isTransport),
+    );
+    assert.deepEqual(requests, ['POST /assignments HTTP/1.1']);
+  });
+
+  test('POST: an error status whose body was cut off → AgentTransportError, not rejected', async () => {
+    await against({ status: '500 Internal Server Error', partialBody: '{"code":' }, (c) =>
+      assert.rejects(c.post(dest, payload, new AbortController().signal), isTransport),
+    );
+  });
+
+  test('POST and GET: cut off inside the headers → AgentTransportError', async () => {
+    await against({ cutInHeaders: true }, async (c) => {
+      await assert.rejects(c.post(dest, payload, new AbortController().signal), isTransport);
+      await assert.rejects(c.get(dest, ID, new AbortController().signal), isTransport);
+    });
+  });
+
+  test('GET: a state body cut off → AgentTransportError', async () => {
+    await against(
+      { status: '200 OK', partialBody: `{"uuid":"${ID}","stats":{"state":{"Complete":[` },
+      (c) => assert.rejects(c.get(dest, ID, new AbortController().signal), isTransport),
+    );
   });
 });

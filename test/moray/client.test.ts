@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { RpcError } from '../../src/fast/index.ts';
+import { encodeFrameJson, FastStatus, RpcError } from '../../src/fast/index.ts';
 import {
   and,
   BucketNotFoundError,
@@ -13,6 +13,7 @@ import {
   MorayProtocolError,
   ObjectNotFoundError,
 } from '../../src/moray/index.ts';
+import { frame, type RawPeer, rawServer } from '../fast/helpers.ts';
 import {
   type Call,
   fakeShard,
@@ -390,5 +391,96 @@ describe('MorayClient connection errors', () => {
     } finally {
       await moray.close();
     }
+  });
+});
+
+describe('MorayClient: the connection drops mid-response', () => {
+  /** A raw Fast shard answering each request with `answer`; no reconnects, no health check. */
+  async function withShard(
+    answer: (peer: RawPeer, msgid: number, method: string | null) => void,
+    run: (moray: MorayClient, shard: string) => Promise<void>,
+  ): Promise<void> {
+    const srv = await rawServer((peer) => {
+      void (async () => {
+        const msg = await peer.next();
+        if (msg) answer(peer, msg.msgid, msg.data.m.name);
+      })();
+    });
+    const moray = new MorayClient({
+      host: '127.0.0.1',
+      port: srv.port,
+      log,
+      connections: 1,
+      healthCheckIntervalMs: 0,
+      reconnect: { minDelayMs: 10, maxDelayMs: 10 },
+    });
+    try {
+      await run(moray, `127.0.0.1:${srv.port}`);
+    } finally {
+      await moray.close();
+      await srv.close();
+    }
+  }
+
+  const connectionError = (method: string, shard: string) => (err: unknown) =>
+    err instanceof MorayConnectionError && err.method === method && err.shard === shard;
+
+  test('getObject: a DATA frame cut off mid-payload → MorayConnectionError', async () => {
+    await withShard(
+      (peer, msgid, method) => {
+        const f = frame(FastStatus.Data, msgid, method, [mantaRecord(null)]);
+        peer.send(f.subarray(0, f.length - 30));
+        setTimeout(() => peer.socket.destroy(), 20);
+      },
+      (moray, shard) =>
+        assert.rejects(moray.getObject('manta', '/k'), connectionError('getObject', shard)),
+    );
+  });
+
+  test('findObjects: records already delivered, then the connection drops → MorayConnectionError', async () => {
+    await withShard(
+      (peer, msgid, method) => {
+        peer.send(frame(FastStatus.Data, msgid, method, [mantaRecord(2)]));
+        const f = frame(FastStatus.Data, msgid, method, [mantaRecord(2)]);
+        peer.send(f.subarray(0, 10));
+        setTimeout(() => peer.socket.destroy(), 20);
+      },
+      async (moray, shard) => {
+        const seen: string[] = [];
+        await assert.rejects(
+          (async () => {
+            for await (const o of moray.findObjects('manta', '(key=*)')) seen.push(o._etag);
+          })(),
+          connectionError('findObjects', shard),
+        );
+        assert.deepEqual(seen, ['7712D647']);
+      },
+    );
+  });
+
+  test('putObject: an unparsable answer → MorayConnectionError carrying fastReason', async () => {
+    await withShard(
+      (peer, msgid, method) => {
+        peer.send(encodeFrameJson(2, FastStatus.End, msgid, { uts: 1, name: method }, '[{"etag"'));
+      },
+      async (moray, shard) => {
+        const err = await rejection(moray.putObject('manta', '/k', { a: 1 }));
+        assert.ok(connectionError('putObject', shard)(err), String(err));
+        assert.equal((err as MorayConnectionError).info.fastReason, 'invalid_json');
+      },
+    );
+  });
+
+  test('putObject: an answer of the wrong shape → MorayProtocolError naming the field', async () => {
+    await withShard(
+      (peer, msgid, method) => {
+        peer.send(frame(FastStatus.End, msgid, method, [{ etag: 42 }]));
+      },
+      async (moray) => {
+        const err = await rejection(moray.putObject('manta', '/k', { a: 1 }));
+        assert.ok(err instanceof MorayProtocolError, String(err));
+        assert.equal(err.field, 'etag');
+      },
+    );
   });
 });

@@ -6,6 +6,7 @@ import {
   StorinfoPoller,
   StorinfoRequestError,
 } from '../../src/storinfo/index.ts';
+import { startBrokenHttpServer } from '../support/broken-http.ts';
 import { type FakeStorinfo, node, startFakeStorinfo } from './fake-storinfo.ts';
 
 const many = (count: number) => Array.from({ length: count }, (_, i) => node(i + 1));
@@ -141,10 +142,12 @@ describe('StorinfoClient paging', () => {
   });
 
   test('non-JSON and non-array bodies are body errors', async () => {
+    const bodyError = (pattern: RegExp) => (err: unknown) =>
+      err instanceof StorinfoRequestError && err.kind === 'body' && pattern.test(err.message);
     fake.rawBody = '<html>';
-    await assert.rejects(client.listStorageNodes(), /response is not JSON/);
+    await assert.rejects(client.listStorageNodes(), bodyError(/response is not JSON/));
     fake.rawBody = '{"nodes":[]}';
-    await assert.rejects(client.listStorageNodes(), /not a JSON array/);
+    await assert.rejects(client.listStorageNodes(), bodyError(/not a JSON array/));
     fake.rawBody = undefined;
   });
 
@@ -162,6 +165,55 @@ describe('StorinfoClient paging', () => {
     } finally {
       await c.close();
     }
+  });
+});
+
+describe('StorinfoClient: the connection drops mid-response', () => {
+  const transport = (method: string) => (err: unknown) =>
+    err instanceof StorinfoRequestError &&
+    err.kind === 'transport' &&
+    err.method === method &&
+    err.status === undefined;
+
+  async function against(
+    response: Parameters<typeof startBrokenHttpServer>[0],
+    run: (client: StorinfoClient) => Promise<void>,
+  ): Promise<void> {
+    const server = await startBrokenHttpServer(response);
+    const client = new StorinfoClient({ baseUrl: server.url, timeoutMs: 5000 });
+    try {
+      await run(client);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  }
+
+  test('a page whose body is cut off is a transport error, never a partial list', async () => {
+    const partial = JSON.stringify([node(1), node(2)]).slice(0, -20);
+    await against(
+      { status: '200 OK', partialBody: partial, headers: ['Content-Type: application/json'] },
+      (c) => assert.rejects(c.listStorageNodes(), transport('GET')),
+    );
+  });
+
+  test('an error page cut off is a transport error too', async () => {
+    await against({ status: '500 Internal Server Error', partialBody: 'oops' }, (c) =>
+      assert.rejects(c.listStorageNodes(), transport('GET')),
+    );
+  });
+
+  test('cut off inside the headers: listing and flush are transport errors', async () => {
+    await against({ cutInHeaders: true }, async (c) => {
+      await assert.rejects(c.listStorageNodes(), transport('GET'));
+      await assert.rejects(c.flush(), transport('POST'));
+    });
+  });
+
+  test('a flush answer cut off is a transport error', async () => {
+    await against({ status: '200 OK', partialBody: '{' }, (c) =>
+      assert.rejects(c.flush(), transport('POST')),
+    );
   });
 });
 
