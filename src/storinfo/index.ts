@@ -20,6 +20,7 @@ export {
 export {
   DestinationPicker,
   type DestinationPickerOptions,
+  type PlacementAvoid,
   type PlacementDecision,
   type PlacementObject,
   type PlacementSkipReason,

@@ -50,7 +50,17 @@ export type PlacementDecision =
       readonly spaceMayFree: boolean;
     }
   /** No usable destination at all (no snapshot, or every node filtered out): pause, do not skip. */
-  | { readonly outcome: 'no_destinations' };
+  | { readonly outcome: 'no_destinations' }
+  /** A destination would do, but every such one is to be avoided for now: try again later. */
+  | { readonly outcome: 'defer' };
+
+/** Destinations a choice must not use beyond the picker's own rules. */
+export interface PlacementAvoid {
+  /** Never destinations, like the evacuated shark (e.g. sharks other jobs are evacuating). */
+  readonly never?: ReadonlySet<string>;
+  /** Not now (e.g. an agent not answering, or with a full backlog): the object waits for them. */
+  readonly later?: ReadonlySet<string>;
+}
 
 export interface DestinationPickerOptions {
   /** The shark being emptied. */
@@ -119,7 +129,7 @@ export class DestinationPicker {
   }
 
   /** Chooses a destination without reserving anything. */
-  pick(object: PlacementObject): PlacementDecision {
+  pick(object: PlacementObject, avoid: PlacementAvoid = {}): PlacementDecision {
     if (!(Number.isSafeInteger(object.sizeBytes) && object.sizeBytes >= 0)) {
       throw new RangeError(`object size must be a non-negative integer: ${object.sizeBytes}`);
     }
@@ -131,8 +141,10 @@ export class DestinationPicker {
     let sawSpace = false;
     let spaceMayFree = false;
     let sawDatacenter = false;
+    let sawLater = false;
     for (let i = 0; i < this.order.length; i++) {
       const c = this.order[i < top ? (start + i) % top : i] as Candidate;
+      if (avoid.never?.has(c.id)) continue;
       const rule = this.ruleViolation(c, object.sharks);
       if (rule === 'object_already_on_dest_shark') continue;
       if (rule === 'object_already_in_datacenter') {
@@ -140,11 +152,15 @@ export class DestinationPicker {
         continue;
       }
       const reserved = this.reservations.reservedBytes(c.id);
-      if (object.sizeBytes <= c.capacityBytes - reserved)
-        return { outcome: 'placed', shark: c.node };
+      if (object.sizeBytes <= c.capacityBytes - reserved) {
+        if (!avoid.later?.has(c.id)) return { outcome: 'placed', shark: c.node };
+        sawLater = true;
+        continue;
+      }
       sawSpace = true;
       if (object.sizeBytes <= c.capacityBytes) spaceMayFree = true;
     }
+    if (sawLater) return { outcome: 'defer' };
     if (sawSpace)
       return { outcome: 'skip', reason: 'destination_insufficient_space', spaceMayFree };
     return {
@@ -158,8 +174,13 @@ export class DestinationPicker {
    * Chooses a destination and reserves the object's bytes on it under `key` (and `group`).
    * The caller must later release or commit `key` on every path.
    */
-  place(object: PlacementObject, key: string, group?: string): PlacementDecision {
-    const decision = this.pick(object);
+  place(
+    object: PlacementObject,
+    key: string,
+    group?: string,
+    avoid: PlacementAvoid = {},
+  ): PlacementDecision {
+    const decision = this.pick(object, avoid);
     if (decision.outcome === 'placed') {
       this.reservations.reserve(key, decision.shark.manta_storage_id, object.sizeBytes, group);
     }

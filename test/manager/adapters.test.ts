@@ -15,6 +15,8 @@ import { createMantaBuckets, startMorayShard } from '../../src/sandbox/moray/ind
 import { DestinationPicker, Reservations } from '../../src/storinfo/index.ts';
 import { createTestDatabase } from '../support/database.ts';
 
+const NONE = { never: new Set<string>(), later: new Set<string>() };
+
 const silentLog = createLogger({ name: 'adapters-test', level: 'silent' });
 
 const signal = new AbortController().signal;
@@ -120,11 +122,14 @@ describe('PickerChooser', () => {
       seed: 1,
     });
     const chooser = new PickerChooser(picker, reservations, 'job:');
-    const placed = chooser.choose({
-      id: 'o1',
-      sharks: [{ manta_storage_id: '1.stor', datacenter: 'dc1' }],
-      sizeBytes: 1000,
-    });
+    const placed = chooser.choose(
+      {
+        id: 'o1',
+        sharks: [{ manta_storage_id: '1.stor', datacenter: 'dc1' }],
+        sizeBytes: 1000,
+      },
+      NONE,
+    );
     assert.deepEqual(placed, {
       outcome: 'placed',
       shark: { manta_storage_id: '2.stor', datacenter: 'dc1' },
@@ -132,17 +137,69 @@ describe('PickerChooser', () => {
     assert.equal(reservations.reservedBytes('2.stor'), 1000);
     chooser.release(['o1']);
     assert.equal(reservations.reservedBytes('2.stor'), 0);
-    const onDest = chooser.choose({
-      id: 'o2',
-      sharks: [
-        { manta_storage_id: '1.stor', datacenter: 'dc1' },
-        { manta_storage_id: '2.stor', datacenter: 'dc1' },
-      ],
-      sizeBytes: 1,
-    });
+    const onDest = chooser.choose(
+      {
+        id: 'o2',
+        sharks: [
+          { manta_storage_id: '1.stor', datacenter: 'dc1' },
+          { manta_storage_id: '2.stor', datacenter: 'dc1' },
+        ],
+        sizeBytes: 1,
+      },
+      NONE,
+    );
     assert.equal(onDest.outcome, 'skip');
     snapshot = undefined;
-    assert.deepEqual(chooser.choose({ id: 'o3', sharks: [], sizeBytes: 1 }), { outcome: 'wait' });
+    assert.deepEqual(chooser.choose({ id: 'o3', sharks: [], sizeBytes: 1 }, NONE), {
+      outcome: 'wait',
+    });
+  });
+
+  test('landed copies stay counted until storinfo shows them; releaseAll keeps them', () => {
+    const reservations = new Reservations({ settleMarginMs: 0 });
+    let snapshot = { nodes: [node('2.stor', 'dc1')], fetchedAt: 0, version: 1 };
+    const picker = new DestinationPicker({
+      evacuated: { manta_storage_id: '1.stor', datacenter: 'dc1' },
+      snapshot: () => snapshot,
+      reservations,
+      seed: 1,
+    });
+    const chooser = new PickerChooser(picker, reservations, 'job:');
+    for (const id of ['a', 'b']) chooser.choose({ id, sharks: [], sizeBytes: 100 }, NONE);
+    chooser.commit(['a']);
+    chooser.release(['b']);
+    chooser.releaseAll();
+    // The job ended; its landed copy still counts against the shark until a newer record.
+    assert.equal(reservations.reservedBytes('2.stor'), 100);
+    const later = { ...node('2.stor', 'dc1'), timestamp: Date.now() + 1 };
+    snapshot = { nodes: [later], fetchedAt: 0, version: 2 };
+    chooser.choose({ id: 'c', sharks: [], sizeBytes: 1 }, NONE);
+    assert.equal(reservations.reservedBytes('2.stor'), 1);
+  });
+
+  test('never-destinations are not used; destinations to avoid for now defer', () => {
+    const reservations = new Reservations();
+    const picker = new DestinationPicker({
+      evacuated: { manta_storage_id: '1.stor', datacenter: 'dc1' },
+      snapshot: () => ({
+        nodes: [node('2.stor', 'dc1'), node('3.stor', 'dc1')],
+        fetchedAt: 0,
+        version: 1,
+      }),
+      reservations,
+      seed: 1,
+    });
+    const chooser = new PickerChooser(picker, reservations, 'job:');
+    const object = { id: 'o', sharks: [], sizeBytes: 1 };
+    const never = { never: new Set(['2.stor']), later: new Set<string>() };
+    for (let i = 0; i < 20; i++) {
+      const placed = chooser.choose({ ...object, id: `o${i}` }, never);
+      assert.equal(placed.outcome === 'placed' && placed.shark.manta_storage_id, '3.stor');
+    }
+    const later = { never: new Set(['2.stor']), later: new Set(['3.stor']) };
+    assert.deepEqual(chooser.choose(object, later), { outcome: 'defer' });
+    const both = { never: new Set(['2.stor', '3.stor']), later: new Set<string>() };
+    assert.equal(chooser.choose(object, both).outcome, 'skip');
   });
 
   test('restore reserves a resumed assignment again; releaseAll frees the job', () => {
@@ -163,7 +220,7 @@ describe('PickerChooser', () => {
     // Restoring what is still held (a resume in the same process) counts it once.
     chooser.restore(dest, [{ id: 'a', sizeBytes: 300 }]);
     assert.equal(reservations.reservedBytes('2.stor'), 1000);
-    chooser.choose({ id: 'c', sharks: [], sizeBytes: 5 });
+    chooser.choose({ id: 'c', sharks: [], sizeBytes: 5 }, NONE);
     assert.equal(reservations.reservedBytes('2.stor'), 1005);
     chooser.releaseAll();
     assert.equal(reservations.reservedBytes('2.stor'), 0);

@@ -17,6 +17,7 @@ import {
   type MetadataWriter,
   type ObjectSource,
   type Placement,
+  type PlacementAvoid,
   type PostOutcome,
   type SourceEvent,
 } from '../../src/manager/jobs/evacuate/types.ts';
@@ -154,10 +155,17 @@ function source(objects: DiscoveredObject[]): ObjectSource & { scans: number } {
 class TrackingChooser implements DestinationChooser {
   readonly held = new Map<string, number>();
 
-  choose(o: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number }): Placement {
+  choose(
+    o: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number },
+    avoid: PlacementAvoid,
+  ): Placement {
     if (o.sharks.some((s) => s.manta_storage_id === DEST.manta_storage_id)) {
       return { outcome: 'skip', reason: 'object_already_on_dest_shark' };
     }
+    if (avoid.never.has(DEST.manta_storage_id)) {
+      return { outcome: 'skip', reason: 'object_already_in_datacenter' };
+    }
+    if (avoid.later.has(DEST.manta_storage_id)) return { outcome: 'defer' };
     this.held.set(o.id, o.sizeBytes);
     return { outcome: 'placed', shark: DEST };
   }
@@ -169,6 +177,15 @@ class TrackingChooser implements DestinationChooser {
 
   release(ids: readonly string[]): void {
     for (const id of ids) this.held.delete(id);
+  }
+
+  /** Landed copies: their bytes stay counted (until storinfo shows them). */
+  readonly committed = new Set<string>();
+  commit(ids: readonly string[]): void {
+    for (const id of ids) {
+      assert.ok(this.held.delete(id), `${id} committed without a reservation`);
+      this.committed.add(id);
+    }
   }
 
   releaseAll(): void {
@@ -514,14 +531,15 @@ describe('evacuate pipeline', () => {
   });
 
   test('a job cancelled, then interrupted while it winds down, winds down after a restart', async () => {
-    // More objects than can be built into assignments before the cancel: at most 2 posted,
-    // 8 waiting to be posted, 3 queued and 1 being built, of 3 objects each (42).
+    // More objects than can be built into assignments before the cancel: the agent's lane
+    // holds at most 2 posted and 2 waiting, 3 are queued and 1 being built, of 3 objects each,
+    // and 8 objects wait for the agent to have room (44).
     const objects = Array.from({ length: 60 }, (_, i) => record(`cw${i}`, 1));
     const metadata = FakeMetadata.holding(objects);
     const agents = new FakeAgents();
     agents.complete = false;
     const src = source(objects);
-    const capped = { maxAssignmentsPerAgent: 2 };
+    const capped = { maxAssignmentsPerAgent: 2, maxBacklogPerAgent: 2 };
     const first = runner(src, agents, metadata, chooser, capped);
     const job = await newJob();
     first.submit(job);

@@ -27,6 +27,7 @@ import {
   type MetadataWriter,
   type ObjectSource,
   type Placement,
+  type PlacementAvoid,
   type SourceEvent,
 } from './types.ts';
 
@@ -114,8 +115,11 @@ export class PickerChooser implements DestinationChooser {
     private readonly prefix: string,
   ) {}
 
-  choose(object: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number }): Placement {
-    const decision = this.picker.place(object, `${this.prefix}${object.id}`, this.prefix);
+  choose(
+    object: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number },
+    avoid: PlacementAvoid,
+  ): Placement {
+    const decision = this.picker.place(object, `${this.prefix}${object.id}`, this.prefix, avoid);
     if (decision.outcome === 'placed') {
       return {
         outcome: 'placed',
@@ -126,6 +130,7 @@ export class PickerChooser implements DestinationChooser {
       };
     }
     if (decision.outcome === 'no_destinations') return { outcome: 'wait' };
+    if (decision.outcome === 'defer') return { outcome: 'defer' };
     return { outcome: 'skip', reason: decision.reason };
   }
 
@@ -141,6 +146,10 @@ export class PickerChooser implements DestinationChooser {
 
   release(objectIds: readonly string[]): void {
     for (const id of objectIds) this.reservations.release(`${this.prefix}${id}`);
+  }
+
+  commit(objectIds: readonly string[]): void {
+    for (const id of objectIds) this.reservations.commit(`${this.prefix}${id}`);
   }
 
   releaseAll(): void {

@@ -17,6 +17,7 @@ import type { Logger } from '../../../log/index.ts';
 import type { ManagerMetrics } from '../../metrics.ts';
 import { BoundedQueue } from '../../queue.ts';
 import { Semaphore } from '../../semaphore.ts';
+import { skipReasonLabel } from '../../store/enums.ts';
 import type {
   AssignmentRecord,
   DiscoveredObject,
@@ -26,6 +27,7 @@ import type {
   StoredObject,
   TransitionGroup,
 } from '../../store/index.ts';
+import { AgentLanes, type BuiltAssignment, type LaneOutcomes } from './agent-lanes.ts';
 import { BadObjectError, buildTask, objectFacts, rewriteSharks, sourceCopy } from './object.ts';
 import { retryBatches } from './retry.ts';
 import {
@@ -38,6 +40,7 @@ import {
   type MetadataUpdate,
   type MetadataWriter,
   type ObjectSource,
+  type PlacementAvoid,
   type RecordBatch,
 } from './types.ts';
 
@@ -49,18 +52,13 @@ export interface PipelineDeps {
   metadata: MetadataWriter;
   metrics: ManagerMetrics;
   log: Logger;
+  /** Sharks being evacuated by any job: never destinations (DESIGN invariant 8). */
+  evacuating?: () => Iterable<string>;
 }
 
 interface PlacedObject {
   id: string;
   object: Record<string, unknown>;
-}
-
-interface BuiltAssignment {
-  record: AssignmentRecord;
-  dest: StorageNodeRef;
-  /** Their objects' reservations on the destination are released when the assignment ends. */
-  tasks: Task[];
 }
 
 interface OpenAssignment {
@@ -116,23 +114,17 @@ export class EvacuatePipeline {
   private failure: { err: unknown } | undefined;
   private readonly evacuated: string;
   private readonly mdLimit: Semaphore;
-  private readonly checking = new Map<
-    string,
-    {
-      a: BuiltAssignment;
-      failures: number;
-      postedAt: number;
-      /** Gives the agent's slot back (an assignment resumed from the store holds none). */
-      release?: () => void;
-    }
-  >();
-  /** Per agent: assignments posted and not yet finished (bounds what waits on agents). */
-  private readonly agentSlots = new Map<string, Semaphore>();
-  private postingDone = false;
+  private readonly lanes: AgentLanes;
+  /** Objects given back by an agent that gave up, to be placed again (bounded by in-flight). */
+  private readonly unplaced: PlacedObject[] = [];
+  /** Times each object placed again has been placed in this run. */
+  private readonly placements = new Map<string, number>();
+  /** Built assignments on their way from placement to their lane. */
+  private inTransit = 0;
+  private stallLoggedAt = 0;
   /** Cancelled: no new objects or assignments; what agents already have finishes and lands. */
   private draining = false;
   private readonly intake = new AbortController();
-  private wakeChecker: (() => void) | undefined;
   private received = 0;
   bytesMoved = 0;
 
@@ -153,6 +145,14 @@ export class EvacuatePipeline {
       settings.metadataQueueDepth ?? Math.max(1, Math.ceil(cap / settings.maxTasksPerAssignment)),
     );
     this.mdLimit = new Semaphore(settings.metadataThreads);
+    this.lanes = new AgentLanes({
+      agents: deps.agents,
+      outcomes: this.laneOutcomes(),
+      settings,
+      log: deps.log,
+      signal: this.abort.signal,
+      fail: (stage, err) => this.fail(new StageError(stage, err)),
+    });
     // Every in-flight request and backoff wait listens on the job's signal and stops listening
     // when it ends; their number is bounded by the stages' concurrency (metadata threads up to
     // 250, posts and checks per agent), well above node's default warning level of 10.
@@ -188,8 +188,7 @@ export class EvacuatePipeline {
       this.stage('discovery', () => this.discover(), this.recordQ),
       this.stage('recording', () => this.record(), this.placeQ),
       this.stage('assignment building', () => this.assign(), this.postQ),
-      this.stage('posting', () => this.post()),
-      this.stage('checking', () => this.check(), this.metadataQ),
+      this.stage('agents', () => this.runAgents(), this.metadataQ),
       this.stage('metadata update', () => this.updateMetadata()),
     ]);
     if (this.failure) throw this.failure.err;
@@ -213,7 +212,7 @@ export class EvacuatePipeline {
     this.failure = { err };
     this.abort.abort(err);
     for (const q of [this.recordQ, this.placeQ, this.postQ, this.metadataQ]) q.fail(err);
-    this.wakeChecker?.();
+    this.lanes.notify();
   }
 
   private get signal(): AbortSignal {
@@ -379,6 +378,7 @@ export class EvacuatePipeline {
       }
       const kept = new Set(created.objectIds);
       chooser.release([...a.tasks.keys()].filter((id) => !kept.has(id)));
+      this.inTransit++;
       await this.postQ.push({
         record: created.assignment,
         dest: a.dest,
@@ -390,43 +390,43 @@ export class EvacuatePipeline {
       for (const [id, a] of [...open]) if (now - a.openedAt >= maxAgeMs) await flush(id);
     };
 
-    let pending: Promise<IteratorResult<PlacedObject>> | undefined;
-    for (;;) {
-      pending ??= this.placeQ.shift();
-      const next = await this.raceTimeout(pending, Math.min(maxAgeMs, 1000));
-      if (next === 'timeout') {
-        await flushSkips();
-        if (!this.draining) await flushOld();
-        continue;
-      }
-      pending = undefined;
-      if (next.done) break;
-      // Cancelled: what is still to be placed stays unprocessed (read on, so recording ends).
-      if (this.draining) continue;
-      const { id, object } = next.value;
+    /** Objects only avoided agents could take now: placed again once one is ready. */
+    const deferred: PlacedObject[] = [];
+    let deferredAt = 0;
+    const place = async (next: PlacedObject): Promise<void> => {
+      const { id, object } = next;
       let facts: ReturnType<typeof objectFacts>;
       try {
         facts = objectFacts(object);
       } catch (err) {
         if (!(err instanceof BadObjectError)) throw err;
         errors.push({ id, error: err });
-        continue;
+        return;
       }
       const source = sourceCopy(facts, this.evacuated);
       if (!source) {
         skips.set('source_is_evac_shark', [...(skips.get('source_is_evac_shark') ?? []), id]);
-        continue;
+        return;
       }
-      let placement = chooser.choose({ id, sharks: facts.sharks, sizeBytes: facts.sizeBytes });
+      const request = { id, sharks: facts.sharks, sizeBytes: facts.sizeBytes };
+      let placement = chooser.choose(request, this.avoid());
+      let waitedSince: number | undefined;
       while (placement.outcome === 'wait' && !this.draining) {
         await flushSkips();
+        waitedSince ??= Date.now();
+        this.waitingForDestinations(waitedSince);
         await sleep(this.settings.waitForDestinationsMs, this.signal);
-        placement = chooser.choose({ id, sharks: facts.sharks, sizeBytes: facts.sizeBytes });
+        placement = chooser.choose(request, this.avoid());
       }
-      if (placement.outcome === 'wait') continue;
+      if (placement.outcome === 'wait') return;
+      if (placement.outcome === 'defer') {
+        if (deferred.length === 0) deferredAt = Date.now();
+        deferred.push(next);
+        return;
+      }
       if (placement.outcome === 'skip') {
         skips.set(placement.reason, [...(skips.get(placement.reason) ?? []), id]);
-        continue;
+        return;
       }
       const dest = placement.shark;
       let a = open.get(dest.manta_storage_id);
@@ -438,6 +438,48 @@ export class EvacuatePipeline {
       a.bytes += facts.sizeBytes;
       if (a.tasks.size >= this.settings.maxTasksPerAssignment) await flush(dest.manta_storage_id);
       if (skips.size + errors.length >= 100) await flushSkips();
+    };
+    /** Deferred and given-back objects, when an agent may have become ready (or is). */
+    const placeWaiting = async (): Promise<void> => {
+      if (this.draining) return;
+      for (const o of this.unplaced.splice(0)) await place(o);
+      if (deferred.length === 0 || Date.now() - deferredAt < this.settings.checkIntervalMs) return;
+      const retry = deferred.splice(0);
+      for (const o of retry) await place(o);
+    };
+
+    let pending: Promise<IteratorResult<PlacedObject>> | undefined;
+    let intakeDone = false;
+    for (;;) {
+      await placeWaiting();
+      // Bounded: with as many deferred as a queue holds, take no more until some are placed.
+      const full = deferred.length >= this.settings.queueCapacity;
+      if (intakeDone || full) {
+        const waiting = deferred.length > 0 || this.unplaced.length > 0;
+        // Agents may still give objects back: the stage ends when none holds any.
+        if (!waiting && !this.draining) for (const id of [...open.keys()]) await flush(id);
+        const more = waiting || this.lanes.busy || this.inTransit > 0;
+        if (!more || (this.draining && !full)) break;
+        await flushSkips();
+        if (!this.draining) await flushOld();
+        await sleep(Math.min(this.settings.checkIntervalMs, 1000), this.signal);
+        continue;
+      }
+      pending ??= this.placeQ.shift();
+      const next = await this.raceTimeout(pending, Math.min(maxAgeMs, 1000));
+      if (next === 'timeout') {
+        await flushSkips();
+        if (!this.draining) await flushOld();
+        continue;
+      }
+      pending = undefined;
+      if (next.done) {
+        intakeDone = true;
+        continue;
+      }
+      // Cancelled: what is still to be placed stays unprocessed (read on, so recording ends).
+      if (this.draining) continue;
+      await place(next.value);
       await flushOld();
     }
     await flushSkips();
@@ -447,6 +489,24 @@ export class EvacuatePipeline {
       return;
     }
     for (const id of [...open.keys()]) await flush(id);
+  }
+
+  /** Where placement must not put copies now: sharks being evacuated, agents not ready. */
+  private avoid(): PlacementAvoid {
+    const never = new Set(this.deps.evacuating?.() ?? []);
+    never.add(this.evacuated);
+    return { never, later: this.lanes.avoid() };
+  }
+
+  /** A placement waits for destinations: said at once and each minute, so a stall is heard. */
+  private waitingForDestinations(since: number): void {
+    const now = Date.now();
+    if (now - this.stallLoggedAt < 60_000) return;
+    this.stallLoggedAt = now;
+    this.deps.log.warn(
+      { waitedMs: now - since },
+      'waiting for destinations: storinfo lists none usable',
+    );
   }
 
   /** The shift's result, or 'timeout' after `ms` (the shift stays pending for the next call). */
@@ -462,55 +522,26 @@ export class EvacuatePipeline {
     }
   }
 
-  // --- posting ---------------------------------------------------------------------------
+  // --- agents: posting and checking, a lane per agent (agent-lanes.ts) ------------------
 
-  private async post(): Promise<void> {
+  private async runAgents(): Promise<void> {
     const { store } = this.deps;
-    // Resume: assignments built but not known to be posted, then those already posted.
+    // Resume: assignments the agents finished, built but not known to be posted, then posted.
+    for (const record of await store.assignmentsInStates(this.jobId, ['agent_complete'])) {
+      await this.metadataQ.push(record);
+    }
     for (const record of await store.assignmentsInStates(this.jobId, ['init'])) {
-      await this.postOne(await this.rebuild(record));
+      this.lanes.enqueue(await this.rebuild(record));
     }
     for (const record of await store.assignmentsInStates(this.jobId, ['assigned'])) {
-      const a = await this.rebuild(record);
-      this.checking.set(record.id, {
-        a,
-        failures: 0,
-        postedAt: (record.postedAt ?? record.createdAt).getTime(),
-      });
+      this.lanes.adopt(await this.rebuild(record), (record.postedAt ?? record.createdAt).getTime());
     }
-    this.wakeChecker?.();
-    const perShark = new Map<string, Promise<void>>();
-    const limit = new Semaphore(16);
-    // Built assignments waiting for their agent: taking more from the queue waits, so a slow
-    // agent holds back placement and discovery instead of piling assignments up in memory.
-    const waitingToPost = new Semaphore(this.settings.maxAssignmentsPerAgent * 4);
     for await (const a of this.postQ) {
-      await waitingToPost.acquire(this.signal);
-      const shark = a.dest.manta_storage_id;
-      let slots = this.agentSlots.get(shark);
-      if (!slots) {
-        slots = new Semaphore(this.settings.maxAssignmentsPerAgent);
-        this.agentSlots.set(shark, slots);
-      }
-      const agentSlots = slots;
-      // One assignment at a time per agent, agents in parallel (§13.8), each agent with at most
-      // maxAssignmentsPerAgent unfinished.
-      const prev = perShark.get(shark) ?? Promise.resolve();
-      const next = prev.then(async () => {
-        try {
-          // Abortable: a stopped job must not wait for slots its checker will never free.
-          await agentSlots.acquire(this.signal);
-          await limit.run(() => this.postOne(a, () => agentSlots.release()));
-        } finally {
-          waitingToPost.release();
-        }
-      });
-      perShark.set(shark, next);
-      next.catch((err: unknown) => this.fail(new StageError('posting', err)));
+      this.inTransit--;
+      this.lanes.enqueue(a);
     }
-    await Promise.all(perShark.values());
-    this.postingDone = true;
-    this.wakeChecker?.();
+    await this.lanes.idle();
+    this.signal.throwIfAborted();
   }
 
   /** An assignment built by an earlier run, from its stored objects. */
@@ -530,48 +561,20 @@ export class EvacuatePipeline {
     return { record, dest, tasks };
   }
 
-  /** Posts `a`; `release` frees its agent slot once it is finished (or at once if skipped). */
-  private async postOne(a: BuiltAssignment, release: () => void = () => undefined): Promise<void> {
-    let posted = false;
-    try {
-      posted = await this.postOneOnce(a, release);
-    } finally {
-      if (!posted) release();
-    }
-  }
-
-  /** True when the agent took it (the checker now holds its slot). */
-  private async postOneOnce(a: BuiltAssignment, release: () => void): Promise<boolean> {
-    const { store, agents } = this.deps;
-    const payload = { id: a.record.id, tasks: a.tasks };
-    let busy = 0;
-    for (;;) {
-      let outcome: Awaited<ReturnType<AgentClient['post']>>;
-      try {
-        outcome = await agents.post(a.dest, payload, this.signal);
-      } catch (err) {
-        if (!(err instanceof AgentTransportError)) throw err;
-        await this.skipAssignment(a, 'destination_unreachable', 'agent_unavailable');
-        return false;
-      }
-      if (outcome.kind === 'accepted' || (outcome.kind === 'rejected' && outcome.status === 409)) {
-        // 409: the agent already has this assignment (posted before a restart).
-        await store.setAssignmentState(a.record.id, ['init'], 'assigned');
-        this.checking.set(a.record.id, { a, failures: 0, postedAt: Date.now(), release });
-        this.wakeChecker?.();
-        return true;
-      }
-      if (outcome.kind === 'rejected') {
-        await this.skipAssignment(a, busy > 0 ? 'agent_busy' : 'assignment_rejected', 'rejected');
-        return false;
-      }
-      busy++;
-      if (busy > this.settings.busyRetries) {
-        await this.skipAssignment(a, 'agent_busy', 'rejected');
-        return false;
-      }
-      await sleep(this.settings.busyDelayMs(busy), this.signal);
-    }
+  private laneOutcomes(): LaneOutcomes {
+    return {
+      posted: async (a) => {
+        await this.deps.store.setAssignmentState(a.record.id, ['init'], 'assigned');
+      },
+      finished: (a, failed, postedAt) => this.completeAssignment(a, failed, postedAt),
+      refused: (a, reason) =>
+        this.skipAssignment(
+          a,
+          reason,
+          reason === 'agent_assignment_timeout' ? 'agent_unavailable' : 'rejected',
+        ),
+      abandoned: (a, reason) => this.placeAgain(a, reason),
+    };
   }
 
   private async skipAssignment(
@@ -579,7 +582,7 @@ export class EvacuatePipeline {
     reason: SkipReasonDb,
     state: 'rejected' | 'agent_unavailable',
   ): Promise<void> {
-    const { store, chooser, metrics } = this.deps;
+    const { store, chooser, metrics, log } = this.deps;
     const [ids] = await store.transition(this.jobId, [
       {
         select: { assignmentId: a.record.id },
@@ -589,80 +592,54 @@ export class EvacuatePipeline {
     ]);
     await store.setAssignmentState(a.record.id, ['init', 'assigned'], state);
     chooser.release(a.tasks.map((t) => t.object_id));
-    metrics.objectSkips(reason.startsWith('{') ? 'http_status_code' : reason, ids?.length ?? 0);
+    metrics.objectSkips(skipReasonLabel(reason), ids?.length ?? 0);
+    log.warn(
+      {
+        assignment: a.record.id,
+        shark: a.dest.manta_storage_id,
+        reason,
+        objects: ids?.length ?? 0,
+      },
+      'assignment skipped',
+    );
   }
 
-  // --- checking --------------------------------------------------------------------------
-
-  private async check(): Promise<void> {
-    const { store } = this.deps;
-    for (const record of await store.assignmentsInStates(this.jobId, ['agent_complete'])) {
-      await this.metadataQ.push(record);
-    }
-    const timeoutMs = 2 * this.settings.maxAssignmentAgeSec * 1000;
-    for (;;) {
-      this.signal.throwIfAborted();
-      if (this.checking.size === 0) {
-        if (this.postingDone) return;
-        await new Promise<void>((resolve) => {
-          this.wakeChecker = resolve;
-          setTimeout(resolve, this.settings.checkIntervalMs);
-        });
-        this.wakeChecker = undefined;
-        continue;
+  /**
+   * The agent is gone (past the outage tolerance) or lost the assignment: its objects go back
+   * to placement, which avoids that agent while it does not answer; an object given up this
+   * way `maxPlacementsPerObject` times is skipped with the reason.
+   */
+  private async placeAgain(a: BuiltAssignment, reason: SkipReasonDb): Promise<void> {
+    const { store, chooser, metrics, log } = this.deps;
+    const objects = await store.objectsOfAssignment(this.jobId, a.record.id, 'assigned');
+    const again: StoredObject[] = [];
+    const skip: string[] = [];
+    for (const o of objects) {
+      const n = (this.placements.get(o.id) ?? 1) + 1;
+      if (n > this.settings.maxPlacementsPerObject || this.draining) skip.push(o.id);
+      else {
+        this.placements.set(o.id, n);
+        again.push(o);
       }
-      const limit = new Semaphore(8);
-      let progressed = false;
-      await Promise.all(
-        [...this.checking.values()].map((entry) =>
-          limit.run(async () => {
-            if (await this.checkOne(entry, timeoutMs)) progressed = true;
-          }),
-        ),
-      );
-      if (!progressed) await sleep(this.settings.checkIntervalMs, this.signal);
     }
-  }
-
-  /** The assignment leaves the checker and gives its agent slot back. */
-  private stopChecking(entry: { a: BuiltAssignment; release?: () => void }): void {
-    this.checking.delete(entry.a.record.id);
-    entry.release?.();
-  }
-
-  /** Polls one assignment; true when it left the checker. */
-  private async checkOne(
-    entry: { a: BuiltAssignment; failures: number; postedAt: number; release?: () => void },
-    timeoutMs: number,
-  ): Promise<boolean> {
-    const { a } = entry;
-    let outcome: Awaited<ReturnType<AgentClient['get']>>;
-    try {
-      outcome = await this.deps.agents.get(a.dest, a.record.id, this.signal);
-    } catch (err) {
-      if (!(err instanceof AgentTransportError)) throw err;
-      entry.failures++;
-      if (entry.failures <= this.settings.checkTransportRetries) return false;
-      this.stopChecking(entry);
-      await this.skipAssignment(a, 'network_error', 'agent_unavailable');
-      return true;
-    }
-    entry.failures = 0;
-    if (outcome.kind === 'missing') {
-      this.stopChecking(entry);
-      await this.skipAssignment(a, 'agent_assignment_no_ent', 'agent_unavailable');
-      return true;
-    }
-    const state = outcome.state;
-    if (state === 'Scheduled' || state === 'Running') {
-      if (Date.now() - entry.postedAt <= timeoutMs) return false;
-      this.stopChecking(entry);
-      await this.skipAssignment(a, 'agent_assignment_timeout', 'agent_unavailable');
-      return true;
-    }
-    this.stopChecking(entry);
-    await this.completeAssignment(a, state.Complete ?? [], entry.postedAt);
-    return true;
+    await store.transition(this.jobId, [
+      { select: { ids: again.map((o) => o.id) }, from: 'assigned', to: { status: 'unprocessed' } },
+      { select: { ids: skip }, from: 'assigned', to: { status: 'skipped', reason } },
+    ]);
+    await store.setAssignmentState(a.record.id, ['init', 'assigned'], 'agent_unavailable');
+    chooser.release(a.tasks.map((t) => t.object_id));
+    metrics.objectSkips(skipReasonLabel(reason), skip.length);
+    for (const o of again) this.unplaced.push({ id: o.id, object: o.object });
+    log.warn(
+      {
+        assignment: a.record.id,
+        shark: a.dest.manta_storage_id,
+        reason,
+        placedAgain: again.length,
+        skipped: skip.length,
+      },
+      'assignment given up: its objects are placed elsewhere',
+    );
   }
 
   /** The agent finished: failed tasks are skipped with its reasons, the rest go to metadata. */
@@ -703,7 +680,10 @@ export class EvacuatePipeline {
     }
     await store.setAssignmentState(a.record.id, ['assigned'], 'agent_complete');
     metrics.assignmentTime.observe((Date.now() - postedAt) / 1000);
-    chooser.release(a.tasks.map((t) => t.object_id));
+    // The copies that landed keep counting against the destination until storinfo shows them.
+    const failedIds = new Set(failed.map((t) => t.object_id));
+    chooser.release([...failedIds]);
+    chooser.commit(a.tasks.map((t) => t.object_id).filter((id) => !failedIds.has(id)));
     await this.metadataQ.push({ ...a.record, state: 'agent_complete' });
   }
 

@@ -49,20 +49,37 @@ export type Placement =
   | { outcome: 'placed'; shark: StorageNodeRef }
   | { outcome: 'skip'; reason: SkipReasonDb }
   /** No destination usable right now (e.g. no storinfo snapshot): wait, do not skip (§13.16). */
-  | { outcome: 'wait' };
+  | { outcome: 'wait' }
+  /** Only destinations to avoid for now would do: place this object again later. */
+  | { outcome: 'defer' };
+
+/** Sharks a placement must not use: `never` (being evacuated), `later` (agents not ready). */
+export interface PlacementAvoid {
+  never: ReadonlySet<string>;
+  later: ReadonlySet<string>;
+}
 
 /**
  * Chooses a destination for an object and reserves its bytes there under the object's id,
- * until released (every terminal path of its assignment releases it, §13.5).
+ * until released or committed (every terminal path of its assignment does one, §13.5).
  */
 export interface DestinationChooser {
-  choose(object: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number }): Placement;
+  choose(
+    object: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number },
+    avoid: PlacementAvoid,
+  ): Placement;
   /**
    * Reserves again the bytes of objects placed on `dest` before a restart (reservations live
    * in memory): a resumed job's in-flight assignments keep counting against their shark.
    */
   restore(dest: StorageNodeRef, objects: readonly { id: string; sizeBytes: number }[]): void;
+  /** The copies did not land: their bytes no longer count against the destination. */
   release(objectIds: readonly string[]): void;
+  /**
+   * The copies landed: their bytes keep counting until storinfo reports the destination's
+   * usage from after the copy (otherwise it looks emptier than it is, issue 12 #6).
+   */
+  commit(objectIds: readonly string[]): void;
   /** Releases whatever the job still holds: its run ended (done, failed or interrupted). */
   releaseAll(): void;
 }
@@ -155,8 +172,20 @@ export interface EvacuateSettings {
    * was 10): beyond it posting waits, which bounds the work in flight and the manager's memory.
    */
   maxAssignmentsPerAgent: number;
-  /** Consecutive failed GETs of one assignment before it is given up (§13.9). */
-  checkTransportRetries: number;
+  /** Built assignments that may wait for an agent beyond those it has: placement avoids it. */
+  maxBacklogPerAgent: number;
+  /**
+   * How long an agent may go without answering (a restart, a network blip) before its
+   * assignments are given up and their objects placed elsewhere; its state is durable, so
+   * until then it is polled again with backoff (§13.9, issue 12 #4).
+   */
+  agentOutageToleranceMs: number;
+  /** Wait before the n-th retry of a request an agent did not answer. */
+  agentRetryDelayMs: (attempt: number) => number;
+  /** Requests to agents in flight at once, over all agents (posts; polls apart). */
+  agentRequestConcurrency: number;
+  /** Times an object is placed again after its destination gave up before it is skipped. */
+  maxPlacementsPerObject: number;
   /**
    * L's `use_batched_updates`: an assignment's records are rewritten with one atomic Moray
    * batch per shard; a batch that fails falls back to one conditional put per object.
@@ -181,8 +210,12 @@ export const DEFAULT_SETTINGS: EvacuateSettings = {
   busyRetries: 60,
   busyDelayMs: (n) => Math.min(5 * n, 30) * 1000,
   checkIntervalMs: 500,
-  checkTransportRetries: 5,
   maxAssignmentsPerAgent: 10,
+  maxBacklogPerAgent: 10,
+  agentOutageToleranceMs: 5 * 60_000,
+  agentRetryDelayMs: (n) => Math.min(500 * 2 ** (n - 1), 10_000),
+  agentRequestConcurrency: 16,
+  maxPlacementsPerObject: 3,
   batchedUpdates: false,
   metadataQueueDepth: undefined,
   metadataAttempts: 4,
