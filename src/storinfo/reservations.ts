@@ -73,7 +73,9 @@ export class Reservations {
     if (!Number.isSafeInteger(bytes) || bytes < 0) {
       throw new ReservationError(key, `bytes must be a non-negative integer: ${bytes}`);
     }
-    if (this.entries.has(key)) throw new ReservationError(key, 'already reserved');
+    const existing = this.entries.get(key);
+    if (existing?.committedAt !== undefined) this.retire(existing);
+    else if (existing) throw new ReservationError(key, 'already reserved');
     this.entries.set(key, {
       key,
       shark,
@@ -209,6 +211,21 @@ export class Reservations {
       if (entry.committedAt === undefined && entry.reservedAt <= cutoff) out.push(entry);
     }
     return out;
+  }
+
+  /**
+   * A landed copy's bytes keep counting under a key of their own, so the object's key is free
+   * for a new placement (the object is placed again, e.g. after a conflict on its record).
+   */
+  private retire(entry: Reservation): void {
+    let n = 0;
+    let key = `${entry.key}\u0000landed`;
+    while (this.entries.has(key)) key = `${entry.key}\u0000landed${++n}`;
+    this.entries.delete(entry.key);
+    const keys = entry.group === undefined ? undefined : this.groups.get(entry.group);
+    keys?.delete(entry.key);
+    keys?.add(key);
+    this.entries.set(key, { ...entry, key });
   }
 
   private remove(entry: Reservation): void {

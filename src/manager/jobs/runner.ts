@@ -22,6 +22,8 @@ export interface JobContext {
   log: Logger;
   /** The job calls this once its tunables exist. */
   registerControls(controls: JobControls): void;
+  /** Storage ids every running job is evacuating (this one's included): never destinations. */
+  evacuating(): Set<string>;
 }
 
 /** Runs one job to its end; resolves on success, rejects with the cause of failure. */
@@ -38,6 +40,7 @@ export class JobStateError extends Error {
 }
 
 interface RunningJob {
+  job: JobRecord;
   abort: AbortController;
   done: Promise<void>;
   controls: JobControls | undefined;
@@ -168,10 +171,16 @@ export class JobRunner {
     await Promise.all(runs.map((r) => r.done));
   }
 
+  /** Storage ids the running jobs are evacuating. */
+  evacuating(): Set<string> {
+    return new Set([...this.running.values()].map((r) => r.job.fromShark.manta_storage_id));
+  }
+
   private launch(job: JobRecord): void {
     if (this.running.has(job.id)) return;
     const abort = new AbortController();
     const entry: RunningJob = {
+      job,
       abort,
       done: Promise.resolve(),
       controls: undefined,
@@ -202,6 +211,7 @@ export class JobRunner {
           // Cancelled before this run (an earlier manager was stopped while it wound down).
           if (entry.cancelled) controls.cancel();
         },
+        evacuating: () => this.evacuating(),
       });
       entry.abort.signal.throwIfAborted();
       if (entry.cancelled) {

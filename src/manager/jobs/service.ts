@@ -19,6 +19,7 @@ import {
   type CountRow,
   type JobRecord,
   type ManagerStore,
+  NON_TERMINAL_JOB_STATES,
   type OBJECT_STATUSES,
   TERMINAL_JOB_STATES,
 } from '../store/index.ts';
@@ -122,6 +123,7 @@ export class JobService {
       throw new SnaplinkCleanupRequiredError('Snaplink Cleanup Required');
     }
     const shark = await this.resolveShark(payload.params.from_shark);
+    await this.refuseSecondJobOn(shark.manta_storage_id);
     const max = payload.params.max_objects;
     const job = await store.createJob({
       id: randomUUID(),
@@ -151,6 +153,17 @@ export class JobService {
     }
     if (!shark) throw new BadRequestError(`Unknown shark: ${name}`);
     return shark;
+  }
+
+  /** One job at a time per shark: two would race on the same records (issue 12 #2). */
+  private async refuseSecondJobOn(shark: string): Promise<void> {
+    const unfinished = await this.options.store.jobsInStates(NON_TERMINAL_JOB_STATES);
+    const other = unfinished.find((j) => j.fromShark.manta_storage_id === shark);
+    if (other) {
+      throw new ConflictError(
+        `Job ${other.id} is already evacuating ${shark} (${jobStateName(other.state)})`,
+      );
+    }
   }
 
   async list(): Promise<JobListEntry[]> {
@@ -215,6 +228,7 @@ export class JobService {
         `Job ${previous.id} is ${jobStateName(previous.state)}: only a finished job can be retried`,
       );
     }
+    await this.refuseSecondJobOn(previous.fromShark.manta_storage_id);
     const job = await store.createJob({
       id: randomUUID(),
       action: 'evacuate',

@@ -105,6 +105,12 @@ export class ManagerStore {
   transition(jobId: string, groups: readonly objects.TransitionGroup[]): Promise<string[][]> {
     return objects.transitionObjects(this.db, jobId, groups);
   }
+  placeAgainFromLive(
+    jobId: string,
+    live: readonly { id: string; etag: string; object: Record<string, unknown> }[],
+  ): Promise<string[]> {
+    return objects.placeAgainFromLive(this.db, jobId, live);
+  }
 
   createAssignment(
     jobId: string,

@@ -346,3 +346,37 @@ export async function recordFailed(
     return true;
   });
 }
+
+/**
+ * Objects whose metadata update found the record changed by another writer that kept the
+ * object's identity (another job moved one of its other copies): back to `unprocessed` with
+ * the live record and etag, to be placed again from it. Returns the ids changed.
+ */
+export async function placeAgainFromLive(
+  db: Database,
+  jobId: string,
+  objects: readonly { id: string; etag: string; object: Record<string, unknown> }[],
+): Promise<string[]> {
+  if (objects.length === 0) return [];
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ id: string }>(
+      `UPDATE evacuate_objects o
+          SET status = 'unprocessed', etag = t.etag, object = t.object::jsonb,
+              assignment_id = NULL, dest_shark = NULL, updated_at = now()
+         FROM unnest($2::text[], $3::text[], $4::text[]) AS t(id, etag, object)
+        WHERE o.job_id = $1 AND o.id = t.id AND o.status = 'post_processing'
+        RETURNING o.id`,
+      [
+        jobId,
+        objects.map((o) => o.id),
+        objects.map((o) => o.etag),
+        objects.map((o) => JSON.stringify(o.object)),
+      ],
+    );
+    await new CountDeltas()
+      .add('status', 'post_processing', -rows.length)
+      .add('status', 'unprocessed', rows.length)
+      .apply(tx, jobId);
+    return rows.map((r) => r.id);
+  });
+}

@@ -22,7 +22,7 @@ export interface EvacuateEnvironment {
 }
 
 export function evacuateExecutor(env: EvacuateEnvironment): JobExecutor {
-  return async ({ job, store, signal, log, registerControls }) => {
+  return async ({ job, store, signal, log, registerControls, evacuating }) => {
     if (job.action !== 'evacuate') throw new Error(`job action ${job.action} cannot be run`);
     const chooser = env.chooser(job);
     const pipeline = new EvacuatePipeline(
@@ -37,6 +37,7 @@ export function evacuateExecutor(env: EvacuateEnvironment): JobExecutor {
         metadata: env.metadata,
         metrics: env.metrics,
         log,
+        evacuating,
       },
       {
         ...env.settings,

@@ -28,6 +28,7 @@ import type {
   TransitionGroup,
 } from '../../store/index.ts';
 import { AgentLanes, type BuiltAssignment, type LaneOutcomes } from './agent-lanes.ts';
+import { resolveConflict } from './conflict.ts';
 import { BadObjectError, buildTask, objectFacts, rewriteSharks, sourceCopy } from './object.ts';
 import { retryBatches } from './retry.ts';
 import {
@@ -35,6 +36,7 @@ import {
   AgentTransportError,
   type DestinationChooser,
   type EvacuateSettings,
+  type LiveRecord,
   MetadataEtagMismatchError,
   MetadataObjectNotFoundError,
   type MetadataUpdate,
@@ -69,7 +71,12 @@ interface OpenAssignment {
 }
 
 const RECORD_BATCH = 500;
+/** Conflicts with writers that only moved other copies, re-read and rewritten, per object. */
+const MAX_CONFLICT_REWRITES = 5;
 const DB_PAGE = 1000;
+
+/** A metadata update's outcome: a final target, or the object to be placed again. */
+type UpdateResult = ObjectTarget | { status: 'place_again'; live: LiveRecord };
 
 /** A stage failed; the message names it. */
 export class StageError extends Error {
@@ -96,15 +103,6 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
     signal.addEventListener('abort', onAbort, { once: true });
   });
 
-function sameSharks(a: unknown, b: unknown): boolean {
-  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-  return a.every((x, i) => {
-    const y = b[i] as Record<string, unknown> | undefined;
-    const r = x as Record<string, unknown> | null;
-    return r?.manta_storage_id === y?.manta_storage_id && r?.datacenter === y?.datacenter;
-  });
-}
-
 export class EvacuatePipeline {
   private readonly abort = new AbortController();
   private readonly recordQ: BoundedQueue<RecordBatch>;
@@ -121,6 +119,8 @@ export class EvacuatePipeline {
   private readonly placements = new Map<string, number>();
   /** Built assignments on their way from placement to their lane. */
   private inTransit = 0;
+  /** Assignments the agents finished whose metadata update has not ended. */
+  private metadataPending = 0;
   private stallLoggedAt = 0;
   /** Cancelled: no new objects or assignments; what agents already have finishes and lands. */
   private draining = false;
@@ -458,7 +458,9 @@ export class EvacuatePipeline {
         const waiting = deferred.length > 0 || this.unplaced.length > 0;
         // Agents may still give objects back: the stage ends when none holds any.
         if (!waiting && !this.draining) for (const id of [...open.keys()]) await flush(id);
-        const more = waiting || this.lanes.busy || this.inTransit > 0;
+        // Metadata updates too: one that finds another job's copy on its destination places
+        // the object again.
+        const more = waiting || this.lanes.busy || this.inTransit > 0 || this.metadataPending > 0;
         if (!more || (this.draining && !full)) break;
         await flushSkips();
         if (!this.draining) await flushOld();
@@ -528,6 +530,7 @@ export class EvacuatePipeline {
     const { store } = this.deps;
     // Resume: assignments the agents finished, built but not known to be posted, then posted.
     for (const record of await store.assignmentsInStates(this.jobId, ['agent_complete'])) {
+      this.metadataPending++;
       await this.metadataQ.push(record);
     }
     for (const record of await store.assignmentsInStates(this.jobId, ['init'])) {
@@ -615,12 +618,8 @@ export class EvacuatePipeline {
     const again: StoredObject[] = [];
     const skip: string[] = [];
     for (const o of objects) {
-      const n = (this.placements.get(o.id) ?? 1) + 1;
-      if (n > this.settings.maxPlacementsPerObject || this.draining) skip.push(o.id);
-      else {
-        this.placements.set(o.id, n);
-        again.push(o);
-      }
+      if (this.mayPlaceAgain(o.id)) again.push(o);
+      else skip.push(o.id);
     }
     await store.transition(this.jobId, [
       { select: { ids: again.map((o) => o.id) }, from: 'assigned', to: { status: 'unprocessed' } },
@@ -640,6 +639,14 @@ export class EvacuatePipeline {
       },
       'assignment given up: its objects are placed elsewhere',
     );
+  }
+
+  /** Counts a placement again of the object; false once it had `maxPlacementsPerObject`. */
+  private mayPlaceAgain(id: string): boolean {
+    const n = (this.placements.get(id) ?? 1) + 1;
+    if (n > this.settings.maxPlacementsPerObject || this.draining) return false;
+    this.placements.set(id, n);
+    return true;
   }
 
   /** The agent finished: failed tasks are skipped with its reasons, the rest go to metadata. */
@@ -684,6 +691,7 @@ export class EvacuatePipeline {
     const failedIds = new Set(failed.map((t) => t.object_id));
     chooser.release([...failedIds]);
     chooser.commit(a.tasks.map((t) => t.object_id).filter((id) => !failedIds.has(id)));
+    this.metadataPending++;
     await this.metadataQ.push({ ...a.record, state: 'agent_complete' });
   }
 
@@ -699,9 +707,9 @@ export class EvacuatePipeline {
     const running: Promise<void>[] = [];
     for await (const record of this.metadataQ) {
       running.push(
-        this.updateAssignment(record).catch((err: unknown) =>
-          this.fail(new StageError('metadata update', err)),
-        ),
+        this.updateAssignment(record)
+          .catch((err: unknown) => this.fail(new StageError('metadata update', err)))
+          .finally(() => this.metadataPending--),
       );
       if (running.length >= 64) await Promise.all(running.splice(0));
     }
@@ -730,9 +738,14 @@ export class EvacuatePipeline {
       ),
     );
     const groups = new Map<string, { target: ObjectTarget; ids: string[] }>();
+    const again: { id: string; etag: string; object: Record<string, unknown> }[] = [];
     let bytes = 0;
     results.forEach((target, i) => {
       const o = objects[i]!;
+      if (target.status === 'place_again') {
+        again.push({ id: o.id, etag: target.live.etag, object: target.live.value });
+        return;
+      }
       const key = JSON.stringify(target);
       const g = groups.get(key) ?? { target, ids: [] };
       g.ids.push(o.id);
@@ -753,6 +766,8 @@ export class EvacuatePipeline {
       else if (g.target.status === 'skipped') metrics.objectSkips(g.target.reason, g.ids.length);
     }
     this.bytesMoved += bytes;
+    const placed = new Set(await store.placeAgainFromLive(this.jobId, again));
+    for (const o of again) if (placed.has(o.id)) this.unplaced.push({ id: o.id, object: o.object });
     await store.setAssignmentState(record.id, ['agent_complete'], 'post_processed');
   }
 
@@ -821,7 +836,7 @@ export class EvacuatePipeline {
   }
 
   /** Rewrites one object's record, etag-conditionally, retrying transient failures. */
-  private async updateOne(o: StoredObject, dest: StorageNodeRef): Promise<ObjectTarget> {
+  private async updateOne(o: StoredObject, dest: StorageNodeRef): Promise<UpdateResult> {
     if (o.shard < 0)
       return { status: 'error', error: 'bad_shard_number', detail: `shard ${o.shard}` };
     let value: Record<string, unknown>;
@@ -832,30 +847,55 @@ export class EvacuatePipeline {
         return { status: 'error', error: err.error, detail: err.message };
       throw err;
     }
+    if (this.avoid().never.has(dest.manta_storage_id)) {
+      // Another job started evacuating the destination since placement: never name it.
+      const live = await this.readLive(o.shard, o.key);
+      if (!live) return { status: 'skipped', reason: 'metadata_object_not_found' };
+      if (this.mayPlaceAgain(o.id)) return { status: 'place_again', live };
+      return { status: 'skipped', reason: 'destination_unreachable' };
+    }
     const bucketsObject = typeof o.object.bucket_id === 'string';
+    let etag = o.etag;
+    let rewrites = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         await this.deps.metadata.putObject(
-          { shard: o.shard, key: o.key, etag: o.etag, value },
+          { shard: o.shard, key: o.key, etag, value },
           this.signal,
         );
         return { status: 'complete' };
       } catch (err) {
         if (err instanceof MetadataEtagMismatchError) {
-          // Our own write from before a restart also changed the etag: recognise it.
-          const live = await this.deps.metadata.getObject(o.shard, o.key, this.signal);
-          if (live && sameSharks(live.value.sharks, value.sharks)) return { status: 'complete' };
-          return { status: 'skipped', reason: 'metadata_etag_mismatch' };
+          const live = await this.readLive(o.shard, o.key);
+          if (!live) return { status: 'skipped', reason: 'metadata_object_not_found' };
+          const seen = resolveConflict(live, o.object, value, this.evacuated, dest);
+          if (seen.kind === 'ours') return { status: 'complete' };
+          if (seen.kind === 'moved') return { status: 'skipped', reason: 'object_not_on_shark' };
+          if (seen.kind === 'collision' && this.mayPlaceAgain(o.id)) {
+            return { status: 'place_again', live };
+          }
+          if (seen.kind !== 'rewrite' || ++rewrites > MAX_CONFLICT_REWRITES) {
+            this.deps.log.info(
+              { key: o.key, shard: o.shard, reason: 'metadata_etag_mismatch' },
+              'metadata changed since discovery: object skipped',
+            );
+            return { status: 'skipped', reason: 'metadata_etag_mismatch' };
+          }
+          ({ value, etag } = seen);
+          attempt = 0;
+          continue;
         }
         if (err instanceof MetadataObjectNotFoundError) {
           return { status: 'skipped', reason: 'metadata_object_not_found' };
         }
         this.signal.throwIfAborted();
         if (attempt >= this.settings.metadataAttempts) {
+          const detail = err instanceof Error ? err.message : String(err);
+          this.deps.log.warn({ key: o.key, shard: o.shard, err }, 'metadata update failed');
           return {
             status: 'error',
             error: bucketsObject ? 'mdapi_update_failed' : 'moray_update_failed',
-            detail: err instanceof Error ? err.message : String(err),
+            detail,
           };
         }
         await sleep(this.settings.metadataBackoffMs(attempt), this.signal);

@@ -1,0 +1,67 @@
+/**
+ * Two evacuations at once (issue 12, defect 2): neither places copies on the other's shark, an
+ * object with copies on both ends up off both, and a second job on the same shark is refused.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AdmRequestError } from '../../../src/adm/client.ts';
+import { snapshotObjects, verifyEvacuation } from '../../../src/sandbox/verify.ts';
+import { E2ESandbox, objectsOn } from './sandbox.ts';
+
+describe('concurrent evacuations', { timeout: 240_000 }, () => {
+  let e2e: E2ESandbox;
+
+  before(async () => {
+    e2e = await E2ESandbox.start('concurrent', {
+      domain: 'concurrent.test',
+      shards: 2,
+      sharks: 6,
+      datacenters: 1,
+      sharkCapacityBytes: 1024 ** 3,
+    });
+  });
+
+  after(async () => {
+    await e2e?.stop();
+  });
+
+  test('two jobs: no copy lands on a shark being evacuated; objects on both end off both', async () => {
+    const [a, b] = [e2e.shark(1), e2e.shark(2)];
+    await e2e.putObjects([
+      ...Array.from({ length: 40 }, () => ({ sharks: [a, b] })),
+      ...Array.from({ length: 20 }, () => ({ sharks: [a, e2e.shark(3)] })),
+      ...Array.from({ length: 20 }, () => ({ sharks: [e2e.shark(4), b] })),
+    ]);
+    const snapshot = await snapshotObjects(e2e.sandbox);
+    await e2e.setMakoFaults({ latencyMs: 300 });
+    const first = await e2e.evacuate(1);
+    await assert.rejects(e2e.evacuate(1), (err: unknown) => {
+      assert.ok(err instanceof AdmRequestError, String(err));
+      assert.match(err.message, /409|already evacuating/);
+      return true;
+    });
+    const second = await e2e.evacuate(2);
+    const [one, two] = await Promise.all([e2e.waitForJob(first), e2e.waitForJob(second)]);
+    await e2e.clearMakoFaults();
+    for (const status of [one, two]) {
+      assert.equal(status.state, 'Complete', JSON.stringify(status));
+      assert.equal(status.results.Skipped, 0, JSON.stringify(status.results));
+      assert.equal(status.results.Error, 0, JSON.stringify(status.results));
+    }
+    const now = await snapshotObjects(e2e.sandbox);
+    assert.deepEqual(
+      objectsOn(now, a).map((o) => o.key),
+      [],
+    );
+    assert.deepEqual(
+      objectsOn(now, b).map((o) => o.key),
+      [],
+    );
+    for (const evacuated of [a, b]) {
+      const result = await verifyEvacuation(e2e.sandbox, { evacuated, before: snapshot });
+      assert.deepEqual(result.problems, []);
+      assert.equal(result.lost, 0);
+      assert.equal(result.reducedCopies, 0);
+    }
+  });
+});
