@@ -5,7 +5,7 @@
  * so a config rendered for L keeps working.
  */
 import { readFile } from 'node:fs/promises';
-import { type HostAliases, NO_ALIASES, parseHostAliases } from '../manta/index.ts';
+import { type HostAliases, isStorageId, NO_ALIASES, parseHostAliases } from '../manta/index.ts';
 
 export const DEFAULT_CONFIG_PATH = '/opt/smartdc/rebalancer/config.json';
 export const DEFAULT_EXCLUDE_KEY_PREFIXES = [
@@ -26,6 +26,13 @@ export interface ManagerOptions {
   md_read_chunk_size: number;
   shark_list_retry_delay_ms: number;
   exclude_key_prefixes: string[];
+  /**
+   * Ours (L's picker has a blocklist but no config key): storage ids never used as
+   * destinations, e.g. sharks about to be evacuated or being repaired.
+   */
+  blocklist: string[];
+  /** Ours (D's `BLACKLIST_DATACENTERS`): datacenters whose sharks are never destinations. */
+  blocked_datacenters: string[];
 }
 
 export interface MdapiConfig {
@@ -77,11 +84,19 @@ export interface ManagerConfig {
    * record (L had none: a hung shard stalled its job). Not a cap on a long stream.
    */
   moray_operation_timeout_ms: number;
+  /**
+   * Ours: the agents' `server.auth_token`, sent as `authorization: Bearer <token>`; absent,
+   * no token is sent (agents without auth_token).
+   */
+  agent_auth_token: string | undefined;
+  /** Ours: the `datacenter` label of every metric (L: `development`); `unknown` when absent. */
+  datacenter: string | undefined;
 }
 
 /** A config value that is missing or invalid; `key` is its dotted path. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  readonly code = 'config_invalid';
   constructor(
     readonly key: string,
     message: string,
@@ -140,6 +155,16 @@ class Reader {
     }
     return v as string[];
   }
+  /** A list of non-empty strings, each passing `valid` (described by `what`). */
+  names(k: string, what: string, valid: (s: string) => boolean): string[] {
+    const list = this.strings(k, []);
+    list.forEach((s, i) => {
+      if (s === '' || !valid(s)) {
+        throw new ConfigError(`${this.key(k)}[${i}]`, `must be ${what}, got ${JSON.stringify(s)}`);
+      }
+    });
+    return list;
+  }
   hosts(k: string, required: boolean): { host: string }[] {
     const v = this.obj[k];
     if (v === undefined && !required) return [];
@@ -189,6 +214,11 @@ export function parseConfig(raw: unknown): ManagerConfig {
   }));
   if (shards.length === 0) throw new ConfigError('shards', 'must contain at least one shard');
   shards.sort((a, b) => a.shard - b.shard);
+  for (let i = 1; i < shards.length; i++) {
+    if (shards[i]?.shard === shards[i - 1]?.shard) {
+      throw new ConfigError('shards', `shard ${shards[i]?.shard} is listed twice`);
+    }
+  }
   const levelText = (r.str('log_level', 'debug') ?? 'debug').toLowerCase();
   const level = LOG_LEVELS[levelText];
   if (!level) throw new ConfigError('log_level', `unknown level ${JSON.stringify(levelText)}`);
@@ -215,6 +245,12 @@ export function parseConfig(raw: unknown): ManagerConfig {
       md_read_chunk_size: o.int('md_read_chunk_size', 10_000, 1, 1_000_000),
       shark_list_retry_delay_ms: o.int('shark_list_retry_delay_ms', 500, 0, 3_600_000),
       exclude_key_prefixes: o.strings('exclude_key_prefixes', DEFAULT_EXCLUDE_KEY_PREFIXES),
+      blocklist: o.names('blocklist', 'a storage id (N.stor.<domain>)', (id) =>
+        isStorageId(id, { allowHostPort: true }),
+      ),
+      blocked_datacenters: o.names('blocked_datacenters', 'a datacenter name', (dc) =>
+        /^\S+$/.test(dc),
+      ),
     },
     mdapi: {
       shards: m.hosts('shards', false),
@@ -233,7 +269,29 @@ export function parseConfig(raw: unknown): ManagerConfig {
     moray_operation_timeout_ms: r.int('moray_operation_timeout_ms', 60_000, 100, 3_600_000),
     metrics_port: r.int('metrics_port', 8878, 0, 65535),
     host_aliases: hostAliases(raw.host_aliases),
+    agent_auth_token: agentAuthToken(r.str('agent_auth_token', undefined)),
+    datacenter: r.str('datacenter', undefined),
   };
+}
+
+/** The agent refuses a token under 16 characters (agent.md): so does the manager, at start. */
+function agentAuthToken(token: string | undefined): string | undefined {
+  if (token !== undefined && token.length < 16) {
+    throw new ConfigError('agent_auth_token', 'must be at least 16 characters');
+  }
+  // It goes into an HTTP header.
+  if (token !== undefined && [...token].some((ch) => ch < ' ' || ch === '\u007f')) {
+    throw new ConfigError('agent_auth_token', 'must not contain control characters');
+  }
+  return token;
+}
+
+/** L's discovery range: the lowest and highest configured shard numbers (`shards` is sorted). */
+export function shardRange(config: Pick<ManagerConfig, 'shards'>): { min: number; max: number } {
+  const first = config.shards[0];
+  const last = config.shards[config.shards.length - 1];
+  if (!first || !last) throw new ConfigError('shards', 'must contain at least one shard');
+  return { min: first.shard, max: last.shard };
 }
 
 function directDbUrls(value: unknown): ReadonlyMap<number, string> {

@@ -3,7 +3,14 @@
  * (metadata updates, and discovery unless `direct_db`), each shard's PostgreSQL clone for
  * discovery with `direct_db`, a shared storinfo poller and a picker per job, the agents' HTTP
  * client. (Buckets objects, through mdapi, are not handled yet.)
+ *
+ * Given the config as a function, it follows a SIGUSR1 reload (src/manager/reload.ts): the
+ * `live` keys (fill limit, max_sharks, blocklists, agent_auth_token) reach running jobs at their
+ * next placement or request, the `new-jobs` keys reach jobs created afterwards; the `restart`
+ * keys are read once, here.
  */
+
+import type { StorageNodeRef } from '../api/manager.ts';
 import { connectPostgres, type Database } from '../db/index.ts';
 import type { ShardSource } from '../discovery/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -23,36 +30,47 @@ import {
 } from './jobs/evacuate/adapters.ts';
 import { HttpAgentClient } from './jobs/evacuate/agent-client.ts';
 import type { EvacuateEnvironment } from './jobs/evacuate/job.ts';
-import { DEFAULT_SETTINGS } from './jobs/evacuate/types.ts';
+import {
+  type AgentClient,
+  DEFAULT_SETTINGS,
+  type DestinationChooser,
+  type EvacuateSettings,
+} from './jobs/evacuate/types.ts';
 import type { ManagerMetrics } from './metrics.ts';
+import type { JobRecord } from './store/index.ts';
 
 /** Moray's port behind its haproxy (L finds it through `_moray._tcp` SRV records). */
 const MORAY_PORT = 2020;
 
 export interface RealEnvironment extends EvacuateEnvironment {
   storinfo: StorinfoClient;
+  /** Shard 1's Moray: its `manta_storage` bucket names the storage nodes (manager.md §4.2). */
+  storageShard: MorayClient;
   start(): Promise<void>;
   close(): Promise<void>;
 }
 
 export function createEnvironment(
-  config: ManagerConfig,
+  configSource: ManagerConfig | (() => ManagerConfig),
   metrics: ManagerMetrics,
   log: Logger,
 ): RealEnvironment {
+  const current = typeof configSource === 'function' ? configSource : () => configSource;
+  // What is bound at start (`restart` keys): clients, addresses, discovery mode.
+  const config = current();
+  const morayClient = (name: string): MorayClient => {
+    const { host, port } = resolveAddress(name, MORAY_PORT, config.host_aliases);
+    return new MorayClient({
+      host,
+      port,
+      requestTimeoutMs: config.moray_operation_timeout_ms,
+      log: log.child({ component: 'moray' }),
+    });
+  };
   const clients = new Map<number, MorayClient>();
-  for (const s of config.shards) {
-    const { host, port } = resolveAddress(s.host, MORAY_PORT, config.host_aliases);
-    clients.set(
-      s.shard,
-      new MorayClient({
-        host,
-        port,
-        requestTimeoutMs: config.moray_operation_timeout_ms,
-        log: log.child({ component: 'moray' }),
-      }),
-    );
-  }
+  for (const s of config.shards) clients.set(s.shard, morayClient(s.host));
+  // L reaches `1.moray.<domain>` for `manta_storage` even when discovery does not scan shard 1.
+  const storageShard = clients.get(1) ?? morayClient(`1.moray.${config.domain_name}`);
   const clientFor = (shard: number): MorayClient => {
     const c = clients.get(shard);
     if (!c) throw new Error(`shard ${shard} is not in the configuration`);
@@ -82,41 +100,58 @@ export function createEnvironment(
     log: log.child({ component: 'storinfo' }),
   });
   const reservations = new Reservations();
-  const agents = new HttpAgentClient({
-    urlFor: (dest) =>
-      `http://${resolveAuthority(dest.manta_storage_id, config.agent_port, config.host_aliases)}`,
-  });
-  const o = config.options;
+  const agents = new LiveAgentClient(
+    () => current().agent_auth_token,
+    (authToken) =>
+      new HttpAgentClient({
+        urlFor: (dest) =>
+          `http://${resolveAuthority(dest.manta_storage_id, config.agent_port, config.host_aliases)}`,
+        authToken,
+      }),
+    log,
+  );
+  const discoveryLog = log.child({ component: 'discovery' });
+  // One discovery source per config: a job takes the one current when it is created.
+  const sources = new WeakMap<ManagerConfig, DiscoveryObjectSource>();
+  const sourceFor = (c: ManagerConfig): DiscoveryObjectSource => {
+    let source = sources.get(c);
+    if (!source) {
+      source = new DiscoveryObjectSource(shards, {
+        chunkSize: c.options.md_read_chunk_size,
+        concurrency: c.options.max_md_read_threads,
+        excludeKeyPrefixes: effectiveExcludePrefixes(c.options),
+        log: discoveryLog,
+      });
+      sources.set(c, source);
+    }
+    return source;
+  };
+  const pickerFor = (job: JobRecord, c: ManagerConfig): PickerChooser =>
+    new PickerChooser(
+      new DestinationPicker({
+        evacuated: job.fromShark,
+        snapshot: () => poller.snapshot(),
+        reservations,
+        maxFillPercentage: c.max_fill_percentage,
+        maxSharks: c.options.max_sharks,
+        blockedSharks: c.options.blocklist,
+        blockedDatacenters: c.options.blocked_datacenters,
+      }),
+      reservations,
+      `${job.id}:`,
+    );
   return {
     storinfo,
-    source: new DiscoveryObjectSource(shards, {
-      chunkSize: o.md_read_chunk_size,
-      concurrency: o.max_md_read_threads,
-      excludeKeyPrefixes: effectiveExcludePrefixes(o),
-      log: log.child({ component: 'discovery' }),
-    }),
+    storageShard,
+    get source() {
+      return sourceFor(current());
+    },
     agents,
     metadata: new MorayMetadataWriter(clientFor),
     metrics,
-    chooser: (job) =>
-      new PickerChooser(
-        new DestinationPicker({
-          evacuated: job.fromShark,
-          snapshot: () => poller.snapshot(),
-          reservations,
-          maxFillPercentage: config.max_fill_percentage,
-          maxSharks: o.max_sharks,
-        }),
-        reservations,
-        `${job.id}:`,
-      ),
-    settings: {
-      ...DEFAULT_SETTINGS,
-      maxTasksPerAssignment: o.max_tasks_per_assignment,
-      maxAssignmentAgeSec: o.max_assignment_age,
-      waitForDestinationsMs: o.shark_list_retry_delay_ms,
-      batchedUpdates: o.use_batched_updates,
-      metadataQueueDepth: o.use_static_md_update_threads ? o.static_queue_depth : undefined,
+    chooser: (job) => new LiveChooser(current, (c) => pickerFor(job, c)),
+    get settings() {
+      return jobSettings(current());
     },
     async start() {
       await poller.start();
@@ -125,7 +160,102 @@ export function createEnvironment(
       poller.stop();
       await agents.close();
       await storinfo.close();
-      await Promise.all([...clients.values(), ...clones.values()].map((c) => c.close()));
+      const morays = new Set([...clients.values(), storageShard]);
+      await Promise.all([...morays, ...clones.values()].map((c) => c.close()));
     },
   };
+}
+
+function jobSettings(c: ManagerConfig): Omit<EvacuateSettings, 'maxObjects' | 'metadataThreads'> {
+  const o = c.options;
+  return {
+    ...DEFAULT_SETTINGS,
+    maxTasksPerAssignment: o.max_tasks_per_assignment,
+    maxAssignmentAgeSec: o.max_assignment_age,
+    waitForDestinationsMs: o.shark_list_retry_delay_ms,
+    batchedUpdates: o.use_batched_updates,
+    metadataQueueDepth: o.use_static_md_update_threads ? o.static_queue_depth : undefined,
+  };
+}
+
+/**
+ * A job's chooser over the placement settings of the current config: after a reload the next
+ * choice uses a picker with the new fill limit, max_sharks and blocklists. Reservations live
+ * outside the picker (shared, keyed by job), so replacing it keeps what the job holds.
+ */
+class LiveChooser implements DestinationChooser {
+  private builtFor: ManagerConfig | undefined;
+  private chooser: PickerChooser | undefined;
+
+  constructor(
+    private readonly current: () => ManagerConfig,
+    private readonly build: (config: ManagerConfig) => PickerChooser,
+  ) {}
+
+  private now(): PickerChooser {
+    const config = this.current();
+    if (this.chooser === undefined || this.builtFor !== config) {
+      this.chooser = this.build(config);
+      this.builtFor = config;
+    }
+    return this.chooser;
+  }
+
+  choose(...args: Parameters<DestinationChooser['choose']>) {
+    return this.now().choose(...args);
+  }
+  restore(dest: StorageNodeRef, objects: readonly { id: string; sizeBytes: number }[]): void {
+    this.now().restore(dest, objects);
+  }
+  release(objectIds: readonly string[]): void {
+    this.now().release(objectIds);
+  }
+  commit(objectIds: readonly string[]): void {
+    this.now().commit(objectIds);
+  }
+  releaseAll(): void {
+    this.now().releaseAll();
+  }
+}
+
+/**
+ * The agents' client sending the current agent_auth_token: a new token gets a new client, and
+ * the old one closes once the requests it carries are answered.
+ */
+class LiveAgentClient implements AgentClient {
+  private token: string | undefined;
+  private client: HttpAgentClient;
+  private readonly retired: Promise<void>[] = [];
+
+  constructor(
+    private readonly tokenNow: () => string | undefined,
+    private readonly build: (token: string | undefined) => HttpAgentClient,
+    private readonly log: Logger,
+  ) {
+    this.token = tokenNow();
+    this.client = build(this.token);
+  }
+
+  private now(): HttpAgentClient {
+    const token = this.tokenNow();
+    if (token !== this.token) {
+      const old = this.client;
+      this.retired.push(
+        old.close().catch((err: unknown) => this.log.warn({ err }, 'closing agent connections')),
+      );
+      this.token = token;
+      this.client = this.build(token);
+    }
+    return this.client;
+  }
+
+  post(...args: Parameters<AgentClient['post']>): ReturnType<AgentClient['post']> {
+    return this.now().post(...args);
+  }
+  get(...args: Parameters<AgentClient['get']>): ReturnType<AgentClient['get']> {
+    return this.now().get(...args);
+  }
+  async close(): Promise<void> {
+    await Promise.all([this.client.close(), ...this.retired]);
+  }
 }

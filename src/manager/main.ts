@@ -1,18 +1,26 @@
 /**
  * rebalancer-manager: loads the config, opens the database (PostgreSQL, or embedded PGlite),
- * resumes unfinished jobs, serves the API and the metrics. SIGUSR1 re-reads the config for
- * later jobs (manager.md §6.6); SIGTERM/SIGINT stop gracefully, leaving running jobs to resume.
+ * resumes unfinished jobs, serves the API and the metrics. SIGUSR1 re-reads the config and
+ * applies each changed key as src/manager/reload.ts classifies it (manager.md §6.6); SIGTERM/
+ * SIGINT stop gracefully, leaving running jobs to resume.
  */
 import { createServer, type Server } from 'node:http';
 import { Command, InvalidArgumentError } from 'commander';
 import { openDatabase } from '../db/index.ts';
 import { createLogger } from '../log/index.ts';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type ManagerConfig } from './config.ts';
+import {
+  ConfigError,
+  DEFAULT_CONFIG_PATH,
+  loadConfig,
+  type ManagerConfig,
+  shardRange,
+} from './config.ts';
 import { createEnvironment } from './environment.ts';
 import { evacuateExecutor } from './jobs/evacuate/job.ts';
 import { ManagerMetrics } from './metrics.ts';
+import { logReload, reloadConfig } from './reload.ts';
 import { startManagerService } from './service.ts';
-import { StorinfoSharkDirectory } from './sharks.ts';
+import { MorayStorageSharkDirectory } from './sharks.ts';
 
 function port(value: string): number {
   const n = Number(value);
@@ -70,19 +78,22 @@ const log = createLogger({
   name: 'rebalancer-manager',
   level: process.env.LOG_LEVEL ?? config.log_level,
 });
-const metrics = new ManagerMetrics({ service: `rebalancer.${config.domain_name}` });
+const metrics = new ManagerMetrics({
+  service: `rebalancer.${config.domain_name}`,
+  ...(config.datacenter === undefined ? {} : { datacenter: config.datacenter }),
+});
 metrics.collectProcessMetrics();
 const db = await openDatabase({
   ...(config.database_url === undefined ? {} : { url: config.database_url }),
   ...(config.database_dir === undefined ? {} : { dataDir: config.database_dir }),
   log,
 });
-const env = createEnvironment(config, metrics, log);
+const env = createEnvironment(() => config, metrics, log);
 await env.start();
 const service = await startManagerService({
   db,
   executor: evacuateExecutor(env),
-  sharks: new StorinfoSharkDirectory(env.storinfo, config.domain_name),
+  sharks: new MorayStorageSharkDirectory(env.storageShard, config.domain_name),
   log,
   metrics,
   settings: () => ({
@@ -94,7 +105,10 @@ const service = await startManagerService({
 });
 if (service.resumed.length > 0) log.info({ jobs: service.resumed }, 'resumed unfinished jobs');
 const address = await service.app.listen({ host: config.listen_address, port: config.listen_port });
-log.info({ address, database: db.kind }, 'rebalancer-manager listening');
+log.info(
+  { address, database: db.kind, shards: shardRange(config) },
+  'rebalancer-manager listening',
+);
 
 let metricsServer: Server | undefined;
 if (config.metrics_port !== 0) {
@@ -113,15 +127,42 @@ if (config.metrics_port !== 0) {
   metricsServer = server;
 }
 
+async function reload(): Promise<void> {
+  let next: ManagerConfig;
+  try {
+    next = await readConfig();
+  } catch (err) {
+    log.error({ err }, 'Error parsing config after signal received. Not updating');
+    return;
+  }
+  const outcome = reloadConfig(config, next);
+  config = outcome.config;
+  if (process.env.LOG_LEVEL === undefined) log.level = config.log_level;
+  else if (outcome.live.includes('log_level')) {
+    log.warn(
+      { LOG_LEVEL: process.env.LOG_LEVEL },
+      'log_level: the LOG_LEVEL variable overrides it',
+    );
+  }
+  logReload(log, outcome);
+}
+
+// As L, signals arriving while a reload runs are coalesced into one more reload.
+let reloading = false;
+let reloadAgain = false;
 process.on('SIGUSR1', () => {
-  readConfig().then(
-    (next) => {
-      config = next;
-      log.info('configuration reloaded; it applies to jobs created from now on');
-    },
-    (err: unknown) =>
-      log.error({ err }, 'Error parsing config after signal received. Not updating'),
-  );
+  if (reloading) {
+    reloadAgain = true;
+    return;
+  }
+  reloading = true;
+  void (async () => {
+    do {
+      reloadAgain = false;
+      await reload();
+    } while (reloadAgain);
+    reloading = false;
+  })();
 });
 
 let stopping = false;

@@ -1,5 +1,4 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../log/index.ts';
 import { BucketNotFoundError, MorayClient } from '../moray/index.ts';
@@ -29,6 +28,7 @@ import {
   startService,
   stopProcess,
 } from './process.ts';
+import { buildRecord } from './storinfo/record.ts';
 
 export interface StartSandboxOptions {
   dir: string;
@@ -186,7 +186,7 @@ async function prepareShards(
           await client.createBucket(name, config);
         }
       }
-      // Manta keeps manta_storage on shard 1; the manager validates evacuated sharks there.
+      // Manta keeps manta_storage on shard 1; the manager resolves evacuated sharks there.
       if (index === 0) {
         for (const shark of sharks) {
           await client.putObject(
@@ -202,17 +202,12 @@ async function prepareShards(
   }
 }
 
+/**
+ * Minnow's first heartbeat of a new, empty node: the whole record (statvfs, zone and server
+ * uuids, ...) as the sandbox's storinfo computes it, keyed by the storage id.
+ */
 function minnowRecord(shark: SandboxShark, layout: SandboxLayout): Record<string, unknown> {
-  const totalMb = Math.floor(layout.sharkCapacityBytes / 1024 ** 2);
-  return {
-    availableMB: totalMb,
-    percentUsed: 0,
-    filesystem: shark.root,
-    datacenter: shark.datacenter,
-    manta_storage_id: shark.manta_storage_id,
-    timestamp: Date.now(),
-    hostname: hostname(),
-  };
+  return { ...buildRecord(shark, layout.sharkCapacityBytes, 0, Date.now()) };
 }
 
 /** The processes started so far, so a failure half-way can stop them all. */

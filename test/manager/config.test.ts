@@ -5,6 +5,7 @@ import {
   directDbUrl,
   effectiveExcludePrefixes,
   parseConfig,
+  shardRange,
 } from '../../src/manager/config.ts';
 
 const base = { domain_name: 'east.example.com', shards: [{ host: '2.moray.east.example.com' }] };
@@ -31,6 +32,10 @@ describe('manager config', () => {
     assert.equal(c.metrics_port, 8878);
     assert.equal(c.moray_operation_timeout_ms, 60_000);
     assert.equal(c.database_url, undefined);
+    assert.equal(c.agent_auth_token, undefined);
+    assert.equal(c.datacenter, undefined);
+    assert.deepEqual(c.options.blocklist, []);
+    assert.deepEqual(c.options.blocked_datacenters, []);
     assert.throws(
       () => parseConfig({ ...base, moray_operation_timeout_ms: 0 }),
       (e: unknown) => e instanceof ConfigError && e.key === 'moray_operation_timeout_ms',
@@ -78,6 +83,22 @@ describe('manager config', () => {
       c.shards.map((s) => s.shard),
       [2, 3, 10],
     );
+    assert.deepEqual(shardRange(c), { min: 2, max: 10 });
+    assert.throws(
+      () => parseConfig({ ...base, shards: [{ host: '2.moray.x' }, { host: '2.moray.y' }] }),
+      (e: unknown) => e instanceof ConfigError && e.key === 'shards' && /twice/.test(e.message),
+    );
+  });
+
+  // L's min_max_shards: template-rendered configs (INDEX_MORAY_SHARDS in SAPI's order).
+  test('min_max_shards', () => {
+    const rendered = (numbers: number[]) =>
+      parseConfig({
+        domain_name: 'west.example.com',
+        shards: numbers.map((n) => ({ host: `${n}.moray.west.example.com` })),
+      });
+    assert.deepEqual(shardRange(rendered([3])), { min: 3, max: 3 });
+    assert.deepEqual(shardRange(rendered([99, 1000, 200, 2, 100])), { min: 2, max: 1000 });
   });
 
   test('options are read; unknown keys ignored; exclude ["none"] disables', () => {
@@ -110,6 +131,13 @@ describe('manager config', () => {
       [{ ...base, options: { max_sharks: 0 } }, 'options.max_sharks'],
       [{ ...base, options: { exclude_key_prefixes: [1] } }, 'options.exclude_key_prefixes'],
       [{ ...base, mdapi: { shards: [{}] } }, 'mdapi.shards[0].host'],
+      [{ ...base, agent_auth_token: 'short' }, 'agent_auth_token'],
+      [{ ...base, agent_auth_token: `${'x'.repeat(16)}\n` }, 'agent_auth_token'],
+      [{ ...base, agent_auth_token: 16 }, 'agent_auth_token'],
+      [{ ...base, datacenter: 1 }, 'datacenter'],
+      [{ ...base, options: { blocklist: 'x' } }, 'options.blocklist'],
+      [{ ...base, options: { blocklist: ['1.stor.x', 'not a shark'] } }, 'options.blocklist[1]'],
+      [{ ...base, options: { blocked_datacenters: [''] } }, 'options.blocked_datacenters[0]'],
       [[], '(root)'],
     ];
     for (const [raw, key] of cases) {
@@ -119,5 +147,21 @@ describe('manager config', () => {
         `expected an error on ${key}`,
       );
     }
+  });
+
+  test('agent_auth_token, datacenter and the blocklists are read', () => {
+    const c = parseConfig({
+      ...base,
+      agent_auth_token: 'a-token-of-16-chars',
+      datacenter: 'east-1',
+      options: {
+        blocklist: ['3.stor.east.example.com', '127.0.0.1:8080'],
+        blocked_datacenters: ['dc9'],
+      },
+    });
+    assert.equal(c.agent_auth_token, 'a-token-of-16-chars');
+    assert.equal(c.datacenter, 'east-1');
+    assert.deepEqual(c.options.blocklist, ['3.stor.east.example.com', '127.0.0.1:8080']);
+    assert.deepEqual(c.options.blocked_datacenters, ['dc9']);
   });
 });
