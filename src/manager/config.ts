@@ -85,6 +85,11 @@ export interface ManagerConfig {
    */
   moray_operation_timeout_ms: number;
   /**
+   * Ours: how long an agent may not answer (a restart, a blip) before the assignments it holds
+   * are given up and their objects placed elsewhere (L gave up after a few failed polls).
+   */
+  agent_outage_tolerance_ms: number;
+  /**
    * Ours: the agents' `server.auth_token`, sent as `authorization: Bearer <token>`; absent,
    * no token is sent (agents without auth_token).
    */
@@ -267,6 +272,7 @@ export function parseConfig(raw: unknown): ManagerConfig {
     storinfo_url: r.str('storinfo_url', `http://storinfo.${domain}`) ?? `http://storinfo.${domain}`,
     agent_port: r.int('agent_port', 7878, 1, 65535),
     moray_operation_timeout_ms: r.int('moray_operation_timeout_ms', 60_000, 100, 3_600_000),
+    agent_outage_tolerance_ms: r.int('agent_outage_tolerance_ms', 300_000, 0, 86_400_000),
     metrics_port: r.int('metrics_port', 8878, 0, 65535),
     host_aliases: hostAliases(raw.host_aliases),
     agent_auth_token: agentAuthToken(r.str('agent_auth_token', undefined)),

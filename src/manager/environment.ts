@@ -175,6 +175,7 @@ function jobSettings(c: ManagerConfig): Omit<EvacuateSettings, 'maxObjects' | 'm
     waitForDestinationsMs: o.shark_list_retry_delay_ms,
     batchedUpdates: o.use_batched_updates,
     metadataQueueDepth: o.use_static_md_update_threads ? o.static_queue_depth : undefined,
+    agentOutageToleranceMs: c.agent_outage_tolerance_ms,
   };
 }
 

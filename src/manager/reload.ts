@@ -44,6 +44,7 @@ export const RELOAD_CLASSES: Readonly<Record<ConfigKey, ReloadClass>> = {
   metrics_port: 'restart',
   // A Moray client's request timeout is fixed when it is built.
   moray_operation_timeout_ms: 'restart',
+  agent_outage_tolerance_ms: 'new-jobs',
   agent_auth_token: 'live',
   datacenter: 'restart',
   'options.max_tasks_per_assignment': 'new-jobs',
