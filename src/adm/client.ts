@@ -5,7 +5,15 @@
  */
 import type { Static, TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { JobId, JobList, type JobListEntry, JobStatus, ManagerError } from '../api/manager.ts';
+import {
+  type DuplicateEntry,
+  DuplicateList,
+  JobId,
+  JobList,
+  type JobListEntry,
+  JobStatus,
+  ManagerError,
+} from '../api/manager.ts';
 
 export type AdmFailure = 'transport' | 'status' | 'body';
 
@@ -25,6 +33,7 @@ export class AdmRequestError extends Error {
 const checkJobList = Compile(JobList);
 const checkJobStatus = Compile(JobStatus);
 const checkJobId = Compile(JobId);
+const checkDuplicateList = Compile(DuplicateList);
 const checkManagerError = Compile(ManagerError);
 
 function reason(err: unknown): string {
@@ -150,6 +159,24 @@ export class ManagerClient {
       'POST',
       `/jobs/${id}/cancel`,
     );
+  }
+
+  /** Every duplicate of the job, page by page. */
+  async duplicates(id: string): Promise<DuplicateEntry[]> {
+    const all: DuplicateEntry[] = [];
+    let after: string | undefined;
+    do {
+      const query = after === undefined ? '' : `?after=${encodeURIComponent(after)}`;
+      const page = await this.json<typeof DuplicateList>(
+        checkDuplicateList,
+        'a duplicate list',
+        'GET',
+        `/jobs/${id}/duplicates${query}`,
+      );
+      all.push(...page.duplicates);
+      after = page.next;
+    } while (after !== undefined);
+    return all;
   }
 
   async setMetadataThreads(id: string, n: number): Promise<void> {

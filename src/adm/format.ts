@@ -1,5 +1,17 @@
 /** Human output of rebalancer-adm: tables and blocks, as D's CLI printed them (manager.md §7.2). */
-import type { JobListEntry, JobStatus } from '../api/manager.ts';
+import type { DuplicateEntry, JobListEntry, JobStatus } from '../api/manager.ts';
+
+export function formatDuplicates(duplicates: readonly DuplicateEntry[]): string {
+  if (duplicates.length === 0) return 'No duplicates.\n';
+  const lines = [`${'STATUS'.padEnd(10)}${'SHARD'.padEnd(7)}${'OBJECT ID'.padEnd(38)}KEY (REASON)`];
+  for (const d of duplicates) {
+    const why = d.reason === undefined ? '' : ` (${d.reason})`;
+    lines.push(
+      `${d.status.padEnd(10)}${String(d.shard).padEnd(7)}${d.object_id.padEnd(38)}${d.key}${why}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 export function formatJobList(jobs: readonly JobListEntry[]): string {
   if (jobs.length === 0) return 'No jobs found.\n';

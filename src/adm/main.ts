@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { AdmRequestError, ManagerClient } from './client.ts';
-import { formatJobList, formatJobStatus } from './format.ts';
+import { formatDuplicates, formatJobList, formatJobStatus } from './format.ts';
 import { watchJob } from './watch.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -120,6 +120,15 @@ job
   .action(async (id: string) => {
     const status = await client().cancel(id);
     out(json() ? `${JSON.stringify(status, null, 2)}\n` : `Job ${id} cancelled: ${status.state}\n`);
+  });
+
+job
+  .command('duplicates')
+  .description('List the records sharing an objectId with moved objects (snaplinks)')
+  .argument('<uuid>', 'job UUID', uuid)
+  .action(async (id: string) => {
+    const duplicates = await client().duplicates(id);
+    out(json() ? `${JSON.stringify(duplicates, null, 2)}\n` : formatDuplicates(duplicates));
   });
 
 job

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../log/index.ts';
 import type { AgentConfig } from './config.ts';
 import { resetTempDir } from './fsutil.ts';
 import { AgentMetrics } from './metrics.ts';
+import { type PayloadRules, sourceProblem } from './payload.ts';
 import { DownloadProcessor, type TaskProcessor } from './processor.ts';
 import { Scheduler } from './scheduler.ts';
 import { buildAgentApp } from './server.ts';
@@ -105,6 +106,17 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   );
   retention.unref();
 
+  const rules: PayloadRules = {
+    objectRoot: config.objectRoot,
+    idPolicy: config.idPolicy,
+    allowHostPortSources: config.allowHostPortSources,
+    mantaDomain: config.domainName,
+    hostAliases: config.hostAliases,
+    maxTasks: config.maxTasksPerAssignment,
+  };
+  if (config.domainName === undefined && config.hostAliases.size === 0) {
+    log.warn('server.domain_name is not set: tasks naming N.stor.<domain> sources are refused');
+  }
   const downloader = deps.processor
     ? undefined
     : new DownloadProcessor({
@@ -113,6 +125,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
         idPolicy: config.idPolicy,
         allowHostPortSources: config.allowHostPortSources,
         hostAliases: config.hostAliases,
+        sourceAllowed: (id) => sourceProblem(id, rules) === undefined,
         connectTimeoutMs: config.connectTimeoutSecs * 1000,
         idleTimeoutMs: config.downloadTimeoutSecs * 1000,
         retryDelaysMs: config.retryDelaysMs,
@@ -140,12 +153,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     scheduler,
     metrics,
     log,
-    rules: {
-      objectRoot: config.objectRoot,
-      idPolicy: config.idPolicy,
-      allowHostPortSources: config.allowHostPortSources,
-      maxTasks: config.maxTasksPerAssignment,
-    },
+    rules,
     maxQueued: config.maxQueued,
     bodyLimitBytes: config.bodyLimitBytes,
     authToken: config.authToken,

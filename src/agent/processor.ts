@@ -15,13 +15,14 @@ import {
   createMd5,
   type HostAliases,
   type IdPolicy,
+  InvalidMantaIdError,
   md5OfFile,
   objectPath,
   objectUrl,
   resolveUnderRoot,
 } from '../manta/index.ts';
 import { DirectorySyncer, mkdirDurable } from './fsutil.ts';
-import { createDownloadAgent, discardBody, httpGet } from './http-get.ts';
+import { createDownloadAgent, discardBody, httpGet, responseBody } from './http-get.ts';
 import type { AgentMetrics, ObjectOutcome } from './metrics.ts';
 
 export interface TaskResult {
@@ -46,6 +47,8 @@ export interface DownloadProcessorOptions {
   readonly idPolicy: IdPolicy;
   readonly allowHostPortSources: boolean;
   readonly hostAliases?: HostAliases;
+  /** The API's source rule, checked again before any fetch (rows stored by older versions). */
+  readonly sourceAllowed?: (storageId: string) => boolean;
   readonly connectTimeoutMs: number;
   /** Longest wait for response headers or for the next body chunk (not a total cap). */
   readonly idleTimeoutMs: number;
@@ -142,6 +145,10 @@ export class DownloadProcessor {
         { idPolicy: this.opts.idPolicy },
       );
       finalPath = resolveUnderRoot(this.opts.objectRoot, rel);
+      if (this.opts.sourceAllowed?.(task.source.manta_storage_id) === false) {
+        const id = task.source.manta_storage_id;
+        throw new InvalidMantaIdError('storageId', id, 'not a source this agent may fetch from');
+      }
       url = objectUrl(task.source.manta_storage_id, rel, {
         allowHostPort: this.opts.allowHostPortSources,
         aliases: this.opts.hostAliases,
@@ -312,8 +319,7 @@ export class DownloadProcessor {
     let failure: Attempt | undefined;
     try {
       try {
-        for await (const chunk of res) {
-          const buf = chunk as Buffer;
+        for await (const buf of responseBody(res)) {
           hash.update(buf);
           bytes += buf.length;
           queued.push(buf);

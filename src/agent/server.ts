@@ -16,6 +16,14 @@ import {
   AssignmentPayload,
   ErrorBody,
 } from '../api/agent.ts';
+import { JsonBodyError, type JsonLimits, parseJsonBody } from '../api/json-body.ts';
+import {
+  clientErrorHandler,
+  guardProtocolErrors,
+  lacksRequiredHost,
+  NODE_HTTP_OPTIONS,
+} from '../api/protocol-errors.ts';
+import { STRICT_AJV, schemaErrorFormatter } from '../api/validation.ts';
 import type { Logger } from '../log/index.ts';
 import type { AgentMetrics } from './metrics.ts';
 import {
@@ -75,6 +83,15 @@ async function* completeBody(store: AgentStore, row: AssignmentRow): AsyncGenera
   yield `]},"failed":${row.failed},"complete":${row.complete},"total":${row.total}}}`;
 }
 
+/**
+ * Bounds checked on the raw body before JSON.parse. A real payload nests 5 deep (payload,
+ * tasks, task, status, reason), its longest string is a storage id (at most 259 bytes) and
+ * it has at most 4 objects/arrays per task; beyond that it is hostile or broken.
+ */
+function jsonLimits(maxTasks: number): JsonLimits {
+  return { maxDepth: 16, maxStringBytes: 16 * 1024, maxContainers: 4 * maxTasks + 16 };
+}
+
 function tokenMatches(header: string | undefined, expected: Buffer): boolean {
   if (header === undefined) return false;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -93,16 +110,36 @@ export async function buildAgentApp(
     logger: false,
     bodyLimit: options.bodyLimitBytes,
     return503OnClosing: true,
+    http: NODE_HTTP_OPTIONS,
+    clientErrorHandler,
+    ajv: STRICT_AJV,
+    schemaErrorFormatter,
+    // A URL fastify cannot route (bad percent-encoding, over-long parameter).
+    frameworkErrors: (err, _req, reply) => {
+      metrics.requestError('bad_request');
+      return sendError(reply, 400, AgentErrorCode.BadRequest, err.message);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  guardProtocolErrors(app.server);
   if (setup) await setup(app);
 
-  // L ignores Content-Type: every body is parsed as JSON.
+  app.addHook('onRequest', async (req, reply) => {
+    if (lacksRequiredHost(req.raw)) {
+      metrics.requestError('bad_request');
+      reply.header('connection', 'close');
+      return sendError(reply, 400, AgentErrorCode.BadRequest, 'HTTP/1.1 request without Host');
+    }
+  });
+
+  // L ignores Content-Type: every body is parsed as JSON, within bounds.
+  const limits = jsonLimits(rules.maxTasks);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
     try {
-      done(null, JSON.parse((body as Buffer).toString('utf8')));
+      done(null, parseJsonBody(body as Buffer, limits));
     } catch (err) {
-      done(new PayloadError('body', `is not valid JSON: ${(err as Error).message}`), undefined);
+      const refused = err instanceof JsonBodyError;
+      done(refused ? new PayloadError('body', err.message, err.status === 413) : (err as Error));
     }
   });
 

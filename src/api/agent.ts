@@ -20,7 +20,10 @@ export const AssignmentPayload = Type.Object(
   { id: AssignmentId, tasks: Type.Array(TaskInput) },
   {
     title: 'AssignmentPayload',
-    description: 'Also accepted as the positional array ["<id>", [Task, ...]].',
+    description:
+      'Also accepted as the positional array ["<id>", [Task, ...]]. Unknown keys are refused. ' +
+      'Every source must be N.stor.<domain_name> or named by a host alias.',
+    additionalProperties: false,
   },
 );
 export interface AssignmentPayload {

@@ -11,7 +11,7 @@ export const StorageNode = Type.Object(
     datacenter: Type.String(),
     manta_storage_id: Type.String(),
   },
-  { title: 'StorageNode' },
+  { title: 'StorageNode', additionalProperties: false },
 );
 export type StorageNode = Static<typeof StorageNode>;
 export const MantaObjectShark = StorageNode;
@@ -63,19 +63,26 @@ export const TaskStatus = Type.Union(
 export type TaskStatus = 'Pending' | 'Complete' | { Failed: ObjectSkippedReason };
 
 /** D's adjacently tagged TaskStatus, accepted on input only (agent.md §3.3). */
+const strict = { additionalProperties: false } as const;
 export const DropshotTaskStatus = Type.Union([
-  Type.Object({ state: Type.Literal('Pending') }),
-  Type.Object({ state: Type.Literal('Complete') }),
-  Type.Object({
-    state: Type.Literal('Failed'),
-    reason: Type.Union([
-      Type.Object({ type: Type.Enum([...UNIT_SKIPPED_REASONS]) }),
-      Type.Object({
-        type: Type.Literal('HTTPStatusCode'),
-        status_code: Type.Integer({ minimum: 0, maximum: 65535 }),
-      }),
-    ]),
-  }),
+  Type.Object({ state: Type.Literal('Pending') }, strict),
+  Type.Object({ state: Type.Literal('Complete') }, strict),
+  Type.Object(
+    {
+      state: Type.Literal('Failed'),
+      reason: Type.Union([
+        Type.Object({ type: Type.Enum([...UNIT_SKIPPED_REASONS]) }, strict),
+        Type.Object(
+          {
+            type: Type.Literal('HTTPStatusCode'),
+            status_code: Type.Integer({ minimum: 0, maximum: 65535 }),
+          },
+          strict,
+        ),
+      ]),
+    },
+    strict,
+  ),
 ]);
 
 const taskFields = {
@@ -106,14 +113,17 @@ export interface Task {
   object_name_hash?: string;
 }
 
-/** A task as accepted: `status` optional (default Pending), in L or D encoding. */
+/**
+ * A task as accepted: `status` optional (default Pending), in L or D encoding. Exactly the
+ * keys L's manager sends; any other key is refused (400 naming it), not ignored.
+ */
 export const TaskInput = Type.Object(
   {
     ...taskFields,
     status: Type.Optional(Type.Union([TaskStatus, DropshotTaskStatus])),
     ...v2Fields,
   },
-  { title: 'TaskInput' },
+  { title: 'TaskInput', additionalProperties: false },
 );
 
 const SNAKE: Record<UnitSkippedReason, string> = {

@@ -169,6 +169,40 @@ export interface JobStatus {
 export const JobParams = Type.Object({ uuid: Type.String() });
 export type JobParams = Static<typeof JobParams>;
 
+/** A record sharing its objectId with an object the job moved (a snaplink), and its outcome. */
+export const DuplicateEntry = Type.Object(
+  {
+    object_id: Type.String(),
+    key: Type.String(),
+    shard: Type.Integer(),
+    status: Type.Union([
+      Type.Literal('pending'),
+      Type.Literal('complete'),
+      Type.Literal('skipped'),
+    ]),
+    reason: Type.Optional(Type.String()),
+  },
+  { title: 'DuplicateEntry', additionalProperties: false },
+);
+export type DuplicateEntry = Static<typeof DuplicateEntry>;
+
+/** A page of a job's duplicates; `next` is the cursor of the following page, if any. */
+export const DuplicateList = Type.Object(
+  { duplicates: Type.Array(DuplicateEntry), next: Type.Optional(Type.String()) },
+  { title: 'DuplicateList', additionalProperties: false },
+);
+export type DuplicateList = Static<typeof DuplicateList>;
+
+/** Query strings are text: `limit` is digits (1..10000), `after` a cursor from `next`. */
+export const DuplicateQuery = Type.Object(
+  {
+    after: Type.Optional(Type.String({ minLength: 1, maxLength: 8192 })),
+    limit: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,4}$' })),
+  },
+  { additionalProperties: false },
+);
+export type DuplicateQuery = Static<typeof DuplicateQuery>;
+
 /** Every error answer. */
 export const ManagerError = Type.Object(
   { code: Type.String(), message: Type.String() },
@@ -183,6 +217,7 @@ export const ManagerErrorCode = {
   BadRequest: 'BadRequest',
   NotFound: 'NotFound',
   Conflict: 'Conflict',
+  PayloadTooLarge: 'PayloadTooLarge',
   Unavailable: 'ServiceUnavailable',
   Internal: 'InternalError',
   SnaplinkCleanupRequired: 'SnaplinkCleanupRequired',

@@ -76,7 +76,14 @@ export class ManagerMetrics {
   }
 
   request(
-    req: 'evacuate' | 'get_job' | 'list_jobs' | 'retry_job' | 'update_job' | 'cancel_job',
+    req:
+      | 'evacuate'
+      | 'get_job'
+      | 'list_jobs'
+      | 'retry_job'
+      | 'update_job'
+      | 'cancel_job'
+      | 'list_job_duplicates',
   ): void {
     this.requests.inc({ req });
     this.requests.inc({ req: 'total' });

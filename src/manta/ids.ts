@@ -125,6 +125,16 @@ export function parseStorageId(
   return { host, port, storNumber: undefined };
 }
 
+/** A DNS domain storage ids can end in (`us-east.joyent.us`); never an IP address. */
+export function isMantaDomain(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length <= 240 &&
+    HOSTNAME_RE.test(value) &&
+    !/^[0-9]+$/.test(value.slice(value.lastIndexOf('.') + 1))
+  );
+}
+
 export function isStorageId(id: unknown, options: StorageIdOptions = {}): id is string {
   return parseStorageId(id, options) !== undefined;
 }

@@ -4,10 +4,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type RunningAgent, startAgent } from '../../src/agent/agent.ts';
+import type { AgentConfig } from '../../src/agent/config.ts';
 import { TaskAbortedError, type TaskProcessor } from '../../src/agent/processor.ts';
 import type { Task } from '../../src/api/common.ts';
 import { md5Base64 } from '../../src/manta/index.ts';
 import { type MakoHandle, startMako } from '../../src/sandbox/mako/index.ts';
+import { assertJsonError, PROTOCOL_CASES, rawRequest } from '../support/raw-http.ts';
 import {
   getAssignment,
   postAssignment,
@@ -21,6 +23,12 @@ import {
 } from './helpers.ts';
 
 const MD5 = md5Base64('x');
+/** The Manta domain of the agents here: fakeTask's source is one of its storage nodes. */
+const DOMAIN = 'us-west.joyent.us';
+
+function agentConfig(dirs: TempDirs, overrides: Partial<AgentConfig> = {}): AgentConfig {
+  return testConfig(dirs, { domainName: DOMAIN, ...overrides });
+}
 
 function fakeTask(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -71,7 +79,7 @@ describe('agent HTTP API with the download processor', () => {
     dirs = await tempDirs();
     mako = await startMako({ root: dirs.sourceRoot, log: silentLog, keepAlive: true });
     agent = await startAgent(
-      testConfig(dirs, { metrics: { ...testConfig(dirs).metrics, enabled: true } }),
+      agentConfig(dirs, { metrics: { ...agentConfig(dirs).metrics, enabled: true } }),
       { log: silentLog },
     );
   });
@@ -207,6 +215,78 @@ describe('agent HTTP API with the download processor', () => {
     }
   });
 
+  test('unknown keys are refused, naming the key; every key L sends is accepted', async () => {
+    const cases: [unknown, string][] = [
+      [{ id: randomUUID(), tasks: [], extra: 1 }, 'extra'],
+      [{ id: randomUUID(), tasks: [fakeTask({ size: 5 })] }, 'tasks[0].size'],
+      [
+        {
+          id: randomUUID(),
+          tasks: [
+            fakeTask(),
+            fakeTask({
+              source: { datacenter: 'dc', manta_storage_id: `3.stor.${DOMAIN}`, port: 80 },
+            }),
+          ],
+        },
+        'tasks[1].source.port',
+      ],
+      [
+        { id: randomUUID(), tasks: [fakeTask({ status: { state: 'Pending', note: 'x' } })] },
+        'tasks[0].status.note',
+      ],
+      [
+        {
+          id: randomUUID(),
+          tasks: [
+            fakeTask({ status: { state: 'Failed', reason: { type: 'MD5Mismatch', why: 1 } } }),
+          ],
+        },
+        'tasks[0].status.reason.why',
+      ],
+      [
+        { id: randomUUID(), tasks: [fakeTask({ status: { Failed: 'MD5Mismatch', x: 1 } })] },
+        'tasks[0].status',
+      ],
+    ];
+    for (const [body, field] of cases) {
+      const res = await postAssignment(agent.url, body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)} -> ${res.text}`);
+      const err = JSON.parse(res.text) as { code: string; field: string; message: string };
+      assert.equal(err.code, 'BadRequest');
+      assert.equal(err.field, field, res.text);
+      if (field !== 'tasks[0].status') assert.match(err.message, /unknown key "[a-z]+"/);
+    }
+    // A task carrying every field L's manager serialises (agent.md §3.2), v2 and a status.
+    const gate = gatedProcessor();
+    const local = await startAgent(agentConfig(dirs, { stateDir: join(dirs.base, 'sall') }), {
+      log: silentLog,
+      processor: gate.processor,
+    });
+    try {
+      gate.release();
+      const id = randomUUID();
+      const full = fakeTask({
+        bucket_id: randomUUID(),
+        object_name_hash: 'a'.repeat(32),
+        status: { Failed: { HTTPStatusCode: 500 } },
+      });
+      const res = await postAssignment(local.url, { id, tasks: [full, fakeTask()] });
+      assert.equal(res.status, 200, res.text);
+      assert.deepEqual((await waitComplete(local.url, id)).stats.state, { Complete: null });
+    } finally {
+      await local.close();
+    }
+  });
+
+  test('errors of the HTTP layer itself are JSON too (raw sockets)', async () => {
+    const port = Number(new URL(agent.url).port);
+    for (const c of PROTOCOL_CASES) {
+      assertJsonError(await rawRequest(port, c.bytes), c.status, c.what);
+    }
+    assert.equal((await fetch(`${agent.url}/assignments/${randomUUID()}`)).status, 404);
+  });
+
   test('Content-Type is ignored, as in L', async () => {
     for (const type of ['text/plain', 'application/octet-stream']) {
       const id = randomUUID();
@@ -317,7 +397,7 @@ describe('agent HTTP API: limits, auth, scheduling', () => {
   test('503 with Retry-After when queued+running reaches the limit; 403 deleting a running one', async () => {
     const gate = gatedProcessor();
     const agent = await startAgent(
-      testConfig(dirs, { maxQueued: 2, stateDir: join(dirs.base, 's503') }),
+      agentConfig(dirs, { maxQueued: 2, stateDir: join(dirs.base, 's503') }),
       {
         log: silentLog,
         processor: gate.processor,
@@ -357,7 +437,7 @@ describe('agent HTTP API: limits, auth, scheduling', () => {
 
   test('413 for an oversize body and for too many tasks', async () => {
     const agent = await startAgent(
-      testConfig(dirs, {
+      agentConfig(dirs, {
         bodyLimitBytes: 4096,
         maxTasksPerAssignment: 3,
         stateDir: join(dirs.base, 's413'),
@@ -385,7 +465,7 @@ describe('agent HTTP API: limits, auth, scheduling', () => {
   test('bearer token: 401 without or with a wrong token, 200 with it', async () => {
     const token = 'a-very-secret-token-123';
     const agent = await startAgent(
-      testConfig(dirs, { authToken: token, stateDir: join(dirs.base, 'sauth') }),
+      agentConfig(dirs, { authToken: token, stateDir: join(dirs.base, 'sauth') }),
       {
         log: silentLog,
       },
@@ -410,7 +490,7 @@ describe('agent HTTP API: limits, auth, scheduling', () => {
   test('tasks of different assignments interleave round-robin', async () => {
     const gate = gatedProcessor();
     const agent = await startAgent(
-      testConfig(dirs, {
+      agentConfig(dirs, {
         workers: 2,
         workersPerAssignment: 1,
         maxDownloads: 1,
@@ -438,7 +518,7 @@ describe('agent HTTP API: limits, auth, scheduling', () => {
     const gate = gatedProcessor();
     gate.release();
     const agent = await startAgent(
-      testConfig(dirs, { idPolicy: 'token', stateDir: join(dirs.base, 'scrash') }),
+      agentConfig(dirs, { idPolicy: 'token', stateDir: join(dirs.base, 'scrash') }),
       {
         log: silentLog,
         processor: gate.processor,
@@ -462,7 +542,7 @@ describe('agent HTTP API: limits, auth, scheduling', () => {
     const stateDir = join(dirs.base, 'sresume');
     const first = gatedProcessor();
     const agent1 = await startAgent(
-      testConfig(dirs, {
+      agentConfig(dirs, {
         workers: 1,
         workersPerAssignment: 1,
         maxDownloads: 1,
@@ -485,7 +565,7 @@ describe('agent HTTP API: limits, auth, scheduling', () => {
 
     const second = gatedProcessor();
     second.release();
-    const agent2 = await startAgent(testConfig(dirs, { stateDir, idPolicy: 'token' }), {
+    const agent2 = await startAgent(agentConfig(dirs, { stateDir, idPolicy: 'token' }), {
       log: silentLog,
       processor: second.processor,
     });
@@ -500,7 +580,7 @@ describe('agent HTTP API: limits, auth, scheduling', () => {
 
   test('completed assignments past retention are removed at start', async () => {
     const stateDir = join(dirs.base, 'sretention');
-    const agent1 = await startAgent(testConfig(dirs, { stateDir, completedRetentionSecs: 1 }), {
+    const agent1 = await startAgent(agentConfig(dirs, { stateDir, completedRetentionSecs: 1 }), {
       log: silentLog,
     });
     const id = randomUUID();
@@ -509,7 +589,7 @@ describe('agent HTTP API: limits, auth, scheduling', () => {
     assert.deepEqual(done.stats.state, { Complete: null });
     await agent1.close();
     await new Promise((r) => setTimeout(r, 1100));
-    const agent2 = await startAgent(testConfig(dirs, { stateDir, completedRetentionSecs: 1 }), {
+    const agent2 = await startAgent(agentConfig(dirs, { stateDir, completedRetentionSecs: 1 }), {
       log: silentLog,
     });
     try {

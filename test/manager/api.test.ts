@@ -5,6 +5,7 @@ import type { JobContext, JobExecutor } from '../../src/manager/jobs/runner.ts';
 import { type ManagerService, startManagerService } from '../../src/manager/service.ts';
 import { StaticSharkDirectory } from '../../src/manager/sharks.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { assertJsonError, PROTOCOL_CASES, rawRequest } from '../support/raw-http.ts';
 
 const log = createLogger({ name: 'manager-test', level: 'silent' });
 const sharks = new StaticSharkDirectory(
@@ -204,6 +205,79 @@ describe('manager HTTP API', () => {
     });
     assert.equal(unknown.status, 400);
     assert.match(JSON.parse(unknown.text).message, /Unknown shark: 9\.stor/);
+  });
+
+  test('no type coercion, no silently dropped keys: each bad input is a 400 and no job', async () => {
+    const before = JSON.parse((await call('GET', '/jobs')).text).length;
+    const params = (extra: Record<string, unknown>) => ({
+      action: 'evacuate',
+      params: { from_shark: '1.stor', ...extra },
+    });
+    const cases: [unknown, RegExp][] = [
+      // Coerced to 0 (unlimited), 16, 1000 or 1 by a default ajv.
+      ...['0', '', false, 'Infinity', '0x10', '1e3', true].map((v): [unknown, RegExp] => [
+        params({ max_objects: v }),
+        /max_objects must be integer or null/,
+      ]),
+      [params({ max_objects: 1.5 }), /max_objects must be integer/],
+      [params({ max_objects: [5] }), /max_objects must be integer or null/],
+      [{ action: ['evacuate'], params: { from_shark: '1.stor' } }, /body\.action must be string/],
+      [{ action: 'evacuate', params: { from_shark: ['1.stor'] } }, /from_shark must be string/],
+      [params({ max_object: 5 }), /body\.params: unknown key "max_object"/],
+      [{ ...params({}), force: true }, /body: unknown key "force"/],
+      [{ action: 'evacuate' }, /missing required key "params"/],
+      ['[]', /body must be object/],
+      ['"evacuate"', /body must be object/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await call('POST', '/jobs', body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.text}`);
+      assert.match(res.type, /application\/json/);
+      const err = JSON.parse(res.text) as { code: string; message: string };
+      assert.equal(err.code, 'BadRequest');
+      assert.match(err.message, message, JSON.stringify(body));
+    }
+    assert.equal(JSON.parse((await call('GET', '/jobs')).text).length, before, 'no job created');
+
+    const id = await create();
+    const put = (body: unknown) => call('PUT', `/jobs/${id}`, body);
+    for (const [body, message] of [
+      [{ action: 'set_metadata_threads', params: '25' }, /body\.params must be integer/],
+      [{ action: 'set_metadata_threads', params: true }, /body\.params must be integer/],
+      [{ action: 'set_metadata_threads', params: [25] }, /body\.params must be integer/],
+      [{ action: 'set_metadata_threads', params: 25, x: 1 }, /body: unknown key "x"/],
+      [{ action: ['set_metadata_threads'], params: 25 }, /body\.action must be string/],
+    ] as const) {
+      const res = await put(body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.text}`);
+      assert.match(JSON.parse(res.text).message, message);
+    }
+    assert.equal(exec.threads.get(id), undefined, 'no bad PUT reached the job');
+    exec.finish(id);
+    await service.runner.whenDone(id);
+  });
+
+  test('hostile bodies are refused cheaply: deep nesting, huge strings, oversize', async () => {
+    const deep = `{"action":"evacuate","params":${'['.repeat(30_000)}${']'.repeat(30_000)}}`;
+    const res1 = await call('POST', '/jobs', deep);
+    assert.equal(res1.status, 400, res1.text);
+    assert.match(JSON.parse(res1.text).message, /nests deeper than 16 levels/);
+    const long = `{"action":"evacuate","params":{"from_shark":"${'a'.repeat(40_000)}"}}`;
+    const res2 = await call('POST', '/jobs', long);
+    assert.equal(res2.status, 400, res2.text);
+    assert.match(JSON.parse(res2.text).message, /string longer than 16384 bytes/);
+    const big = await call('POST', '/jobs', `[${'0,'.repeat(64 * 1024)}0]`);
+    assert.equal(big.status, 413, big.text);
+    assert.equal(JSON.parse(big.text).code, 'PayloadTooLarge');
+    assert.equal((await call('GET', '/jobs')).status, 200);
+  });
+
+  test('errors of the HTTP layer itself are JSON too (raw sockets)', async () => {
+    const port = Number(new URL(base).port);
+    for (const c of PROTOCOL_CASES) {
+      assertJsonError(await rawRequest(port, c.bytes), c.status, c.what);
+    }
+    assert.equal((await call('GET', '/jobs')).status, 200, 'still serving');
   });
 
   test('unknown job → 404, bad uuid → 400, on every job route', async () => {

@@ -7,8 +7,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { Type } from 'typebox';
+import { JsonBodyError, type JsonLimits, parseJsonBody } from '../../api/json-body.ts';
 import {
   CreateJobPayload,
+  DuplicateList,
+  DuplicateQuery,
   JobCreated,
   JobList,
   JobParams,
@@ -17,6 +20,13 @@ import {
   ManagerErrorCode,
   UpdateJobPayload,
 } from '../../api/manager.ts';
+import {
+  clientErrorHandler,
+  guardProtocolErrors,
+  lacksRequiredHost,
+  NODE_HTTP_OPTIONS,
+} from '../../api/protocol-errors.ts';
+import { STRICT_AJV, schemaErrorFormatter } from '../../api/validation.ts';
 import type { Logger } from '../../log/index.ts';
 import {
   BadRequestError,
@@ -42,6 +52,7 @@ const errors = {
   400: ManagerError,
   404: ManagerError,
   409: ManagerError,
+  413: ManagerError,
   500: ManagerError,
   503: ManagerError,
 };
@@ -55,10 +66,12 @@ function sendError(
   return reply.code(status).type('application/json').send({ code, message });
 }
 
-/** A body that is not JSON (L answered 422; a client error is 400 here). */
-class BodyParseError extends Error {
-  override readonly name = 'BodyParseError';
-}
+/**
+ * Request bodies are a few hundred bytes (`{"action":"evacuate","params":{...}}`); these
+ * bounds leave room for any real one and keep a hostile one cheap to refuse.
+ */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+const JSON_LIMITS: JsonLimits = { maxDepth: 16, maxStringBytes: 16 * 1024, maxContainers: 1024 };
 
 /** Builds the fastify app (not listening). `setup` runs first (e.g. to register swagger). */
 export async function buildManagerApp(
@@ -68,19 +81,32 @@ export async function buildManagerApp(
   const { jobs, metrics, log } = options;
   const app = Fastify({
     logger: false,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
+    http: NODE_HTTP_OPTIONS,
+    clientErrorHandler,
+    ajv: STRICT_AJV,
+    schemaErrorFormatter,
+    // A URL fastify cannot route (bad percent-encoding, over-long parameter).
+    frameworkErrors: (err, _req, reply) =>
+      sendError(reply, 400, ManagerErrorCode.BadRequest, err.message),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  guardProtocolErrors(app.server);
   if (setup) await setup(app);
 
-  // L's rebalancer-adm sends no Content-Type: every body is parsed as JSON.
+  app.addHook('onRequest', async (req, reply) => {
+    if (lacksRequiredHost(req.raw)) {
+      reply.header('connection', 'close');
+      return sendError(reply, 400, ManagerErrorCode.BadRequest, 'HTTP/1.1 request without Host');
+    }
+  });
+
+  // L's rebalancer-adm sends no Content-Type: every body is parsed as JSON, within bounds.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
     try {
-      done(null, JSON.parse(text));
+      done(null, parseJsonBody(body as Buffer, JSON_LIMITS));
     } catch (err) {
-      done(new BodyParseError(`body is not valid JSON: ${(err as Error).message}`), undefined);
+      done(err as Error, undefined);
     }
   });
 
@@ -90,8 +116,13 @@ export async function buildManagerApp(
   });
 
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof BadRequestError || err instanceof BodyParseError) {
+    if (err instanceof BadRequestError) {
       return sendError(reply, 400, ManagerErrorCode.BadRequest, err.message);
+    }
+    if (err instanceof JsonBodyError) {
+      const code =
+        err.status === 413 ? ManagerErrorCode.PayloadTooLarge : ManagerErrorCode.BadRequest;
+      return sendError(reply, err.status, code, `body ${err.message}`);
     }
     if (err instanceof NotFoundError)
       return sendError(reply, 404, ManagerErrorCode.NotFound, err.message);
@@ -104,6 +135,9 @@ export async function buildManagerApp(
       return sendError(reply, 500, ManagerErrorCode.SnaplinkCleanupRequired, err.message);
     }
     const status = (err as { statusCode?: number }).statusCode;
+    if (status === 413) {
+      return sendError(reply, 413, ManagerErrorCode.PayloadTooLarge, 'request body too large');
+    }
     if (status !== undefined && status >= 400 && status < 500) {
       return sendError(reply, status, ManagerErrorCode.BadRequest, (err as Error).message);
     }
@@ -168,6 +202,24 @@ export async function buildManagerApp(
     async (req) => {
       metrics.request('get_job');
       return jobs.status(req.params.uuid);
+    },
+  );
+
+  app.get(
+    '/jobs/:uuid/duplicates',
+    {
+      schema: {
+        summary: 'List the records sharing an objectId with moved objects (snaplinks)',
+        operationId: 'list_job_duplicates',
+        tags: ['jobs'],
+        params: JobParams,
+        querystring: DuplicateQuery,
+        response: { 200: DuplicateList, ...errors },
+      },
+    },
+    async (req) => {
+      metrics.request('list_job_duplicates');
+      return jobs.duplicates(req.params.uuid, req.query);
     },
   );
 

@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import {
   type CreateJobPayload,
+  type DuplicateList,
+  type DuplicateQuery,
   type JobListEntry,
   type JobResults,
   type JobStatus,
@@ -41,6 +43,30 @@ export class UnavailableError extends Error {
 /** `snaplink_cleanup_required` is set: no job may be created (manager.md §6.2). */
 export class SnaplinkCleanupRequiredError extends Error {
   override readonly name = 'SnaplinkCleanupRequiredError';
+}
+
+/** A page cursor: the last duplicate's (objectId, key, shard), opaque to clients. */
+function duplicateCursor(d: { id: string; key: string; shard: number }): string {
+  return Buffer.from(JSON.stringify([d.id, d.key, d.shard])).toString('base64url');
+}
+
+function parseDuplicateCursor(text: string): { id: string; key: string; shard: number } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    Array.isArray(parsed) &&
+    parsed.length === 3 &&
+    typeof parsed[0] === 'string' &&
+    typeof parsed[1] === 'string' &&
+    Number.isInteger(parsed[2])
+  ) {
+    return { id: parsed[0], key: parsed[1], shard: parsed[2] as number };
+  }
+  throw new BadRequestError(`after: ${JSON.stringify(text.slice(0, 64))} is not a page cursor`);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -239,6 +265,26 @@ export class JobService {
     });
     runner.submit(job);
     return job;
+  }
+
+  /** A page of the job's duplicates (snaplinks) and what became of each (issue 12 #8). */
+  async duplicates(id: string, query: DuplicateQuery): Promise<DuplicateList> {
+    const job = await this.get(id);
+    const limit = query.limit === undefined ? 1000 : Number(query.limit);
+    if (limit > 10_000) throw new BadRequestError(`limit ${limit} is over 10000`);
+    const after = query.after === undefined ? undefined : parseDuplicateCursor(query.after);
+    const rows = await this.options.store.listDuplicates(job.id, after, limit);
+    const duplicates = rows.map((d) => ({
+      object_id: d.id,
+      key: d.key,
+      shard: d.shard,
+      status: d.status,
+      ...(d.reason === undefined ? {} : { reason: d.reason }),
+    }));
+    const last = rows[rows.length - 1];
+    return rows.length === limit && last
+      ? { duplicates, next: duplicateCursor(last) }
+      : { duplicates };
   }
 
   async cancel(id: string): Promise<JobRecord> {

@@ -3,6 +3,7 @@ import type { JobStateDb, StorageNodeRef } from '../../api/manager.ts';
 import type { Database } from '../../db/index.ts';
 import * as assignments from './assignments.ts';
 import { type CountRow, readCounts } from './counts.ts';
+import * as duplicates from './duplicates.ts';
 import type { AssignmentState, ObjectStatus } from './enums.ts';
 import * as jobs from './jobs.ts';
 import { migrate } from './migrations.ts';
@@ -10,6 +11,7 @@ import * as objects from './objects.ts';
 
 export type { AssignmentRecord, NewAssignment } from './assignments.ts';
 export type { CountRow } from './counts.ts';
+export type { DuplicateRecord, DuplicateStatus, DuplicateToRewrite } from './duplicates.ts';
 export * from './enums.ts';
 export type { EvacuateJobParams, JobRecord, NewJob } from './jobs.ts';
 export { NON_TERMINAL_JOB_STATES, TERMINAL_JOB_STATES } from './jobs.ts';
@@ -104,6 +106,27 @@ export class ManagerStore {
   }
   transition(jobId: string, groups: readonly objects.TransitionGroup[]): Promise<string[][]> {
     return objects.transitionObjects(this.db, jobId, groups);
+  }
+  duplicatesToRewrite(jobId: string, limit: number): Promise<duplicates.DuplicateToRewrite[]> {
+    return duplicates.duplicatesToRewrite(this.db, jobId, limit);
+  }
+  settleDuplicate(
+    jobId: string,
+    d: { id: string; key: string; shard: number },
+    status: 'complete' | 'skipped',
+    reason?: string,
+  ): Promise<void> {
+    return duplicates.settleDuplicate(this.db, jobId, d, status, reason);
+  }
+  skipUnmovedDuplicates(jobId: string): Promise<number> {
+    return duplicates.skipUnmovedDuplicates(this.db, jobId);
+  }
+  listDuplicates(
+    jobId: string,
+    after: { id: string; key: string; shard: number } | undefined,
+    limit: number,
+  ): Promise<duplicates.DuplicateRecord[]> {
+    return duplicates.listDuplicates(this.db, jobId, after, limit);
   }
   placeAgainFromLive(
     jobId: string,

@@ -139,6 +139,21 @@ export const MIGRATIONS: readonly Migration[] = [
         ${skipReasonCheck(SKIP_REASONS.slice(0, SKIP_REASONS.indexOf('object_not_on_shark') + 1))}`,
     ],
   },
+  {
+    version: 6,
+    // Every record naming the shark is rewritten, snaplinks (records sharing an objectId) too:
+    // each duplicate keeps its own etag and ends complete or skipped with a reason.
+    name: 'duplicates rewritten',
+    statements: [
+      `ALTER TABLE duplicates
+         ADD COLUMN etag text NOT NULL DEFAULT '',
+         ADD COLUMN status text NOT NULL DEFAULT 'pending'
+           CHECK (status IN ('pending', 'complete', 'skipped')),
+         ADD COLUMN reason text,
+         ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now()`,
+      'CREATE INDEX duplicates_pending ON duplicates (job_id, status)',
+    ],
+  },
 ];
 
 const LOCK_KEY = 0x7265_6261; // "reba": serialises concurrent migrators

@@ -146,9 +146,10 @@ async function recordDuplicates(
   objects: readonly DiscoveredObject[],
 ): Promise<number> {
   const { rows } = await tx.query(
-    `INSERT INTO duplicates (job_id, id, key, shard, object)
-     SELECT $1, t.id, t.key, t.shard, t.object::jsonb
-       FROM unnest($2::text[], $3::text[], $4::int[], $5::text[]) AS t(id, key, shard, object)
+    `INSERT INTO duplicates (job_id, id, key, shard, object, etag)
+     SELECT $1, t.id, t.key, t.shard, t.object::jsonb, t.etag
+       FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[])
+            AS t(id, key, shard, object, etag)
        JOIN evacuate_objects o ON o.job_id = $1 AND o.id = t.id
       WHERE o.key <> t.key OR o.shard <> t.shard
      ON CONFLICT DO NOTHING
@@ -159,6 +160,7 @@ async function recordDuplicates(
       objects.map((o) => o.key),
       objects.map((o) => o.shard),
       objects.map((o) => JSON.stringify(o.object)),
+      objects.map((o) => o.etag),
     ],
   );
   return rows.length;

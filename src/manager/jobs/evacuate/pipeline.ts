@@ -20,7 +20,6 @@ import { Semaphore } from '../../semaphore.ts';
 import { skipReasonLabel } from '../../store/enums.ts';
 import type {
   AssignmentRecord,
-  DiscoveredObject,
   ManagerStore,
   ObjectTarget,
   SkipReasonDb,
@@ -28,22 +27,20 @@ import type {
   TransitionGroup,
 } from '../../store/index.ts';
 import { AgentLanes, type BuiltAssignment, type LaneOutcomes } from './agent-lanes.ts';
-import { resolveConflict } from './conflict.ts';
+import { rewriteDuplicates } from './duplicates.ts';
 import { BadObjectError, buildTask, objectFacts, rewriteSharks, sourceCopy } from './object.ts';
+import { RecordUpdater, type UpdateResult } from './record-update.ts';
 import { retryBatches } from './retry.ts';
-import {
-  type AgentClient,
-  AgentTransportError,
-  type DestinationChooser,
-  type EvacuateSettings,
-  type LiveRecord,
-  MetadataEtagMismatchError,
-  MetadataObjectNotFoundError,
-  type MetadataUpdate,
-  type MetadataWriter,
-  type ObjectSource,
-  type PlacementAvoid,
-  type RecordBatch,
+import type {
+  AgentClient,
+  DestinationChooser,
+  EvacuateSettings,
+  LiveRecord,
+  MetadataUpdate,
+  MetadataWriter,
+  ObjectSource,
+  PlacementAvoid,
+  RecordBatch,
 } from './types.ts';
 
 export interface PipelineDeps {
@@ -71,12 +68,7 @@ interface OpenAssignment {
 }
 
 const RECORD_BATCH = 500;
-/** Conflicts with writers that only moved other copies, re-read and rewritten, per object. */
-const MAX_CONFLICT_REWRITES = 5;
 const DB_PAGE = 1000;
-
-/** A metadata update's outcome: a final target, or the object to be placed again. */
-type UpdateResult = ObjectTarget | { status: 'place_again'; live: LiveRecord };
 
 /** A stage failed; the message names it. */
 export class StageError extends Error {
@@ -113,6 +105,7 @@ export class EvacuatePipeline {
   private readonly evacuated: string;
   private readonly mdLimit: Semaphore;
   private readonly lanes: AgentLanes;
+  private readonly records: RecordUpdater;
   /** Objects given back by an agent that gave up, to be placed again (bounded by in-flight). */
   private readonly unplaced: PlacedObject[] = [];
   /** Times each object placed again has been placed in this run. */
@@ -145,6 +138,13 @@ export class EvacuatePipeline {
       settings.metadataQueueDepth ?? Math.max(1, Math.ceil(cap / settings.maxTasksPerAssignment)),
     );
     this.mdLimit = new Semaphore(settings.metadataThreads);
+    this.records = new RecordUpdater({
+      metadata: deps.metadata,
+      settings,
+      evacuated: this.evacuated,
+      log: deps.log,
+      signal: this.abort.signal,
+    });
     this.lanes = new AgentLanes({
       agents: deps.agents,
       outcomes: this.laneOutcomes(),
@@ -191,6 +191,20 @@ export class EvacuatePipeline {
       this.stage('agents', () => this.runAgents(), this.metadataQ),
       this.stage('metadata update', () => this.updateMetadata()),
     ]);
+    this.throwIfFailed();
+    await this.stage('duplicates', () =>
+      rewriteDuplicates({
+        jobId: this.jobId,
+        store,
+        records: this.records,
+        concurrency: this.settings.metadataThreads,
+        log: this.deps.log,
+      }).then(() => undefined),
+    );
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
     if (this.failure) throw this.failure.err;
   }
 
@@ -818,35 +832,12 @@ export class EvacuatePipeline {
     return done;
   }
 
-  /**
-   * An object's live record, retrying transient failures as metadata updates do: a retry job
-   * usually follows a shard outage, and a shard just back may still refuse for a moment.
-   */
-  private async readLive(shard: number, key: string): ReturnType<MetadataWriter['getObject']> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.deps.metadata.getObject(shard, key, this.signal);
-      } catch (err) {
-        this.signal.throwIfAborted();
-        if (attempt >= this.settings.metadataAttempts) throw err;
-        this.deps.log.warn({ err, shard, key, attempt }, 'reading a live record failed; retrying');
-        await sleep(this.settings.metadataBackoffMs(attempt), this.signal);
-      }
-    }
+  private readLive(shard: number, key: string): Promise<LiveRecord | undefined> {
+    return this.records.readLive(shard, key);
   }
 
   /** Rewrites one object's record, etag-conditionally, retrying transient failures. */
   private async updateOne(o: StoredObject, dest: StorageNodeRef): Promise<UpdateResult> {
-    if (o.shard < 0)
-      return { status: 'error', error: 'bad_shard_number', detail: `shard ${o.shard}` };
-    let value: Record<string, unknown>;
-    try {
-      value = rewriteSharks(o.object, this.evacuated, dest);
-    } catch (err) {
-      if (err instanceof BadObjectError)
-        return { status: 'error', error: err.error, detail: err.message };
-      throw err;
-    }
     if (this.avoid().never.has(dest.manta_storage_id)) {
       // Another job started evacuating the destination since placement: never name it.
       const live = await this.readLive(o.shard, o.key);
@@ -854,52 +845,6 @@ export class EvacuatePipeline {
       if (this.mayPlaceAgain(o.id)) return { status: 'place_again', live };
       return { status: 'skipped', reason: 'destination_unreachable' };
     }
-    const bucketsObject = typeof o.object.bucket_id === 'string';
-    let etag = o.etag;
-    let rewrites = 0;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.deps.metadata.putObject(
-          { shard: o.shard, key: o.key, etag, value },
-          this.signal,
-        );
-        return { status: 'complete' };
-      } catch (err) {
-        if (err instanceof MetadataEtagMismatchError) {
-          const live = await this.readLive(o.shard, o.key);
-          if (!live) return { status: 'skipped', reason: 'metadata_object_not_found' };
-          const seen = resolveConflict(live, o.object, value, this.evacuated, dest);
-          if (seen.kind === 'ours') return { status: 'complete' };
-          if (seen.kind === 'moved') return { status: 'skipped', reason: 'object_not_on_shark' };
-          if (seen.kind === 'collision' && this.mayPlaceAgain(o.id)) {
-            return { status: 'place_again', live };
-          }
-          if (seen.kind !== 'rewrite' || ++rewrites > MAX_CONFLICT_REWRITES) {
-            this.deps.log.info(
-              { key: o.key, shard: o.shard, reason: 'metadata_etag_mismatch' },
-              'metadata changed since discovery: object skipped',
-            );
-            return { status: 'skipped', reason: 'metadata_etag_mismatch' };
-          }
-          ({ value, etag } = seen);
-          attempt = 0;
-          continue;
-        }
-        if (err instanceof MetadataObjectNotFoundError) {
-          return { status: 'skipped', reason: 'metadata_object_not_found' };
-        }
-        this.signal.throwIfAborted();
-        if (attempt >= this.settings.metadataAttempts) {
-          const detail = err instanceof Error ? err.message : String(err);
-          this.deps.log.warn({ key: o.key, shard: o.shard, err }, 'metadata update failed');
-          return {
-            status: 'error',
-            error: bucketsObject ? 'mdapi_update_failed' : 'moray_update_failed',
-            detail,
-          };
-        }
-        await sleep(this.settings.metadataBackoffMs(attempt), this.signal);
-      }
-    }
+    return this.records.update(o, dest, () => this.mayPlaceAgain(o.id));
   }
 }

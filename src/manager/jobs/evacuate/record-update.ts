@@ -1,0 +1,124 @@
+/**
+ * One record's metadata update (manager.md §4.9): the evacuated shark's entry replaced by the
+ * destination, written etag-conditionally, transient failures retried with backoff. A conflict
+ * is read back and judged by the object's identity (conflict.ts): never a user's write
+ * overwritten, our own earlier write recognised, another job's move of another copy merged.
+ * Used for the objects a job moves and for their duplicates (snaplinks).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { Logger } from '../../../log/index.ts';
+import type { ObjectTarget } from '../../store/index.ts';
+import { resolveConflict } from './conflict.ts';
+import { BadObjectError, rewriteSharks } from './object.ts';
+import {
+  type EvacuateSettings,
+  type LiveRecord,
+  MetadataEtagMismatchError,
+  MetadataObjectNotFoundError,
+  type MetadataWriter,
+} from './types.ts';
+
+/** Conflicts with writers that only moved other copies, re-read and rewritten, per record. */
+const MAX_CONFLICT_REWRITES = 5;
+
+/** An update's outcome: a final target, or the object to be placed again from its live record. */
+export type UpdateResult = ObjectTarget | { status: 'place_again'; live: LiveRecord };
+
+export interface RecordToUpdate {
+  shard: number;
+  key: string;
+  /** The etag it was read with. */
+  etag: string;
+  object: Record<string, unknown>;
+}
+
+export class RecordUpdater {
+  constructor(
+    private readonly deps: {
+      metadata: MetadataWriter;
+      settings: Pick<EvacuateSettings, 'metadataAttempts' | 'metadataBackoffMs'>;
+      evacuated: string;
+      log: Logger;
+      signal: AbortSignal;
+    },
+  ) {}
+
+  /** The live record, transient failures retried (a shard just back may refuse for a moment). */
+  async readLive(shard: number, key: string): Promise<LiveRecord | undefined> {
+    const { metadata, settings, signal, log } = this.deps;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await metadata.getObject(shard, key, signal);
+      } catch (err) {
+        signal.throwIfAborted();
+        if (attempt >= settings.metadataAttempts) throw err;
+        log.warn({ err, shard, key, attempt }, 'reading a live record failed; retrying');
+        await sleep(settings.metadataBackoffMs(attempt), undefined, { signal });
+      }
+    }
+  }
+
+  /**
+   * Rewrites `o` to name `dest`. `placeAgain` is asked when another writer put a copy on
+   * `dest` meanwhile: true to have the object placed again, false to skip it.
+   */
+  async update(
+    o: RecordToUpdate,
+    dest: StorageNodeRef,
+    placeAgain: () => boolean,
+  ): Promise<UpdateResult> {
+    const { metadata, settings, signal, log, evacuated } = this.deps;
+    if (o.shard < 0)
+      return { status: 'error', error: 'bad_shard_number', detail: `shard ${o.shard}` };
+    let value: Record<string, unknown>;
+    try {
+      value = rewriteSharks(o.object, evacuated, dest);
+    } catch (err) {
+      if (err instanceof BadObjectError)
+        return { status: 'error', error: err.error, detail: err.message };
+      throw err;
+    }
+    const bucketsObject = typeof o.object.bucket_id === 'string';
+    let etag = o.etag;
+    let rewrites = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await metadata.putObject({ shard: o.shard, key: o.key, etag, value }, signal);
+        return { status: 'complete' };
+      } catch (err) {
+        if (err instanceof MetadataEtagMismatchError) {
+          const live = await this.readLive(o.shard, o.key);
+          if (!live) return { status: 'skipped', reason: 'metadata_object_not_found' };
+          const seen = resolveConflict(live, o.object, value, evacuated, dest);
+          if (seen.kind === 'ours') return { status: 'complete' };
+          if (seen.kind === 'moved') return { status: 'skipped', reason: 'object_not_on_shark' };
+          if (seen.kind === 'collision' && placeAgain()) return { status: 'place_again', live };
+          if (seen.kind !== 'rewrite' || ++rewrites > MAX_CONFLICT_REWRITES) {
+            log.info(
+              { key: o.key, shard: o.shard, reason: 'metadata_etag_mismatch' },
+              'metadata changed since discovery: object skipped',
+            );
+            return { status: 'skipped', reason: 'metadata_etag_mismatch' };
+          }
+          ({ value, etag } = seen);
+          attempt = 0;
+          continue;
+        }
+        if (err instanceof MetadataObjectNotFoundError) {
+          return { status: 'skipped', reason: 'metadata_object_not_found' };
+        }
+        signal.throwIfAborted();
+        if (attempt >= settings.metadataAttempts) {
+          log.warn({ key: o.key, shard: o.shard, err }, 'metadata update failed');
+          return {
+            status: 'error',
+            error: bucketsObject ? 'mdapi_update_failed' : 'moray_update_failed',
+            detail: err instanceof Error ? err.message : String(err),
+          };
+        }
+        await sleep(settings.metadataBackoffMs(attempt), undefined, { signal });
+      }
+    }
+  }
+}
