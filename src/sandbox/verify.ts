@@ -20,6 +20,10 @@ export interface ObjectState {
   sharks: string[];
   /** Moray's etag of the record: it changes on every write, the rebalancer's or a user's. */
   etag: string;
+  /** The record's contentLength, when it has a numeric one. */
+  contentLength?: number;
+  /** The record's user headers (`m-*` and the like), when it has them. */
+  headers?: Record<string, unknown>;
 }
 
 /** Every object of the sandbox by key, as it was at one moment. */
@@ -137,8 +141,13 @@ function objectState(
       return id;
     }),
     etag,
+    ...(typeof value.contentLength === 'number' ? { contentLength: value.contentLength } : {}),
+    ...(isPlainObject(value.headers) ? { headers: value.headers } : {}),
   };
 }
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Compares the sandbox now with `before`: no object may still name the evacuated shark unless
@@ -236,4 +245,61 @@ async function runBounded(tasks: Array<() => Promise<void>>, limit: number): Pro
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+}
+
+/** What a user's last write of a key left: the record that must be live now, or none. */
+export type UserWrittenRecord =
+  | { deleted: true }
+  | {
+      deleted: false;
+      objectId: string;
+      owner: string;
+      contentMD5: string;
+      contentLength: number;
+      /** The copies the user's write named (how many copies the object must keep at least). */
+      sharks: string[];
+      /** Headers the user set: each must still have the value the user gave it. */
+      headers: Record<string, string>;
+    };
+
+export interface ClobberedUserWrite {
+  key: string;
+  problem: string;
+}
+
+/**
+ * Whether every user write is still the live record: a deleted key has no record (no update
+ * resurrected it); a written key's record has the user's objectId, owner, MD5, length and
+ * headers (no rebalancer update put an older version back or mixed two). Copies may move:
+ * verifySnapshot checks the files.
+ */
+export function verifyUserWrites(
+  now: ObjectSnapshot,
+  written: ReadonlyMap<string, UserWrittenRecord>,
+): ClobberedUserWrite[] {
+  const problems: ClobberedUserWrite[] = [];
+  for (const [key, wrote] of written) {
+    const live = now.get(key);
+    if (wrote.deleted) {
+      if (live) problems.push({ key, problem: `deleted by the user, but a record is live again` });
+      continue;
+    }
+    if (!live) {
+      problems.push({ key, problem: 'written by the user, but the record is gone' });
+      continue;
+    }
+    const differ: string[] = [];
+    const compare = (name: string, was: unknown, is: unknown) => {
+      if (was !== is) differ.push(`${name} ${String(is)} (the user wrote ${String(was)})`);
+    };
+    compare('objectId', wrote.objectId, live.objectId);
+    compare('owner', wrote.owner, live.owner);
+    compare('contentMD5', wrote.contentMD5, live.contentMD5);
+    compare('contentLength', wrote.contentLength, live.contentLength);
+    for (const [name, value] of Object.entries(wrote.headers)) {
+      compare(`header ${name}`, value, live.headers?.[name]);
+    }
+    if (differ.length > 0) problems.push({ key, problem: differ.join(', ') });
+  }
+  return problems;
 }

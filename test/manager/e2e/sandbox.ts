@@ -12,14 +12,10 @@ import { ManagerClient } from '../../../src/adm/client.ts';
 import { FINAL_JOB_STATE_NAMES, type JobStatus } from '../../../src/api/manager.ts';
 import { md5Base64 } from '../../../src/manta/index.ts';
 import { MorayClient } from '../../../src/moray/index.ts';
-import {
-  type SandboxDescription,
-  type SandboxProcess,
-  writeSandboxDescription,
-} from '../../../src/sandbox/description.ts';
+import type { SandboxDescription, SandboxProcess } from '../../../src/sandbox/description.ts';
+import { SandboxControl } from '../../../src/sandbox/faults/control.ts';
 import type { SandboxLayout } from '../../../src/sandbox/layout.ts';
 import type { MakoFaultsInput } from '../../../src/sandbox/mako/faults.ts';
-import { entryPoint, isRunning, startService, stopProcess } from '../../../src/sandbox/process.ts';
 import { shardIndexOfVnode } from '../../../src/sandbox/ring.ts';
 import { objectRecord } from '../../../src/sandbox/seed/record.ts';
 import { Seeder } from '../../../src/sandbox/seed/seeder.ts';
@@ -32,12 +28,14 @@ export const TERMINAL_STATES: readonly string[] = FINAL_JOB_STATE_NAMES;
 export class E2ESandbox {
   readonly manager: ManagerClient;
   readonly #clients: MorayClient[];
+  readonly #control: SandboxControl;
 
   private constructor(
     readonly dir: string,
-    public sandbox: SandboxDescription,
+    sandbox: SandboxDescription,
     readonly layout: SandboxLayout,
   ) {
+    this.#control = new SandboxControl(dir, sandbox);
     this.manager = new ManagerClient(this.managerUrl);
     this.#clients = sandbox.shards.map(
       (s) =>
@@ -54,6 +52,11 @@ export class E2ESandbox {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** The sandbox as it runs now (restarts change the pids). */
+  get sandbox(): SandboxDescription {
+    return this.#control.description;
   }
 
   get managerUrl(): string {
@@ -176,6 +179,27 @@ export class E2ESandbox {
     });
   }
 
+  /** What `mln` does: a new key whose record names the same objectId (and its copies). */
+  async snaplink(object: ObjectState, name = randomUUID()): Promise<string> {
+    const source = await this.getRecord(object.key);
+    const dirname = object.key.slice(0, object.key.lastIndexOf('/'));
+    const record = objectRecord({
+      owner: object.owner,
+      dirname,
+      name,
+      objectId: object.objectId,
+      contentLength: Number(source.contentLength),
+      contentMD5: object.contentMD5,
+      sharks: source.sharks as { datacenter: string; manta_storage_id: string }[],
+      mtime: Date.now(),
+    });
+    await this.#shardClient(record.key).putObject('manta', record.key, {
+      ...record,
+      createdFrom: object.key,
+    });
+    return record.key;
+  }
+
   async deleteObject(key: string): Promise<void> {
     await this.#shardClient(key).delObject('manta', key);
   }
@@ -224,12 +248,10 @@ export class E2ESandbox {
     }
   }
 
-  // --- processes ---------------------------------------------------------------------------
+  // --- processes (src/sandbox/faults/control.ts) ---------------------------------------
 
   process(name: string): SandboxProcess {
-    const proc = this.sandbox.processes.find((p) => p.name === name);
-    if (!proc) throw new Error(`no process ${name}`);
-    return proc;
+    return this.#control.process(name);
   }
 
   /** The log lines of a process so far. */
@@ -239,25 +261,17 @@ export class E2ESandbox {
 
   /** kill -9, as a crash. */
   async crash(name: string): Promise<void> {
-    const { pid } = this.process(name);
-    process.kill(pid, 'SIGKILL');
-    while (isRunning(pid)) await sleep(20);
+    await this.#control.crash(name);
   }
 
   /** SIGTERM and wait (a clean stop). */
   async halt(name: string): Promise<void> {
-    await stopProcess(this.process(name).pid);
+    await this.#control.halt(name);
   }
 
   /** Starts the manager again with the same config and port. */
   async restartManager(): Promise<void> {
-    const port = new URL(this.managerUrl).port;
-    await this.#restart('manager', 'manager/main', [
-      '--config',
-      join(this.dir, 'manager', 'config.json'),
-      '--port',
-      port,
-    ]);
+    await this.#control.restartManager();
   }
 
   /**
@@ -265,43 +279,12 @@ export class E2ESandbox {
    * with `server` settings added to its config.
    */
   async restartAgent(n: number, server: Record<string, unknown> = {}): Promise<void> {
-    const shark = this.sandbox.sharks[n - 1];
-    if (!shark?.agent_url) throw new Error(`shark ${n} has no agent`);
-    const config = join(this.dir, 'sharks', String(n), 'agent.json');
-    const parsed = JSON.parse(await readFile(config, 'utf8')) as {
-      server: Record<string, unknown>;
-    };
-    parsed.server = { ...parsed.server, ...server, port: Number(new URL(shark.agent_url).port) };
-    await writeFile(config, JSON.stringify(parsed));
-    await this.#restart(`agent ${shark.manta_storage_id}`, 'agent/main', ['--config', config]);
+    await this.#control.restartAgent(n, server);
   }
 
   /** Starts shard `n` (1-based) again on its port, over the same data. */
   async restartShard(n: number): Promise<void> {
-    const shard = this.sandbox.shards[n - 1];
-    if (!shard) throw new Error(`no shard ${n}`);
-    const storage = shard.database_url
-      ? ['--database-url', shard.database_url]
-      : ['--data-dir', join(this.dir, 'shards', String(n), 'pgdata')];
-    await this.#restart(shard.name, 'sandbox/moray/main', [
-      '--name',
-      shard.name,
-      '--port',
-      String(shard.port),
-      ...storage,
-    ]);
-  }
-
-  async #restart(name: string, entry: string, args: string[]): Promise<void> {
-    const old = this.process(name);
-    if (isRunning(old.pid)) throw new Error(`${name} (pid ${old.pid}) is still running`);
-    const started = await startService({ name, entry: entryPoint(entry), args, log: old.log });
-    this.sandbox = {
-      ...this.sandbox,
-      processes: this.sandbox.processes.map((p) => (p.name === name ? started.process : p)),
-    };
-    // stopSandbox reads sandbox.json: keep it naming the running pid.
-    await writeSandboxDescription(this.dir, this.sandbox);
+    await this.#control.restartShard(n);
   }
 }
 
