@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { createMantaBuckets } from '../../src/sandbox/moray/setup.ts';
+import { startShardWithClient } from '../sandbox/moray/helpers.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -48,9 +50,20 @@ describe('rebalancer-adm against a running manager', () => {
   let manager: ChildProcess;
   let url: string;
   let tdb: TestDatabase | undefined;
+  let shard: Awaited<ReturnType<typeof startShardWithClient>>;
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'adm-test-'));
+    // Shard 1's manta_storage bucket names the sharks (as minnow writes it); shard 2 is
+    // unreachable, so every job fails in discovery unless cancelled first.
+    shard = await startShardWithClient();
+    await createMantaBuckets(shard.tdb.db);
+    for (const [id, dc] of [
+      ['1.stor.test.example', 'dc1'],
+      ['2.stor.test.example', 'dc2'],
+    ] as const) {
+      await shard.client.putObject('manta_storage', id, node(id, dc));
+    }
     storinfo = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(
@@ -62,7 +75,8 @@ describe('rebalancer-adm against a running manager', () => {
     tdb = process.env.REBALANCER_TEST_PG_URL ? await createTestDatabase() : undefined;
     const config = {
       domain_name: 'test.example',
-      shards: [{ host: '1.moray.test.example:1' }],
+      shards: [{ host: '1.moray.test.example' }, { host: '2.moray.test.example:1' }],
+      host_aliases: { '1.moray.test.example:2020': `127.0.0.1:${shard.shard.port}` },
       listen_port: 0,
       listen_address: '127.0.0.1',
       metrics_port: 0,
@@ -93,6 +107,7 @@ describe('rebalancer-adm against a running manager', () => {
       await exited;
     }
     await new Promise((resolve) => storinfo.close(resolve));
+    await shard?.close();
     await tdb?.drop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -145,6 +160,10 @@ describe('rebalancer-adm against a running manager', () => {
     assert.equal(status.max_objects, 5);
     const human = await adm('job', 'get', id);
     assert.match(human.stdout, /From Shark: 1\.stor\.test\.example \(dc1\)/);
+    const duplicates = await adm('job', 'duplicates', id);
+    assert.equal(duplicates.code, 0, duplicates.stderr);
+    assert.equal(duplicates.stdout, 'No duplicates.\n');
+    assert.deepEqual(JSON.parse((await adm('--json', 'job', 'duplicates', id)).stdout), []);
     // The job either still runs (cancel succeeds) or already failed (nothing listens on the
     // Moray port): both are answered, with exit status 0 or a 409 message.
     const cancel = await adm('job', 'cancel', id);

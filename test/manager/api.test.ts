@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../../src/log/index.ts';
 import type { JobContext, JobExecutor } from '../../src/manager/jobs/runner.ts';
@@ -336,6 +337,38 @@ describe('manager HTTP API', () => {
     const status = JSON.parse((await call('GET', `/jobs/${id}`)).text);
     assert.equal(status.state, 'Failed');
     assert.match(status.error, /discovery failed: caused by shard 3 unreachable/);
+  });
+
+  test('one job per shark: a second is 409 until the first ends (also for a retry)', async () => {
+    const id = await create('1.stor');
+    const again = await call('POST', '/jobs', {
+      action: 'evacuate',
+      params: { from_shark: '1.stor.example.com' },
+    });
+    assert.equal(again.status, 409, again.text);
+    assert.equal(JSON.parse(again.text).code, 'Conflict');
+    assert.match(JSON.parse(again.text).message, new RegExp(`${id} is already evacuating`));
+    exec.finish(id);
+    await service.runner.whenDone(id);
+    const next = await create('1.stor');
+    assert.equal((await call('POST', `/jobs/${id}/retry`)).status, 409, 'next runs on it');
+    exec.finish(next);
+    await service.runner.whenDone(next);
+  });
+
+  test('GET /jobs/:uuid/duplicates pages; bad queries are 400', async () => {
+    const id = await create();
+    const page = await call('GET', `/jobs/${id}/duplicates`);
+    assert.equal(page.status, 200, page.text);
+    assert.deepEqual(JSON.parse(page.text), { duplicates: [] });
+    for (const query of ['limit=0', 'limit=ten', 'limit=10001', 'after=zz', 'other=1']) {
+      const bad = await call('GET', `/jobs/${id}/duplicates?${query}`);
+      assert.equal(bad.status, 400, `${query}: ${bad.text}`);
+      assert.equal(JSON.parse(bad.text).code, 'BadRequest');
+    }
+    assert.equal((await call('GET', `/jobs/${randomUUID()}/duplicates`)).status, 404);
+    exec.finish(id);
+    await service.runner.whenDone(id);
   });
 
   test('retry: 409 while running, then a new job over the previous one', async () => {

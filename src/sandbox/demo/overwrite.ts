@@ -1,11 +1,17 @@
 /**
- * A user writes an object while the rebalancer evacuates it. The manager read the record's
- * etag at discovery; the user's write changes it; the manager's conditional metadata update
- * must then fail and the object be skipped (`metadata_etag_mismatch`), the user's write kept.
+ * A user writes an object while the rebalancer evacuates it: a PUT of new bytes, so a new
+ * objectId whose files are on the record's sharks. The manager read the record's etag at
+ * discovery; the user's write changes it and the object's identity; the manager's conditional
+ * metadata update must then fail and the object be skipped (`metadata_etag_mismatch`), the
+ * user's write kept (a change that keeps the identity, such as new headers, is merged instead).
  *
  * To make the window deterministic, the object's download from its source mako is throttled:
  * the user writes once discovery has recorded every object, while the copy still trickles.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { md5Base64 } from '../../manta/index.ts';
 import { MorayClient } from '../../moray/index.ts';
 import type { SandboxDescription, SandboxShark } from '../description.ts';
 import type { DemoObject } from './objects.ts';
@@ -73,8 +79,8 @@ async function setFaults(shark: SandboxShark, faults: unknown): Promise<void> {
 }
 
 /**
- * Rewrites the object's record as a user's PUT of new headers would: read it, change it,
- * write it back conditionally on the etag just read. Returns the new etag.
+ * What a user's PUT of new bytes does: the new object's files on the record's sharks, then the
+ * record replaced, conditionally on the etag just read. Returns the new etag.
  */
 export async function overwriteAsUser(
   sandbox: SandboxDescription,
@@ -92,14 +98,29 @@ export async function overwriteAsUser(
     const current = await client.getObject('manta', object.key);
     const headers = { ...(current.value.headers as Record<string, unknown> | undefined) };
     headers[USER_HEADER] = new Date().toISOString();
+    const sharks = (current.value.sharks as { manta_storage_id: string }[]).map(
+      (s) => s.manta_storage_id,
+    );
+    const content = randomBytes(4096);
+    const objectId = randomUUID();
+    for (const id of sharks) {
+      const shark = sandbox.sharks.find((s) => s.manta_storage_id === id);
+      if (!shark) throw new DemoOverwriteError(`${object.key} names unknown shark ${id}`);
+      await writeFile(join(shark.root, object.owner, objectId), content);
+    }
     const { etag } = await client.putObject(
       'manta',
       object.key,
-      { ...current.value, headers, mtime: Date.now() },
+      {
+        ...current.value,
+        headers,
+        objectId,
+        etag: objectId,
+        contentLength: content.length,
+        contentMD5: md5Base64(content),
+        mtime: Date.now(),
+      },
       { etag: current._etag },
-    );
-    const sharks = (current.value.sharks as { manta_storage_id: string }[]).map(
-      (s) => s.manta_storage_id,
     );
     return { key: object.key, etag, sharks };
   } finally {
