@@ -13,6 +13,13 @@ export interface MetricsIdentity {
   zonename?: string;
 }
 
+/** One per-job progress figure: a running job's objects in one status. */
+export interface JobCount {
+  job: string;
+  status: string;
+  count: number;
+}
+
 export class ManagerMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'req'>;
@@ -22,6 +29,9 @@ export class ManagerMetrics {
   readonly mdThreads: Gauge;
   readonly bytes: Counter;
   readonly assignmentTime: Histogram;
+  /** 1 while a job's placement waits for a usable destination (a stall, said, not silent). */
+  readonly waitingForDestinations: Gauge<'job'>;
+  private jobCounts: (() => Promise<JobCount[]>) | undefined;
 
   constructor(identity: MetricsIdentity = {}) {
     this.registry.setDefaultLabels({
@@ -66,6 +76,30 @@ export class ManagerMetrics {
       help: 'seconds from posting an assignment to its completion',
       registers,
     });
+    this.waitingForDestinations = new Gauge({
+      name: 'rebalancer_job_waiting_for_destinations',
+      help: '1 while the job waits for a usable destination in storinfo',
+      labelNames: ['job'],
+      registers,
+    });
+    const metrics = this;
+    new Gauge({
+      name: 'rebalancer_job_objects',
+      help: "running jobs' objects by status",
+      labelNames: ['job', 'status'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const c of (await metrics.jobCounts?.()) ?? []) {
+          this.set({ job: c.job, status: c.status }, c.count);
+        }
+      },
+    });
+  }
+
+  /** Where the per-job progress gauges read the running jobs' counts at each scrape. */
+  trackJobs(counts: () => Promise<JobCount[]>): void {
+    this.jobCounts = counts;
   }
   /**
    * Adds the process's own metrics (resident memory, V8 heap, event-loop delay, GC, CPU) under

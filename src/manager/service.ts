@@ -48,6 +48,15 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
     log: options.log,
     ...(options.cancelWaitMs === undefined ? {} : { cancelWaitMs: options.cancelWaitMs }),
   });
+  metrics.trackJobs(async () => {
+    const out = [];
+    for (const job of runner.runningIds()) {
+      for (const c of await store.counts(job)) {
+        if (c.bucket === 'status') out.push({ job, status: c.name, count: c.count });
+      }
+    }
+    return out;
+  });
   const jobs = new JobService({
     store,
     runner,

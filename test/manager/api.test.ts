@@ -430,6 +430,22 @@ describe('manager HTTP API', () => {
     assert.match(res.text, /request_count\{[^}]*req="evacuate"/);
     assert.match(res.text, /request_count\{[^}]*req="total"/);
   });
+
+  test("a running job's progress is a gauge per status, gone when it ends", async () => {
+    const id = await create();
+    await service.store.recordDiscovered(id, [
+      { id: 'p1', key: '/a/stor/p1', shard: 1, etag: 'e', object: {} },
+      { id: 'p2', key: '/a/stor/p2', shard: 1, etag: 'e', object: {} },
+    ]);
+    const during = (await call('GET', '/metrics')).text;
+    assert.match(
+      during,
+      new RegExp(`rebalancer_job_objects\\{job="${id}",status="unprocessed"[^}]*\\} 2`),
+    );
+    exec.finish(id);
+    await service.runner.whenDone(id);
+    assert.doesNotMatch((await call('GET', '/metrics')).text, new RegExp(`job="${id}"`));
+  });
 });
 
 describe('job runner restart', () => {

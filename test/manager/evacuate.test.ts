@@ -29,6 +29,7 @@ import {
   ManagerStore,
 } from '../../src/manager/store/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { recordingLogger } from '../support/log.ts';
 
 const log = createLogger({ name: 'evacuate-test', level: 'silent' });
 const EVAC: StorageNodeRef = { manta_storage_id: '1.stor.test', datacenter: 'dc1' };
@@ -439,6 +440,47 @@ describe('evacuate pipeline', () => {
     assert.equal((await store.getJob(retry.id))?.state, 'complete');
     assert.deepEqual(await statusCounts(retry.id), { complete: 2 });
     assert.deepEqual(metadata.records.get(objects[1]!.key)?.value.sharks, [DEST, OTHER]);
+  });
+
+  test('a job waiting for destinations says so: a warning and a gauge while it waits', async () => {
+    const objects = [record('w1', 1)];
+    const metadata = FakeMetadata.holding(objects);
+    const metrics = new ManagerMetrics();
+    const recorder = recordingLogger('wait');
+    let waits = 0;
+    const waiting = new TrackingChooser();
+    const choose = waiting.choose.bind(waiting);
+    const seen: string[] = [];
+    waiting.choose = (o, avoid) => {
+      if (waits++ < 3) return { outcome: 'wait' };
+      return choose(o, avoid);
+    };
+    const executor = evacuateExecutor({
+      source: source(objects),
+      agents: new FakeAgents(),
+      metadata,
+      metrics,
+      chooser: () => waiting,
+      settings: { ...settings, waitForDestinationsMs: 20 },
+    });
+    const run = new JobRunner({ store, executor, log: recorder.log, cancelWaitMs: 50 });
+    const job = await newJob();
+    run.submit(job);
+    for (let i = 0; i < 200 && seen.length === 0; i++) {
+      const text = await metrics.text();
+      if (text.includes(`rebalancer_job_waiting_for_destinations{job="${job.id}"`)) {
+        seen.push(text);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await run.whenDone(job.id);
+    assert.equal((await store.getJob(job.id))?.state, 'complete');
+    assert.equal(seen.length, 1, 'the gauge showed the wait');
+    assert.ok(
+      recorder.records.some((r) => r.msg.startsWith('waiting for destinations')),
+      JSON.stringify(recorder.records.map((r) => r.msg)),
+    );
+    assert.doesNotMatch(await metrics.text(), /rebalancer_job_waiting_for_destinations\{job/);
   });
 
   test('max_objects stops discovery', async () => {

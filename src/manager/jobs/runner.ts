@@ -171,6 +171,11 @@ export class JobRunner {
     await Promise.all(runs.map((r) => r.done));
   }
 
+  /** The jobs running in this process. */
+  runningIds(): string[] {
+    return [...this.running.keys()];
+  }
+
   /** Storage ids the running jobs are evacuating. */
   evacuating(): Set<string> {
     return new Set([...this.running.values()].map((r) => r.job.fromShark.manta_storage_id));

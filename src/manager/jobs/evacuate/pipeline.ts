@@ -432,6 +432,8 @@ export class EvacuatePipeline {
         await sleep(this.settings.waitForDestinationsMs, this.signal);
         placement = chooser.choose(request, this.avoid());
       }
+      if (waitedSince !== undefined)
+        this.deps.metrics.waitingForDestinations.remove({ job: this.jobId });
       if (placement.outcome === 'wait') return;
       if (placement.outcome === 'defer') {
         if (deferred.length === 0) deferredAt = Date.now();
@@ -516,6 +518,7 @@ export class EvacuatePipeline {
 
   /** A placement waits for destinations: said at once and each minute, so a stall is heard. */
   private waitingForDestinations(since: number): void {
+    this.deps.metrics.waitingForDestinations.set({ job: this.jobId }, 1);
     const now = Date.now();
     if (now - this.stallLoggedAt < 60_000) return;
     this.stallLoggedAt = now;
