@@ -3,29 +3,16 @@
  * object with copies on both ends up off both, and a second job on the same shark is refused.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { AdmRequestError } from '../../../src/adm/client.ts';
 import { snapshotObjects, verifyEvacuation } from '../../../src/sandbox/verify.ts';
-import { E2ESandbox, objectsOn } from './sandbox.ts';
+import { objectsOn, useSandbox } from './sandbox.ts';
 
 describe('concurrent evacuations', { timeout: 240_000 }, () => {
-  let e2e: E2ESandbox;
-
-  before(async () => {
-    e2e = await E2ESandbox.start('concurrent', {
-      domain: 'concurrent.test',
-      shards: 2,
-      sharks: 6,
-      datacenters: 1,
-      sharkCapacityBytes: 1024 ** 3,
-    });
-  });
-
-  after(async () => {
-    await e2e?.stop();
-  });
+  const sandbox = useSandbox('concurrent', { sharks: 6 });
 
   test('two jobs: no copy lands on a shark being evacuated; objects on both end off both', async () => {
+    const e2e = sandbox();
     const [a, b] = [e2e.shark(1), e2e.shark(2)];
     await e2e.putObjects([
       ...Array.from({ length: 40 }, () => ({ sharks: [a, b] })),

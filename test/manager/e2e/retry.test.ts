@@ -4,31 +4,18 @@
  * the old objectId's file (issue 12, defect 1).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { JobStatus } from '../../../src/api/manager.ts';
 import { snapshotObjects, verifyEvacuation } from '../../../src/sandbox/verify.ts';
-import { E2ESandbox, objectsOn, TERMINAL_STATES } from './sandbox.ts';
+import { objectsOn, TERMINAL_STATES, useSandbox } from './sandbox.ts';
 
 const ended = (status: JobStatus) => TERMINAL_STATES.includes(status.state);
 
 describe('retry after identical re-uploads', { timeout: 240_000 }, () => {
-  let e2e: E2ESandbox;
-
-  before(async () => {
-    e2e = await E2ESandbox.start('retry', {
-      domain: 'retry.test',
-      shards: 2,
-      sharks: 4,
-      datacenters: 1,
-      sharkCapacityBytes: 1024 ** 3,
-    });
-  });
-
-  after(async () => {
-    await e2e?.stop();
-  });
+  const sandbox = useSandbox('retry');
 
   test('the retry takes the live objectId: every record names copies of its own object', async () => {
+    const e2e = sandbox();
     const evac = e2e.shark(1);
     await e2e.putObjects(Array.from({ length: 24 }, () => ({ sharks: [e2e.shark(2), evac] })));
     // Copies take a while, so the users' writes land between discovery and the metadata update.

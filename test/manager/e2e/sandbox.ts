@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManagerClient } from '../../../src/adm/client.ts';
 import { FINAL_JOB_STATE_NAMES, type JobStatus } from '../../../src/api/manager.ts';
@@ -310,6 +311,31 @@ export function expectedSkip(
     return 'destination_insufficient_space';
   }
   return undefined;
+}
+
+/**
+ * A sandbox of one domain (`<name>.test`, 2 shards, one datacenter, 1 GiB sharks unless
+ * `layout` says otherwise) started before the suite's tests and stopped after them.
+ */
+export function useSandbox(name: string, layout: Partial<SandboxLayout> = {}): () => E2ESandbox {
+  let e2e: E2ESandbox | undefined;
+  before(async () => {
+    e2e = await E2ESandbox.start(name, {
+      domain: `${name}.test`,
+      shards: 2,
+      sharks: 4,
+      datacenters: 1,
+      sharkCapacityBytes: 1024 ** 3,
+      ...layout,
+    });
+  });
+  after(async () => {
+    await e2e?.stop();
+  });
+  return () => {
+    if (!e2e) throw new Error(`the ${name} sandbox did not start`);
+    return e2e;
+  };
 }
 
 /** The objects of `snapshot` that name `shark`. */

@@ -3,28 +3,15 @@
  * are rewritten too, each with its own etag, and the job lists them with their outcome.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { snapshotObjects, verifyEvacuation } from '../../../src/sandbox/verify.ts';
-import { E2ESandbox, objectsOn } from './sandbox.ts';
+import { objectsOn, useSandbox } from './sandbox.ts';
 
 describe('snaplinks', { timeout: 240_000 }, () => {
-  let e2e: E2ESandbox;
-
-  before(async () => {
-    e2e = await E2ESandbox.start('snaplinks', {
-      domain: 'snaplinks.test',
-      shards: 2,
-      sharks: 4,
-      datacenters: 1,
-      sharkCapacityBytes: 1024 ** 3,
-    });
-  });
-
-  after(async () => {
-    await e2e?.stop();
-  });
+  const sandbox = useSandbox('snaplinks');
 
   test('every record naming the shark is rewritten, links included', async () => {
+    const e2e = sandbox();
     const evac = e2e.shark(1);
     await e2e.putObjects(Array.from({ length: 12 }, () => ({ sharks: [e2e.shark(2), evac] })));
     const originals = objectsOn(await snapshotObjects(e2e.sandbox), evac);
@@ -69,6 +56,9 @@ describe('snaplinks', { timeout: 240_000 }, () => {
     for (const d of listed) perObject.set(d.object_id, (perObject.get(d.object_id) ?? 0) + 1);
     const linked = new Set(links.map((key) => snapshot.get(key)?.objectId));
     assert.deepEqual([...perObject.keys()].sort(), [...linked].sort());
-    assert.ok([...perObject.values()].every((n) => n === 2), JSON.stringify([...perObject]));
+    assert.ok(
+      [...perObject.values()].every((n) => n === 2),
+      JSON.stringify([...perObject]),
+    );
   });
 });
