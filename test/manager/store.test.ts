@@ -73,11 +73,63 @@ describe('manager store', () => {
         old.db.query(`UPDATE jobs SET state = 'cancelled' WHERE id = $1`, [id]),
         /jobs_state_check/,
       );
-      assert.deepEqual(await migrate(old.db), [3, 4]);
+      assert.deepEqual(
+        await migrate(old.db),
+        MIGRATIONS.slice(2).map((m) => m.version),
+      );
       const upgraded = await ManagerStore.open(old.db);
       assert.equal((await upgraded.getJob(id))?.cancelRequestedAt, undefined);
       const cancelled = await upgraded.setJobState(id, ['running'], 'cancelled', 'by a test');
       assert.equal(cancelled?.state, 'cancelled');
+    } finally {
+      await old.drop();
+    }
+  });
+
+  test('a database made at migration 4 takes object_not_on_shark and keeps its duplicates', async () => {
+    const old = await createTestDatabase();
+    try {
+      await migrate(old.db, MIGRATIONS.slice(0, 4));
+      const id = randomUUID();
+      await old.db.query(
+        `INSERT INTO jobs (id, action, state, params, from_shark, metadata_threads)
+         VALUES ($1, 'evacuate', 'running', $2, $3, 1)`,
+        [
+          id,
+          JSON.stringify({ from_shark: '1.stor', max_objects: null }),
+          JSON.stringify({ manta_storage_id: '1.stor', datacenter: '' }),
+        ],
+      );
+      await old.db.query(
+        `INSERT INTO duplicates (job_id, id, key, shard, object) VALUES ($1, 'o', '/k', 1, '{}')`,
+        [id],
+      );
+      await assert.rejects(
+        old.db.query(
+          `INSERT INTO evacuate_objects (job_id, id, key, shard, etag, object, status, skipped_reason)
+           VALUES ($1, 'x', '/x', 1, '', '{}', 'skipped', 'object_not_on_shark')`,
+          [id],
+        ),
+        /skipped_reason_check/,
+      );
+      assert.deepEqual(await migrate(old.db), [5, 6]);
+      const upgraded = await ManagerStore.open(old.db);
+      await upgraded.recordDiscovered(id, [
+        { id: 'x', key: '/x', shard: 1, etag: 'e', object: {} },
+      ]);
+      await upgraded.transition(id, [
+        {
+          select: { ids: ['x'] },
+          from: 'unprocessed',
+          to: { status: 'skipped', reason: 'object_not_on_shark' },
+        },
+      ]);
+      assert.equal((await upgraded.getObject(id, 'x'))?.skippedReason, 'object_not_on_shark');
+      const [dup] = await upgraded.listDuplicates(id, undefined, 10);
+      assert.deepEqual(
+        { key: dup?.key, status: dup?.status, etag: dup?.etag },
+        { key: '/k', status: 'pending', etag: '' },
+      );
     } finally {
       await old.drop();
     }

@@ -40,7 +40,10 @@ export async function rewriteDuplicates(deps: {
       return settle('not_the_same_stored_file');
     }
     const dest = { manta_storage_id: d.destShark, datacenter: d.destDatacenter };
-    const result = await records.update(d, dest, () => false);
+    const result = await records.update(d, dest, {
+      destAllowed: () => true,
+      placeAgain: () => false,
+    });
     if (result.status === 'complete') return settle();
     const reason =
       result.status === 'skipped'

@@ -60,13 +60,15 @@ export class RecordUpdater {
   }
 
   /**
-   * Rewrites `o` to name `dest`. `placeAgain` is asked when another writer put a copy on
-   * `dest` meanwhile: true to have the object placed again, false to skip it.
+   * Rewrites `o` to name `dest`. `destAllowed` is asked before each write (another job may
+   * have started evacuating `dest`); `placeAgain` when `dest` cannot be named (that, or another
+   * writer put a copy on it meanwhile): true to have the object placed again from its live
+   * record, false to skip it.
    */
   async update(
     o: RecordToUpdate,
     dest: StorageNodeRef,
-    placeAgain: () => boolean,
+    policy: { destAllowed: () => boolean; placeAgain: () => boolean },
   ): Promise<UpdateResult> {
     const { metadata, settings, signal, log, evacuated } = this.deps;
     if (o.shard < 0)
@@ -83,6 +85,12 @@ export class RecordUpdater {
     let etag = o.etag;
     let rewrites = 0;
     for (let attempt = 1; ; attempt++) {
+      if (!policy.destAllowed()) {
+        const live = await this.readLive(o.shard, o.key);
+        if (!live) return { status: 'skipped', reason: 'metadata_object_not_found' };
+        if (policy.placeAgain()) return { status: 'place_again', live };
+        return { status: 'skipped', reason: 'destination_unreachable' };
+      }
       try {
         await metadata.putObject({ shard: o.shard, key: o.key, etag, value }, signal);
         return { status: 'complete' };
@@ -93,7 +101,9 @@ export class RecordUpdater {
           const seen = resolveConflict(live, o.object, value, evacuated, dest);
           if (seen.kind === 'ours') return { status: 'complete' };
           if (seen.kind === 'moved') return { status: 'skipped', reason: 'object_not_on_shark' };
-          if (seen.kind === 'collision' && placeAgain()) return { status: 'place_again', live };
+          if (seen.kind === 'collision' && policy.placeAgain()) {
+            return { status: 'place_again', live };
+          }
           if (seen.kind !== 'rewrite' || ++rewrites > MAX_CONFLICT_REWRITES) {
             log.info(
               { key: o.key, shard: o.shard, reason: 'metadata_etag_mismatch' },

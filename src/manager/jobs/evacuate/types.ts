@@ -5,12 +5,7 @@
  */
 import type { AgentAssignmentState, AssignmentPayload } from '../../../api/agent.ts';
 import type { StorageNodeRef } from '../../../api/manager.ts';
-import type {
-  DiscoveredObject,
-  DiscoveryCheckpoint,
-  SkipReasonDb,
-  StoredObject,
-} from '../../store/index.ts';
+import type { DiscoveredObject, DiscoveryCheckpoint, SkipReasonDb } from '../../store/index.ts';
 
 /** What discovery yields (mirrors src/discovery's events, checkpoints as opaque cursors). */
 export type SourceEvent =
@@ -149,11 +144,6 @@ export interface MetadataWriter {
   getObject(shard: number, key: string, signal: AbortSignal): Promise<LiveRecord | undefined>;
 }
 
-/** Objects a retry job takes from the previous job (§4.13). */
-export interface RetrySource {
-  objects(previousJobId: string, signal: AbortSignal): AsyncIterable<StoredObject[]>;
-}
-
 /** Tunables of one job: L's options plus the timings tests shorten. */
 export interface EvacuateSettings {
   maxTasksPerAssignment: number;
@@ -186,6 +176,8 @@ export interface EvacuateSettings {
   agentRequestConcurrency: number;
   /** Times an object is placed again after its destination gave up before it is skipped. */
   maxPlacementsPerObject: number;
+  /** Finished assignments whose metadata updates run at once (their objects share the threads). */
+  metadataAssignments: number;
   /**
    * L's `use_batched_updates`: an assignment's records are rewritten with one atomic Moray
    * batch per shard; a batch that fails falls back to one conditional put per object.
@@ -216,6 +208,7 @@ export const DEFAULT_SETTINGS: EvacuateSettings = {
   agentRetryDelayMs: (n) => Math.min(500 * 2 ** (n - 1), 10_000),
   agentRequestConcurrency: 16,
   maxPlacementsPerObject: 3,
+  metadataAssignments: 64,
   batchedUpdates: false,
   metadataQueueDepth: undefined,
   metadataAttempts: 4,

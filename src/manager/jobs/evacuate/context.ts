@@ -1,0 +1,144 @@
+/**
+ * What the stages of one evacuate run share: the job, its collaborators and settings, the
+ * signals that end or cancel it, and the few explicit structures that carry work between
+ * stages other than their queues (objects to place again, work still in flight).
+ */
+import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { Logger } from '../../../log/index.ts';
+import type { ManagerMetrics } from '../../metrics.ts';
+import type { Semaphore } from '../../semaphore.ts';
+import type { ManagerStore } from '../../store/index.ts';
+import type { AgentLanes } from './agent-lanes.ts';
+import type { RecordUpdater } from './record-update.ts';
+import type {
+  AgentClient,
+  DestinationChooser,
+  EvacuateSettings,
+  MetadataWriter,
+  ObjectSource,
+  PlacementAvoid,
+} from './types.ts';
+
+export interface PipelineDeps {
+  store: ManagerStore;
+  source: ObjectSource;
+  chooser: DestinationChooser;
+  agents: AgentClient;
+  metadata: MetadataWriter;
+  metrics: ManagerMetrics;
+  log: Logger;
+  /** Sharks being evacuated by any job: never destinations (DESIGN invariant 8). */
+  evacuating?: () => Iterable<string>;
+}
+
+/** An object on its way to placement: its id and the record it is placed from. */
+export interface PlacedObject {
+  id: string;
+  object: Record<string, unknown>;
+}
+
+/** A stage failed; the message names it. */
+export class StageError extends Error {
+  override readonly name = 'StageError';
+  readonly code = 'stage_failed';
+  constructor(
+    readonly stage: string,
+    cause: unknown,
+  ) {
+    super(`${stage} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/**
+ * Objects to be placed again in this run: given back by an agent that gave up, or whose
+ * destination another job took. Bounded by the work in flight; each object a few times only.
+ */
+export class PlaceAgain {
+  private readonly waiting: PlacedObject[] = [];
+  private readonly counts = new Map<string, number>();
+
+  constructor(
+    private readonly maxPlacements: number,
+    private readonly draining: () => boolean,
+  ) {}
+
+  /** Counts one more placement of `id`; false once it had the maximum, or the job is cancelled. */
+  allow(id: string): boolean {
+    const n = (this.counts.get(id) ?? 1) + 1;
+    if (n > this.maxPlacements || this.draining()) return false;
+    this.counts.set(id, n);
+    return true;
+  }
+
+  push(object: PlacedObject): void {
+    this.waiting.push(object);
+  }
+
+  take(): PlacedObject[] {
+    return this.waiting.splice(0);
+  }
+
+  get size(): number {
+    return this.waiting.length;
+  }
+}
+
+/**
+ * Work between placement and the end of its metadata update that may still give objects back
+ * to placement: placement ends only when none is left (and no lane holds any).
+ */
+export class WorkInFlight {
+  /** Built assignments on their way from placement to their agent's lane. */
+  inTransit = 0;
+  /** Assignments the agents finished whose metadata update has not ended. */
+  metadataPending = 0;
+
+  get any(): boolean {
+    return this.inTransit > 0 || this.metadataPending > 0;
+  }
+}
+
+export interface EvacuateContext {
+  jobId: string;
+  fromShark: StorageNodeRef;
+  /** The evacuated shark's storage id. */
+  evacuated: string;
+  retryOf: string | undefined;
+  deps: PipelineDeps;
+  settings: EvacuateSettings;
+  /** Aborted when the run fails or is stopped. */
+  signal: AbortSignal;
+  /** Aborted when the job is cancelled: no new objects or assignments start. */
+  intake: AbortSignal;
+  draining(): boolean;
+  lanes: AgentLanes;
+  records: RecordUpdater;
+  /** Metadata updates in flight (L's metadata threads, tunable while the job runs). */
+  mdLimit: Semaphore;
+  placeAgain: PlaceAgain;
+  inFlight: WorkInFlight;
+  stats: { bytesMoved: number };
+}
+
+/** Where placement must not put copies now: sharks being evacuated, agents not ready. */
+export function avoidFor(ctx: EvacuateContext): PlacementAvoid {
+  const never = new Set(ctx.deps.evacuating?.() ?? []);
+  never.add(ctx.evacuated);
+  return { never, later: ctx.lanes.avoid() };
+}
+
+/** Waits `ms`; rejects with the signal's reason when it aborts first. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * Skips and errors found while placing objects, batched into one store transition (with the
+ * counters and metrics) rather than a write per object.
+ */
+import { type SkipReasonDb, skipReasonLabel, type TransitionGroup } from '../../store/index.ts';
+import type { EvacuateContext } from './context.ts';
+import type { BadObjectError } from './object.ts';
+
+/** How many outcomes wait before they are written. */
+const BATCH = 100;
+
+export class PendingOutcomes {
+  private readonly skips = new Map<SkipReasonDb, string[]>();
+  private readonly errors: { id: string; error: BadObjectError }[] = [];
+
+  constructor(private readonly ctx: EvacuateContext) {}
+
+  skip(id: string, reason: SkipReasonDb): void {
+    const ids = this.skips.get(reason);
+    if (ids) ids.push(id);
+    else this.skips.set(reason, [id]);
+  }
+
+  error(id: string, error: BadObjectError): void {
+    this.errors.push({ id, error });
+  }
+
+  get full(): boolean {
+    return this.skips.size + this.errors.length >= BATCH;
+  }
+
+  /** Writes what is pending: unprocessed objects become skipped or error. */
+  async flush(): Promise<void> {
+    const groups: TransitionGroup[] = [...this.skips].map(([reason, ids]) => ({
+      select: { ids },
+      from: 'unprocessed',
+      to: { status: 'skipped', reason },
+    }));
+    for (const e of this.errors) {
+      groups.push({
+        select: { ids: [e.id] },
+        from: 'unprocessed',
+        to: { status: 'error', error: e.error.error, detail: e.error.message },
+      });
+    }
+    if (groups.length === 0) return;
+    const { store, metrics } = this.ctx.deps;
+    await store.transition(this.ctx.jobId, groups);
+    for (const [reason, ids] of this.skips)
+      metrics.objectSkips(skipReasonLabel(reason), ids.length);
+    for (const e of this.errors) metrics.objectErrors(e.error.error, 1);
+    this.skips.clear();
+    this.errors.length = 0;
+  }
+}

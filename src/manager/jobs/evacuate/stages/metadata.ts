@@ -1,0 +1,156 @@
+/**
+ * Metadata update (manager.md §4.9): for each assignment the agents finished, every object's
+ * record is rewritten to name its new copy instead of the evacuated shark, etag-conditionally
+ * (record-update.ts), `metadataThreads` at a time; with `use_batched_updates` first as one
+ * atomic batch per shard. An object whose destination another job now evacuates, or took,
+ * goes back to placement from its live record.
+ */
+import type { StorageNodeRef } from '../../../../api/manager.ts';
+import type { BoundedQueue } from '../../../queue.ts';
+import {
+  type AssignmentRecord,
+  type ObjectTarget,
+  type StoredObject,
+  skipReasonLabel,
+} from '../../../store/index.ts';
+import { avoidFor, type EvacuateContext, StageError } from '../context.ts';
+import { BadObjectError, rewriteSharks } from '../object.ts';
+import type { UpdateResult } from '../record-update.ts';
+import type { MetadataUpdate } from '../types.ts';
+
+export async function updateMetadata(
+  ctx: EvacuateContext,
+  input: BoundedQueue<AssignmentRecord>,
+  fail: (err: unknown) => void,
+): Promise<void> {
+  const running = new Set<Promise<void>>();
+  for await (const record of input) {
+    const update: Promise<void> = updateAssignment(ctx, record)
+      .catch((err: unknown) => fail(new StageError('metadata update', err)))
+      .finally(() => {
+        ctx.inFlight.metadataPending--;
+        running.delete(update);
+      });
+    running.add(update);
+    if (running.size >= ctx.settings.metadataAssignments) await Promise.race(running);
+  }
+  await Promise.all(running);
+}
+
+async function updateAssignment(ctx: EvacuateContext, record: AssignmentRecord): Promise<void> {
+  const { store, metrics } = ctx.deps;
+  const dest = { manta_storage_id: record.destShark, datacenter: record.destDatacenter };
+  const objects = await store.objectsOfAssignment(ctx.jobId, record.id, 'post_processing');
+  const batched = ctx.settings.batchedUpdates
+    ? await updateBatched(ctx, objects, dest)
+    : new Map<string, ObjectTarget>();
+  const results = await Promise.all(
+    objects.map(
+      (o) =>
+        batched.get(o.id) ??
+        ctx.mdLimit.run(async () => {
+          metrics.mdThreads.inc();
+          try {
+            return await updateOne(ctx, o, dest);
+          } finally {
+            metrics.mdThreads.dec();
+          }
+        }),
+    ),
+  );
+  const groups = new Map<string, { target: ObjectTarget; ids: string[] }>();
+  const again: { id: string; etag: string; object: Record<string, unknown> }[] = [];
+  let bytes = 0;
+  results.forEach((target, i) => {
+    const o = objects[i] as StoredObject;
+    if (target.status === 'place_again') {
+      again.push({ id: o.id, etag: target.live.etag, object: target.live.value });
+      return;
+    }
+    const key = JSON.stringify(target);
+    const g = groups.get(key) ?? { target, ids: [] };
+    g.ids.push(o.id);
+    groups.set(key, g);
+    if (target.status === 'complete') bytes += Number(o.object.contentLength ?? 0);
+  });
+  await store.transition(
+    ctx.jobId,
+    [...groups.values()].map((g) => ({
+      select: { ids: g.ids },
+      from: 'post_processing' as const,
+      to: g.target,
+    })),
+  );
+  for (const g of groups.values()) {
+    if (g.target.status === 'complete') metrics.objectsComplete(g.ids.length, bytes);
+    else if (g.target.status === 'error') metrics.objectErrors(g.target.error, g.ids.length);
+    else if (g.target.status === 'skipped')
+      metrics.objectSkips(skipReasonLabel(g.target.reason), g.ids.length);
+  }
+  ctx.stats.bytesMoved += bytes;
+  const placed = new Set(await store.placeAgainFromLive(ctx.jobId, again));
+  for (const o of again) if (placed.has(o.id)) ctx.placeAgain.push({ id: o.id, object: o.object });
+  await store.setAssignmentState(record.id, ['agent_complete'], 'post_processed');
+}
+
+/**
+ * `use_batched_updates`: one atomic batch per shard for the objects whose record can be
+ * rewritten. Returns the objects done that way; the rest (a failed batch included: one user
+ * write fails the whole batch) take the one-by-one path, which tells each outcome apart.
+ */
+async function updateBatched(
+  ctx: EvacuateContext,
+  objects: readonly StoredObject[],
+  dest: StorageNodeRef,
+): Promise<Map<string, ObjectTarget>> {
+  const done = new Map<string, ObjectTarget>();
+  if (avoidFor(ctx).never.has(dest.manta_storage_id)) return done;
+  const byShard = new Map<number, { id: string; update: MetadataUpdate }[]>();
+  for (const o of objects) {
+    if (o.shard < 0) continue;
+    let value: Record<string, unknown>;
+    try {
+      value = rewriteSharks(o.object, ctx.evacuated, dest);
+    } catch (err) {
+      if (err instanceof BadObjectError) continue;
+      throw err;
+    }
+    const group = byShard.get(o.shard) ?? [];
+    group.push({ id: o.id, update: { shard: o.shard, key: o.key, etag: o.etag, value } });
+    byShard.set(o.shard, group);
+  }
+  await Promise.all(
+    [...byShard].map(([shard, group]) =>
+      ctx.mdLimit.run(async () => {
+        try {
+          await ctx.deps.metadata.putBatch(
+            shard,
+            group.map((g) => g.update),
+            ctx.signal,
+          );
+          for (const g of group) done.set(g.id, { status: 'complete' });
+        } catch (err) {
+          ctx.signal.throwIfAborted();
+          ctx.deps.log.info(
+            { err, shard, objects: group.length },
+            'batched metadata update failed; updating the objects one by one',
+          );
+        }
+      }),
+    ),
+  );
+  return done;
+}
+
+/** Rewrites one object's record, etag-conditionally, retrying transient failures. */
+function updateOne(
+  ctx: EvacuateContext,
+  o: StoredObject,
+  dest: StorageNodeRef,
+): Promise<UpdateResult> {
+  return ctx.records.update(o, dest, {
+    // Another job may have started evacuating the destination since placement: never name it.
+    destAllowed: () => !avoidFor(ctx).never.has(dest.manta_storage_id),
+    placeAgain: () => ctx.placeAgain.allow(o.id),
+  });
+}

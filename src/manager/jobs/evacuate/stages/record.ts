@@ -1,0 +1,63 @@
+/**
+ * Recording (manager.md §4.11): each discovered batch is written to the store with its
+ * checkpoint in one transaction (duplicates apart), the objects discovery skipped get their
+ * reasons, malformed records become errors, and the recorded objects go on to placement. A
+ * resumed run first hands placement the objects an earlier run recorded but never placed.
+ */
+import type { BoundedQueue } from '../../../queue.ts';
+import { type SkipReasonDb, skipReasonLabel } from '../../../store/index.ts';
+import type { EvacuateContext, PlacedObject } from '../context.ts';
+import type { RecordBatch } from '../types.ts';
+
+const DB_PAGE = 1000;
+
+export async function record(
+  ctx: EvacuateContext,
+  input: BoundedQueue<RecordBatch>,
+  out: BoundedQueue<PlacedObject>,
+): Promise<void> {
+  const { store, log, metrics } = ctx.deps;
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.objectsByStatus(ctx.jobId, 'unprocessed', after, DB_PAGE);
+    if (page.length === 0) break;
+    after = page[page.length - 1]?.id;
+    for (const o of page) await out.push({ id: o.id, object: o.object });
+  }
+  for await (const batch of input) {
+    const skipped = batch.skipped.map((s) => s.object);
+    const result = await store.recordDiscovered(
+      ctx.jobId,
+      [...batch.objects, ...skipped],
+      batch.checkpoint,
+    );
+    const recorded = new Set(result.recorded.map((o) => o.id));
+    const byReason = new Map<SkipReasonDb, string[]>();
+    for (const { object, reason } of batch.skipped) {
+      if (!recorded.has(object.id)) continue;
+      byReason.set(reason, [...(byReason.get(reason) ?? []), object.id]);
+    }
+    if (byReason.size > 0) {
+      await store.transition(
+        ctx.jobId,
+        [...byReason].map(([reason, ids]) => ({
+          select: { ids },
+          from: 'unprocessed' as const,
+          to: { status: 'skipped' as const, reason },
+        })),
+      );
+      for (const [reason, ids] of byReason)
+        metrics.objectSkips(skipReasonLabel(reason), ids.length);
+    }
+    for (const m of batch.malformed) {
+      const id = `malformed:${m.shard}:${m.key}`;
+      const object = { id, key: m.key, shard: m.shard, etag: '', object: {} };
+      await store.recordFailed(ctx.jobId, object, 'bad_manta_object', m.problem);
+      log.warn({ shard: m.shard, key: m.key, problem: m.problem }, 'malformed record');
+    }
+    const skippedIds = new Set(skipped.map((o) => o.id));
+    for (const o of result.recorded) {
+      if (!skippedIds.has(o.id)) await out.push({ id: o.id, object: o.object });
+    }
+  }
+}
