@@ -1,10 +1,15 @@
 #!/usr/bin/env node
 // Runs node's test runner over test/**/*.test.ts (or the files/directories given as arguments).
-// Node 20's runner does not expand globs itself, so the files are listed here.
+// Node 20's runner does not expand globs itself, so the files are listed here. When the run
+// includes test/interop, its own package (node-fast, node-moray) is installed first if missing.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildServices } from './build.mjs';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const INTEROP = join(ROOT, 'test', 'interop');
 
 function collect(path, out) {
   if (statSync(path).isDirectory()) {
@@ -24,6 +29,35 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+/** test/interop's install is missing, or older than its package.json or lockfile. */
+function interopStale() {
+  // npm writes node_modules/.package-lock.json last, so a half-done install counts as missing.
+  const installed = join(INTEROP, 'node_modules', '.package-lock.json');
+  if (!existsSync(installed)) return true;
+  const at = statSync(installed).mtimeMs;
+  return ['package.json', 'package-lock.json'].some((f) => statSync(join(INTEROP, f)).mtimeMs > at);
+}
+
+const env = { ...process.env };
+if (files.some((file) => resolve(file).startsWith(INTEROP + sep))) {
+  if (interopStale()) {
+    const args = ['ci', '--prefix', relative(ROOT, INTEROP), '--no-audit', '--no-fund'];
+    console.error(`test/interop: installing node-fast and node-moray (npm ${args.join(' ')})`);
+    // Under `npm test`, npm_execpath is npm's own script: the same npm, wherever it lives.
+    const npm = process.env.npm_execpath;
+    const install =
+      npm && /npm-cli\.c?js$/.test(npm)
+        ? spawnSync(process.execPath, [npm, ...args], { cwd: ROOT, stdio: 'inherit' })
+        : spawnSync('npm', args, { cwd: ROOT, stdio: 'inherit' });
+    if (install.status !== 0) {
+      console.error('test/interop: npm ci failed; the interoperability tests cannot run');
+      process.exit(1);
+    }
+  }
+  // Installed now: an interop test that still finds nothing fails instead of skipping.
+  env.REBALANCER_REQUIRE_INTEROP = '1';
+}
+
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 // The services these start run from dist/: never older than the sources.
 await buildServices();
@@ -38,6 +72,6 @@ const result = spawnSync(
     '--test-reporter=spec',
     ...files,
   ],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env },
 );
 process.exit(result.status ?? 1);

@@ -14,8 +14,6 @@ export const StorageNode = Type.Object(
   { title: 'StorageNode', additionalProperties: false },
 );
 export type StorageNode = Static<typeof StorageNode>;
-export const MantaObjectShark = StorageNode;
-export type MantaObjectShark = StorageNode;
 
 /** Every unit variant of `ObjectSkippedReason`, in L's declaration order (agent.md §3.4). */
 export const UNIT_SKIPPED_REASONS = [

@@ -5,12 +5,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 
-/**
- * contentMD5 of a zero-byte object: base64 of d41d8cd98f00b204e9800998ecf8427e. (protocols.md
- * §4.2 prints `1B2M2Y8AsgTpgAEY7/rnxA==`, which is not the MD5 of anything empty: a typo.)
- */
-export const EMPTY_CONTENT_MD5 = '1B2M2Y8AsgTpgAmY7PhCfg==';
-
 const CONTENT_MD5_RE = /^[A-Za-z0-9+/]{22}==$/;
 
 export function createMd5(): Hash {
@@ -33,14 +27,6 @@ export function objectNameHash(name: string): string {
 /** True for a 24-character base64 string that decodes to exactly 16 bytes. */
 export function isContentMd5(value: unknown): value is string {
   return typeof value === 'string' && CONTENT_MD5_RE.test(value);
-}
-
-export function contentMd5ToHex(contentMd5: string): string {
-  return Buffer.from(contentMd5, 'base64').toString('hex');
-}
-
-export function hexToContentMd5(hex: string): string {
-  return Buffer.from(hex, 'hex').toString('base64');
 }
 
 /** Streams a file and returns its contentMD5 (base64) and size; never buffers the file. */

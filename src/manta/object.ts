@@ -33,27 +33,3 @@ export const MantaObjectValue = Type.Object(
   { additionalProperties: true },
 );
 export type MantaObjectValue = Static<typeof MantaObjectValue> & Record<string, unknown>;
-
-/** Buckets (v2) objects are recognised by the presence of `bucket_id`. */
-export function isBucketsObject(value: MantaObjectValue): boolean {
-  return typeof value.bucket_id === 'string';
-}
-
-/**
- * Returns a copy of `sharks` with `from` replaced in place by `to` (the copy's position is
- * placement order, which Manta keeps); undefined when `from` is not among them.
- */
-export function replaceShark(
-  sharks: readonly MantaObjectShark[],
-  fromStorageId: string,
-  to: MantaObjectShark,
-): MantaObjectShark[] | undefined {
-  const index = sharks.findIndex((s) => s.manta_storage_id === fromStorageId);
-  if (index < 0) return undefined;
-  const next = sharks.map((s) => ({
-    datacenter: s.datacenter,
-    manta_storage_id: s.manta_storage_id,
-  }));
-  next[index] = { datacenter: to.datacenter, manta_storage_id: to.manta_storage_id };
-  return next;
-}

@@ -40,7 +40,6 @@ export const BatchEntrySchema = Type.Object({
   count: Type.Optional(Type.Integer({ minimum: 0 })),
   filter: Type.Optional(Type.String()),
 });
-export type BatchEntry = Static<typeof BatchEntrySchema>;
 
 export const BatchResultSchema = Type.Object({ etags: Type.Array(BatchEntrySchema) });
 export type BatchResult = Static<typeof BatchResultSchema>;

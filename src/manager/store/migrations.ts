@@ -5,7 +5,7 @@
  */
 
 import { JOB_ACTIONS } from '../../api/manager.ts';
-import type { Database, Queryable } from '../../db/index.ts';
+import type { Database } from '../../db/index.ts';
 import { ASSIGNMENT_STATES, OBJECT_ERRORS, OBJECT_STATUSES, SKIP_REASONS } from './enums.ts';
 
 export interface Migration {
@@ -157,13 +157,6 @@ export const MIGRATIONS: readonly Migration[] = [
 ];
 
 const LOCK_KEY = 0x7265_6261; // "reba": serialises concurrent migrators
-
-export async function appliedVersions(db: Queryable): Promise<number[]> {
-  const { rows } = await db.query<{ version: number }>(
-    'SELECT version FROM schema_migrations ORDER BY version',
-  );
-  return rows.map((r) => r.version);
-}
 
 /** Applies every migration not yet recorded; returns the versions applied now. */
 export async function migrate(

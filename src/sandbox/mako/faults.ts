@@ -145,8 +145,6 @@ export function parseFaults(input: unknown): MakoFaults {
   };
 }
 
-export const NO_FAULTS: MakoFaults = parseFaults({});
-
 /** JSON form of normalised faults (what GET /_sandbox/faults returns). */
 export function faultsToJson(f: MakoFaults): MakoFaultsInput {
   const sel = (s: Selector) => ({ rate: s.rate, paths: [...s.paths] });
