@@ -16,7 +16,7 @@ import { type PayloadRules, sourceProblem } from './payload.ts';
 import { DownloadProcessor, type TaskProcessor } from './processor.ts';
 import { Scheduler } from './scheduler.ts';
 import { buildAgentApp } from './server.ts';
-import { AgentStore } from './store.ts';
+import { AgentStore } from './store/index.ts';
 
 /** Name of the temp directory under the object root (same filesystem: atomic rename). */
 export const TEMP_DIR_NAME = '.rebalancer-tmp';

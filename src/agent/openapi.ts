@@ -8,7 +8,7 @@ import { PACKAGE_VERSION as version } from '../package-info.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { Scheduler } from './scheduler.ts';
 import { buildAgentApp } from './server.ts';
-import type { AgentStore } from './store.ts';
+import type { AgentStore } from './store/index.ts';
 
 export async function agentOpenApiDocument(): Promise<unknown> {
   // Only the route schemas are read: the handlers (and these collaborators) never run.

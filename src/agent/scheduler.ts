@@ -11,7 +11,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from '../log/index.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { TaskAbortedError, type TaskProcessor, type TaskResult } from './processor.ts';
-import type { AgentStore, AssignmentRow, TaskRow } from './store.ts';
+import type { AgentStore, AssignmentRow, TaskRow } from './store/index.ts';
 
 export interface SchedulerOptions {
   readonly store: AgentStore;

@@ -34,7 +34,7 @@ import {
   type ValidPayload,
 } from './payload.ts';
 import type { Scheduler } from './scheduler.ts';
-import { type AgentStore, type AssignmentRow, DuplicateAssignmentError } from './store.ts';
+import { type AgentStore, type AssignmentRow, DuplicateAssignmentError } from './store/index.ts';
 
 export interface ServerOptions {
   readonly store: AgentStore;

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { AgentMetrics } from '../../src/agent/metrics.ts';
 import type { TaskProcessor } from '../../src/agent/processor.ts';
 import { Scheduler } from '../../src/agent/scheduler.ts';
-import { AgentStore } from '../../src/agent/store.ts';
+import { AgentStore } from '../../src/agent/store/index.ts';
 import { pendingTask, silentLog, type TempDirs, tempDirs } from './helpers.ts';
 
 describe('Scheduler', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { AgentStore, DuplicateAssignmentError } from '../../src/agent/store.ts';
+import { AgentStore, DuplicateAssignmentError } from '../../src/agent/store/index.ts';
 import type { Task } from '../../src/api/common.ts';
 import { pendingTask, silentLog, type TempDirs, tempDirs } from './helpers.ts';
 
