@@ -1,25 +1,21 @@
 /**
- * HTTP client of the manager API for rebalancer-adm. Every failure — no connection, a
- * connection dropped before the whole answer arrived, an error status, an answer that does not
- * match the route's schema in src/api — is an AdmRequestError.
+ * HTTP client of the manager API for rebalancer-adm, driven by the route table in
+ * src/api/manager-routes.ts: paths come from it and every answer is checked against its
+ * response schema for that route and status. Every failure — no connection, a connection
+ * dropped before the whole answer arrived, an error status, an answer of the wrong shape — is
+ * an AdmRequestError; the last is an AdmResponseError naming the route and the first mismatch.
  */
-import type { Static, TSchema } from 'typebox';
-import { Compile } from 'typebox/compile';
-import {
-  type DuplicateEntry,
-  DuplicateList,
-  JobId,
-  JobList,
-  type JobListEntry,
-  JobStatus,
-  ManagerError,
-} from '../api/manager.ts';
+
+import type { TSchema } from 'typebox';
+import { type Mismatch, RouteContract, type RouteDecl, routePath } from '../api/http-routes.ts';
+import type { DuplicateEntry, JobListEntry, JobStatus } from '../api/manager.ts';
+import { managerRoutes } from '../api/manager-routes.ts';
 
 export type AdmFailure = 'transport' | 'status' | 'body';
 
 /** The manager answered with an error status, or could not be reached, or answered nonsense. */
 export class AdmRequestError extends Error {
-  override readonly name = 'AdmRequestError';
+  override readonly name: string = 'AdmRequestError';
   constructor(
     message: string,
     readonly status?: number,
@@ -30,15 +26,39 @@ export class AdmRequestError extends Error {
   }
 }
 
-const checkJobList = Compile(JobList);
-const checkJobStatus = Compile(JobStatus);
-const checkJobId = Compile(JobId);
-const checkDuplicateList = Compile(DuplicateList);
-const checkManagerError = Compile(ManagerError);
+/** A 2xx answer that does not match the route's declared schema (code `body`). */
+export class AdmResponseError extends AdmRequestError {
+  override readonly name = 'AdmResponseError';
+  constructor(
+    /** The route's operationId, e.g. `get_job`. */
+    readonly route: string,
+    readonly mismatch: Mismatch,
+    status: number,
+    message: string,
+  ) {
+    super(message, status, 'body');
+  }
+}
+
+const contract = {
+  createJob: new RouteContract(managerRoutes.createJob),
+  listJobs: new RouteContract(managerRoutes.listJobs),
+  getJob: new RouteContract(managerRoutes.getJob),
+  listJobDuplicates: new RouteContract(managerRoutes.listJobDuplicates),
+  updateJob: new RouteContract(managerRoutes.updateJob),
+  retryJob: new RouteContract(managerRoutes.retryJob),
+  cancelJob: new RouteContract(managerRoutes.cancelJob),
+};
 
 function reason(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return `${err.message}${err.cause instanceof Error ? `: ${err.cause.message}` : ''}`;
+}
+
+interface Request {
+  params?: Record<string, string>;
+  query?: string;
+  body?: unknown;
 }
 
 export class ManagerClient {
@@ -47,21 +67,29 @@ export class ManagerClient {
     private readonly timeoutMs = 60_000,
   ) {}
 
-  private async call(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ text: string; server: string; url: string }> {
-    const url = `${this.baseUrl.replace(/\/+$/, '')}${path}`;
+  /**
+   * One request to a declared route; resolves with its 200 answer, checked against the
+   * route's 200 schema. An error status is an AdmRequestError carrying the `message` of a
+   * body that matches the declared error schema, else the body as is (L answered plain text).
+   */
+  private async call<R extends RouteDecl & { response: { 200: TSchema } }>(
+    route: RouteContract<R>,
+    request: Request = {},
+  ) {
+    const { method } = route.route;
+    const url = `${this.baseUrl.replace(/\/+$/, '')}${routePath(route.route, request.params)}${request.query ?? ''}`;
     let res: Response;
     let text: string;
     try {
       res = await fetch(url, {
         method,
         signal: AbortSignal.timeout(this.timeoutMs),
-        ...(body === undefined
+        ...(request.body === undefined
           ? {}
-          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+          : {
+              body: JSON.stringify(request.body),
+              headers: { 'content-type': 'application/json' },
+            }),
       });
       // Inside the try: a connection dropped while the body is in flight is a transport failure.
       text = await res.text();
@@ -70,74 +98,35 @@ export class ManagerClient {
         `Request failed: ${method} ${url}: ${reason(err)}`,
         undefined,
         'transport',
-        {
-          cause: err,
-        },
-      );
-    }
-    if (!res.ok) {
-      let message = text;
-      try {
-        const parsed: unknown = JSON.parse(text);
-        if (checkManagerError.Check(parsed)) message = parsed.message;
-      } catch {
-        // not a JSON error body (e.g. a legacy manager's plain text): show it as is
-      }
-      throw new AdmRequestError(`Server response: ${res.status}: ${message}`, res.status);
-    }
-    return { text, server: res.headers.get('server') ?? 'unknown', url };
-  }
-
-  /** Parses and validates a 2xx JSON answer against the route's response schema. */
-  private async json<S extends TSchema>(
-    check: { Check(value: unknown): value is Static<S> },
-    what: string,
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<Static<S>> {
-    const { text, url } = await this.call(method, path, body);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      throw new AdmRequestError(
-        `Server response to ${method} ${url} is not JSON: ${text.slice(0, 200)}`,
-        200,
-        'body',
         { cause: err },
       );
     }
-    if (!check.Check(parsed)) {
-      throw new AdmRequestError(
-        `Server response to ${method} ${url} is not ${what}: ${text.slice(0, 200)}`,
-        200,
-        'body',
+    if (!res.ok) {
+      const answer = route.declares(res.status) ? route.check(res.status, text) : undefined;
+      const body = answer?.ok ? (answer.value as { message?: unknown }) : undefined;
+      const message = typeof body?.message === 'string' ? body.message : text;
+      throw new AdmRequestError(`Server response: ${res.status}: ${message}`, res.status);
+    }
+    const answer = route.checkSuccess(res.status, text);
+    if (!answer.ok) {
+      const { path, message } = answer.mismatch;
+      throw new AdmResponseError(
+        route.route.operationId,
+        answer.mismatch,
+        res.status,
+        `Server response to ${route.name} at ${url} does not match its schema: ` +
+          `${path === '' ? '' : `${path}: `}${message}: ${text.slice(0, 200)}`,
       );
     }
-    return parsed;
-  }
-
-  /** A create/retry answer: the bare job UUID and a newline (L's form). */
-  private async jobId(method: string, path: string, body?: unknown): Promise<string> {
-    const { text, url } = await this.call(method, path, body);
-    const id = text.trim();
-    if (!checkJobId.Check(id)) {
-      throw new AdmRequestError(
-        `Server response to ${method} ${url} is not a job id: ${text.slice(0, 200)}`,
-        200,
-        'body',
-      );
-    }
-    return id;
+    return answer.value;
   }
 
   async list(): Promise<JobListEntry[]> {
-    return this.json<typeof JobList>(checkJobList, 'a job list', 'GET', '/jobs');
+    return this.call(contract.listJobs);
   }
 
   async get(id: string): Promise<JobStatus> {
-    return this.json<typeof JobStatus>(checkJobStatus, 'a job status', 'GET', `/jobs/${id}`);
+    return this.call(contract.getJob, { params: { uuid: id } });
   }
 
   async createEvacuate(shark: string, maxObjects: number | undefined): Promise<string> {
@@ -145,20 +134,16 @@ export class ManagerClient {
       maxObjects === undefined
         ? { from_shark: shark }
         : { from_shark: shark, max_objects: maxObjects };
-    return this.jobId('POST', '/jobs', { action: 'evacuate', params });
+    const text = await this.call(contract.createJob, { body: { action: 'evacuate', params } });
+    return text.trim();
   }
 
   async retry(id: string): Promise<string> {
-    return this.jobId('POST', `/jobs/${id}/retry`);
+    return (await this.call(contract.retryJob, { params: { uuid: id } })).trim();
   }
 
   async cancel(id: string): Promise<JobStatus> {
-    return this.json<typeof JobStatus>(
-      checkJobStatus,
-      'a job status',
-      'POST',
-      `/jobs/${id}/cancel`,
-    );
+    return this.call(contract.cancelJob, { params: { uuid: id } });
   }
 
   /** Every duplicate of the job, page by page. */
@@ -167,12 +152,7 @@ export class ManagerClient {
     let after: string | undefined;
     do {
       const query = after === undefined ? '' : `?after=${encodeURIComponent(after)}`;
-      const page = await this.json<typeof DuplicateList>(
-        checkDuplicateList,
-        'a duplicate list',
-        'GET',
-        `/jobs/${id}/duplicates${query}`,
-      );
+      const page = await this.call(contract.listJobDuplicates, { params: { uuid: id }, query });
       all.push(...page.duplicates);
       after = page.next;
     } while (after !== undefined);
@@ -180,6 +160,9 @@ export class ManagerClient {
   }
 
   async setMetadataThreads(id: string, n: number): Promise<void> {
-    await this.call('PUT', `/jobs/${id}`, { action: 'set_metadata_threads', params: n });
+    await this.call(contract.updateJob, {
+      params: { uuid: id },
+      body: { action: 'set_metadata_threads', params: n },
+    });
   }
 }

@@ -1,21 +1,16 @@
 /**
  * The agent's HTTP API (agent.md §2): L's routes, status codes and JSON encodings, with
  * JSON error bodies, validation naming the bad field (400), 409 duplicates, 503
- * backpressure, 413 oversize bodies and optional bearer-token authentication.
+ * backpressure, 413 oversize bodies and optional bearer-token authentication. The routes
+ * (method, path, schemas) are declared in src/api/agent-routes.ts; only the handlers are here.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { Type } from 'typebox';
-import {
-  AgentErrorCode,
-  Assignment,
-  AssignmentId,
-  AssignmentParams,
-  AssignmentPayload,
-  ErrorBody,
-} from '../api/agent.ts';
+import { AgentErrorCode, type ErrorBody } from '../api/agent.ts';
+import { agentMethodsNotAllowed, agentRoutes } from '../api/agent-routes.ts';
+import { fastifyRoute } from '../api/http-routes.ts';
 import { JsonBodyError, type JsonLimits, parseJsonBody } from '../api/json-body.ts';
 import {
   clientErrorHandler,
@@ -49,13 +44,6 @@ export interface ServerOptions {
   /** True once shutdown began: new assignments are refused with 503. */
   readonly isShuttingDown?: () => boolean;
 }
-
-const error = (description: string) => ({ ...ErrorBody, description });
-const common = {
-  400: error('invalid input; `field` names it'),
-  401: error('bearer token required (when authentication is configured)'),
-  500: error('internal error'),
-};
 
 function sendError(
   reply: FastifyReply,
@@ -180,33 +168,18 @@ export async function buildAgentApp(
     sendError(reply, 404, AgentErrorCode.NotFound, `no route ${req.method} ${req.url}`),
   );
 
-  app.post(
-    '/assignments',
-    {
-      schema: {
-        summary: 'Submit an assignment',
-        operationId: 'create_assignment',
-        tags: ['assignments'],
-        body: AssignmentPayload,
-        response: {
-          200: AssignmentId,
-          ...common,
-          409: error('assignment id already exists'),
-          413: error('body or task count over the limit'),
-          503: error('queue full (Retry-After) or shutting down'),
-        },
-      },
-      // The body is decoded by our own validator: it also takes the positional form,
-      // checks ids/paths and names the first bad field.
-      validatorCompiler: () => (data: unknown) => {
-        try {
-          return { value: decodeAssignmentPayload(data, rules) };
-        } catch (err) {
-          return { error: err as Error };
-        }
-      },
+  app.route({
+    ...fastifyRoute(agentRoutes.createAssignment),
+    // The body is decoded by our own validator: it also takes the positional form,
+    // checks ids/paths and names the first bad field.
+    validatorCompiler: () => (data: unknown) => {
+      try {
+        return { value: decodeAssignmentPayload(data, rules) };
+      } catch (err) {
+        return { error: err as Error };
+      }
     },
-    async (req, reply) => {
+    handler: async (req, reply) => {
       metrics.request('POST');
       // Replaced by the validator above with a ValidPayload.
       const payload = req.body as unknown as ValidPayload;
@@ -246,20 +219,11 @@ export async function buildAgentApp(
       // L answers with the id as a JSON string.
       return reply.code(200).type('application/json').send(JSON.stringify(row.uuid));
     },
-  );
+  });
 
-  app.get(
-    '/assignments/:uuid',
-    {
-      schema: {
-        summary: 'Assignment status',
-        operationId: 'get_assignment',
-        tags: ['assignments'],
-        params: AssignmentParams,
-        response: { 200: Assignment, ...common, 404: error('unknown assignment') },
-      },
-    },
-    async (req, reply) => {
+  app.route({
+    ...fastifyRoute(agentRoutes.getAssignment),
+    handler: async (req, reply) => {
       metrics.request('GET');
       const uuid = canonicalUuid(req.params.uuid);
       if (uuid === undefined) {
@@ -279,25 +243,11 @@ export async function buildAgentApp(
       }
       return reply.code(200).send(store.describe(row));
     },
-  );
+  });
 
-  app.delete(
-    '/assignments/:uuid',
-    {
-      schema: {
-        summary: 'Delete a completed assignment record',
-        operationId: 'delete_assignment',
-        tags: ['assignments'],
-        params: AssignmentParams,
-        response: {
-          200: Type.Null({ description: 'deleted (empty body)' }),
-          ...common,
-          403: error('assignment not complete yet'),
-          404: error('unknown assignment'),
-        },
-      },
-    },
-    async (req, reply) => {
+  app.route({
+    ...fastifyRoute(agentRoutes.deleteAssignment),
+    handler: async (req, reply) => {
       metrics.request('DELETE');
       const uuid = canonicalUuid(req.params.uuid);
       if (uuid === undefined) {
@@ -321,21 +271,14 @@ export async function buildAgentApp(
       // L answers 200 with an empty body.
       return (reply as FastifyReply).code(200).send();
     },
-  );
+  });
 
   // A known path with another method answers 405, as L's router does (untagged: not in
   // the OpenAPI document).
   const notAllowed = async (_req: unknown, reply: FastifyReply) =>
     sendError(reply, 405, 'MethodNotAllowed', 'method not allowed');
-  app.route({
-    method: ['GET', 'PUT', 'PATCH', 'DELETE'],
-    url: '/assignments',
-    handler: notAllowed,
-  });
-  app.route({
-    method: ['POST', 'PUT', 'PATCH'],
-    url: '/assignments/:uuid',
-    handler: notAllowed,
-  });
+  for (const { url, methods } of agentMethodsNotAllowed()) {
+    app.route({ method: methods, url, handler: notAllowed });
+  }
   return app;
 }

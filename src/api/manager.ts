@@ -9,8 +9,6 @@ import { type Static, Type } from 'typebox';
 const UUID_PATTERN =
   '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
 
-export const JobId = Type.String({ title: 'JobId', pattern: UUID_PATTERN });
-
 /**
  * Job states: snake_case in the database, PascalCase on the wire (manager.md §3.2). L's six
  * plus `cancelled`: a job the operator cancelled ends there (L had no cancel; its `Stopped` is
@@ -74,6 +72,7 @@ export type CreateJobPayload = Static<typeof CreateJobPayload>;
 export const JobCreated = Type.String({
   title: 'JobCreated',
   description: 'the new job UUID followed by a newline',
+  pattern: `${UUID_PATTERN.slice(0, -1)}\\n$`,
 });
 
 /** `PUT /jobs/{uuid}` body. L's cap for runtime changes is 250 (MAX_TUNABLE_MD_UPDATE_THREADS). */

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { AdmRequestError, ManagerClient } from '../../src/adm/client.ts';
+import { Compile } from 'typebox/compile';
+import { AdmRequestError, AdmResponseError, ManagerClient } from '../../src/adm/client.ts';
+import { type RouteDecl, routePath } from '../../src/api/http-routes.ts';
+import { managerRoutes } from '../../src/api/manager-routes.ts';
 import { startBrokenHttpServer } from '../support/broken-http.ts';
 
 const ID = '6f1c2b1e-1d2c-4e5f-8a9b-0c1d2e3f4a5b';
@@ -119,5 +122,101 @@ describe('ManagerClient: answers are validated against the API schemas', () => {
         failure('status', 500)(err) &&
         (err as Error).message === 'Server response: 500: plain failure',
     );
+  });
+});
+
+describe('ManagerClient: every method checks its answer against the route table', () => {
+  let server: Server;
+  let client: ManagerClient;
+  const seen: string[] = [];
+  let answer = '';
+
+  before(async () => {
+    server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(answer);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    client = new ManagerClient(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+
+  const BAD_TASK_LIST = JSON.stringify([{ id: ID, action: 'Evacuate', state: 'Bogus' }]);
+  // Each method, its route, a 200 body of the wrong shape and where it first goes wrong.
+  const cases: {
+    run: (c: ManagerClient) => Promise<unknown>;
+    route: RouteDecl;
+    body: string;
+    path: string;
+  }[] = [
+    { run: (c) => c.list(), route: managerRoutes.listJobs, body: BAD_TASK_LIST, path: '/0/state' },
+    {
+      run: (c) => c.get(ID),
+      route: managerRoutes.getJob,
+      body: JSON.stringify({ ...STATUS, state: 'Sleeping' }),
+      path: '/state',
+    },
+    {
+      run: (c) => c.cancel(ID),
+      route: managerRoutes.cancelJob,
+      body: JSON.stringify({ ...STATUS, results: { ...STATUS.results, Total: -1 } }),
+      path: '/results/Total',
+    },
+    {
+      run: (c) => c.createEvacuate('1.stor', undefined),
+      route: managerRoutes.createJob,
+      body: `${ID}`,
+      path: '',
+    },
+    { run: (c) => c.retry(ID), route: managerRoutes.retryJob, body: 'Error 16\n', path: '' },
+    {
+      run: (c) => c.duplicates(ID),
+      route: managerRoutes.listJobDuplicates,
+      body: JSON.stringify({
+        duplicates: [{ object_id: 'o', key: '/k', shard: 'one', status: 'complete' }],
+      }),
+      path: '/duplicates/0/shard',
+    },
+    {
+      run: (c) => c.setMetadataThreads(ID, 3),
+      route: managerRoutes.updateJob,
+      body: '{"ok":true}',
+      path: '',
+    },
+  ];
+
+  for (const { run, route, body, path } of cases) {
+    test(`${route.operationId}: a 200 of the wrong shape is an AdmResponseError naming the route`, async () => {
+      answer = body;
+      seen.length = 0;
+      const decoded = route.successEncoding === 'text' ? body : JSON.parse(body);
+      const [first] = Compile(route.response[200]!).Errors(decoded);
+      await assert.rejects(run(client), (err: unknown) => {
+        assert.ok(err instanceof AdmResponseError, String(err));
+        assert.ok(err instanceof AdmRequestError);
+        assert.equal(err.code, 'body');
+        assert.equal(err.status, 200);
+        assert.equal(err.route, route.operationId);
+        assert.deepEqual(err.mismatch, { path, message: first?.message });
+        assert.ok(err.message.includes(route.operationId), err.message);
+        return true;
+      });
+      // The request went to the route's declared method and path.
+      assert.deepEqual(seen, [`${route.method} ${routePath(route, { uuid: ID })}`]);
+    });
+  }
+
+  test('the well-formed answers of the same routes are returned', async () => {
+    answer = 'null';
+    await client.setMetadataThreads(ID, 3);
+    answer = ''; // L answers PUT with an empty 200
+    await client.setMetadataThreads(ID, 3);
+    answer = `${ID}\n`;
+    assert.equal(await client.retry(ID), ID);
+    answer = JSON.stringify({
+      duplicates: [{ object_id: 'o', key: '/k', shard: 1, status: 'complete' }],
+    });
+    assert.equal((await client.duplicates(ID)).length, 1);
   });
 });

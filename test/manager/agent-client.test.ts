@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { HttpAgentClient } from '../../src/manager/jobs/evacuate/agent-client.ts';
+import { Compile } from 'typebox/compile';
+import { agentRoutes } from '../../src/api/agent-routes.ts';
+import { type RouteDecl, routePath } from '../../src/api/http-routes.ts';
+import {
+  AgentResponseError,
+  HttpAgentClient,
+} from '../../src/manager/jobs/evacuate/agent-client.ts';
 import { AgentTransportError } from '../../src/manager/jobs/evacuate/types.ts';
 import { startBrokenHttpServer } from '../support/broken-http.ts';
 
@@ -176,5 +182,98 @@ describe('HttpAgentClient: the connection drops mid-response', () => {
       { status: '200 OK', partialBody: `{"uuid":"${ID}","stats":{"state":{"Complete":[` },
       (c) => assert.rejects(c.get(dest, ID, new AbortController().signal), isTransport),
     );
+  });
+});
+
+describe('HttpAgentClient: answers are checked against the route table', () => {
+  let server: Server;
+  let client: HttpAgentClient;
+  const seen: string[] = [];
+  let answer = { status: 200, body: '' };
+
+  before(async () => {
+    server = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      req.on('end', () =>
+        res.writeHead(answer.status, { 'content-type': 'application/json' }).end(answer.body),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    client = new HttpAgentClient({ urlFor: () => base });
+  });
+  after(async () => {
+    await client.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const signal = new AbortController().signal;
+  const payload = { id: ID, tasks: [] };
+  const cases: {
+    what: string;
+    run: () => Promise<unknown>;
+    route: RouteDecl;
+    body: unknown;
+    path: string;
+  }[] = [
+    {
+      what: 'POST answered with an object',
+      run: () => client.post(dest, payload, signal),
+      route: agentRoutes.createAssignment,
+      body: { id: ID },
+      path: '',
+    },
+    {
+      what: 'POST answered with a string that is no assignment id',
+      run: () => client.post(dest, payload, signal),
+      route: agentRoutes.createAssignment,
+      body: 'accepted',
+      path: '',
+    },
+    {
+      what: 'GET answered with a negative count',
+      run: () => client.get(dest, ID, signal),
+      route: agentRoutes.getAssignment,
+      body: { uuid: ID, stats: { state: 'Running', failed: -1, complete: 0, total: 1 } },
+      path: '/stats/failed',
+    },
+  ];
+
+  for (const { what, run, route, body, path } of cases) {
+    test(`${what}: AgentResponseError (a transport failure) naming the route and the mismatch`, async () => {
+      answer = { status: 200, body: JSON.stringify(body) };
+      seen.length = 0;
+      const [first] = Compile(route.response[200]!).Errors(body);
+      await assert.rejects(run(), (err: unknown) => {
+        assert.ok(err instanceof AgentResponseError, String(err));
+        // Polled (or posted) again, as any unusable answer is.
+        assert.ok(err instanceof AgentTransportError);
+        assert.equal(err.route, route.operationId);
+        assert.equal(err.status, 200);
+        assert.deepEqual(err.mismatch, { path, message: first?.message });
+        assert.ok(err.message.includes(route.operationId), err.message);
+        return true;
+      });
+      assert.deepEqual(seen, [`${route.method} ${routePath(route, { uuid: ID })}`]);
+    });
+  }
+
+  test('error answers are told apart by status alone (L: empty or plain-text bodies)', async () => {
+    answer = { status: 409, body: '' };
+    assert.deepEqual(await client.post(dest, payload, signal), {
+      kind: 'rejected',
+      status: 409,
+      message: '',
+    });
+    answer = { status: 400, body: 'Failed to deserialize payload: missing field `id`' };
+    const rejected = await client.post(dest, payload, signal);
+    assert.equal(rejected.kind, 'rejected');
+    answer = { status: 503, body: '{"not":"an error body"}' };
+    assert.deepEqual(await client.post(dest, payload, signal), { kind: 'busy' });
+    answer = { status: 404, body: 'no such assignment' };
+    assert.deepEqual(await client.get(dest, ID, signal), { kind: 'missing', status: 404 });
+    answer = { status: 200, body: JSON.stringify(ID) };
+    assert.deepEqual(await client.post(dest, payload, signal), { kind: 'accepted' });
   });
 });

@@ -2,24 +2,15 @@
  * The manager's HTTP API (manager.md §2): L's routes and payloads, plus `POST
  * /jobs/{uuid}/cancel` and `GET /metrics`. Every error is a JSON body `{code, message}` with a
  * meaningful status: 400 bad input, 404 unknown job, 409 illegal state change, 503 when a
- * dependency cannot answer (§13.10).
+ * dependency cannot answer (§13.10). The routes (method, path, schemas) are declared in
+ * src/api/manager-routes.ts; only the handlers are here.
  */
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { Type } from 'typebox';
+import { fastifyRoute } from '../../api/http-routes.ts';
 import { JsonBodyError, type JsonLimits, parseJsonBody } from '../../api/json-body.ts';
-import {
-  CreateJobPayload,
-  DuplicateList,
-  DuplicateQuery,
-  JobCreated,
-  JobList,
-  JobParams,
-  JobStatus,
-  ManagerError,
-  ManagerErrorCode,
-  UpdateJobPayload,
-} from '../../api/manager.ts';
+import { ManagerErrorCode } from '../../api/manager.ts';
+import { managerRoutes } from '../../api/manager-routes.ts';
 import {
   clientErrorHandler,
   guardProtocolErrors,
@@ -47,15 +38,6 @@ export interface ManagerAppOptions {
   /** The `Server` header's stamp (L: the build's STAMP, else `no-STAMP`). */
   stamp?: string;
 }
-
-const errors = {
-  400: ManagerError,
-  404: ManagerError,
-  409: ManagerError,
-  413: ManagerError,
-  500: ManagerError,
-  503: ManagerError,
-};
 
 function sendError(
   reply: FastifyReply,
@@ -154,133 +136,71 @@ export async function buildManagerApp(
     sendError(reply, 404, ManagerErrorCode.NotFound, `no route ${req.method} ${req.url}`),
   );
 
-  app.post(
-    '/jobs',
-    {
-      schema: {
-        summary: 'Create a job',
-        operationId: 'create_job',
-        tags: ['jobs'],
-        body: CreateJobPayload,
-        response: { 200: JobCreated, ...errors },
-      },
-    },
-    async (req, reply) => {
+  const routes = managerRoutes;
+  app.route({
+    ...fastifyRoute(routes.createJob),
+    handler: async (req, reply) => {
       metrics.request('evacuate');
       const job = await jobs.create(req.body);
       return reply.type('text/plain').send(`${job.id}\n`);
     },
-  );
+  });
 
-  app.get(
-    '/jobs',
-    {
-      schema: {
-        summary: 'List jobs',
-        operationId: 'list_jobs',
-        tags: ['jobs'],
-        response: { 200: JobList, ...errors },
-      },
-    },
-    async () => {
+  app.route({
+    ...fastifyRoute(routes.listJobs),
+    handler: async () => {
       metrics.request('list_jobs');
       return jobs.list();
     },
-  );
+  });
 
-  app.get(
-    '/jobs/:uuid',
-    {
-      schema: {
-        summary: 'Get the status of a job',
-        operationId: 'get_job',
-        tags: ['jobs'],
-        params: JobParams,
-        response: { 200: JobStatus, ...errors },
-      },
-    },
-    async (req) => {
+  app.route({
+    ...fastifyRoute(routes.getJob),
+    handler: async (req) => {
       metrics.request('get_job');
       return jobs.status(req.params.uuid);
     },
-  );
+  });
 
-  app.get(
-    '/jobs/:uuid/duplicates',
-    {
-      schema: {
-        summary: 'List the records sharing an objectId with moved objects (snaplinks)',
-        operationId: 'list_job_duplicates',
-        tags: ['jobs'],
-        params: JobParams,
-        querystring: DuplicateQuery,
-        response: { 200: DuplicateList, ...errors },
-      },
-    },
-    async (req) => {
+  app.route({
+    ...fastifyRoute(routes.listJobDuplicates),
+    handler: async (req) => {
       metrics.request('list_job_duplicates');
       return jobs.duplicates(req.params.uuid, req.query);
     },
-  );
+  });
 
-  app.put(
-    '/jobs/:uuid',
-    {
-      schema: {
-        summary: 'Tune a running job',
-        operationId: 'update_job',
-        tags: ['jobs'],
-        params: JobParams,
-        body: UpdateJobPayload,
-        response: { 200: Type.Null(), ...errors },
-      },
-    },
-    async (req, reply) => {
+  app.route({
+    ...fastifyRoute(routes.updateJob),
+    handler: async (req, reply) => {
       metrics.request('update_job');
       await jobs.update(req.params.uuid, req.body);
       return reply.code(200).send(null);
     },
-  );
+  });
 
-  app.post(
-    '/jobs/:uuid/retry',
-    {
-      schema: {
-        summary: 'Retry the skipped and failed objects of a finished job',
-        operationId: 'retry_job',
-        tags: ['jobs'],
-        params: JobParams,
-        response: { 200: JobCreated, ...errors },
-      },
-    },
-    async (req, reply) => {
+  app.route({
+    ...fastifyRoute(routes.retryJob),
+    handler: async (req, reply) => {
       metrics.request('retry_job');
       const job = await jobs.retry(req.params.uuid);
       return reply.type('text/plain').send(`${job.id}\n`);
     },
-  );
+  });
 
-  app.post(
-    '/jobs/:uuid/cancel',
-    {
-      schema: {
-        summary: 'Cancel a job that has not finished',
-        operationId: 'cancel_job',
-        tags: ['jobs'],
-        params: JobParams,
-        response: { 200: JobStatus, ...errors },
-      },
-    },
-    async (req) => {
+  app.route({
+    ...fastifyRoute(routes.cancelJob),
+    handler: async (req) => {
       metrics.request('cancel_job');
       const job = await jobs.cancel(req.params.uuid);
       return jobs.status(job.id);
     },
-  );
+  });
 
-  app.get('/metrics', async (_req, reply) =>
-    reply.type(metrics.contentType).send(await metrics.text()),
-  );
+  app.route({
+    ...fastifyRoute(routes.metrics),
+    handler: async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()),
+  });
 
   return app;
 }

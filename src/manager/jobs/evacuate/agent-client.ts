@@ -1,17 +1,23 @@
 /**
  * The HTTP client for rebalancer agents, in L's wire format (agent.md §2, manager.md §4.7–4.8):
- * `POST /assignments` with `{"id", "tasks"}`, `GET /assignments/<id>`. Connections are pooled
- * per agent; every request has a timeout. A request without a whole, well-formed answer —
- * refused, reset, timed out, cut off mid-body, unparsable — is an AgentTransportError; a 401 is
- * an AgentUnauthorizedError.
+ * `POST /assignments` with `{"id", "tasks"}`, `GET /assignments/<id>`, as declared in
+ * src/api/agent-routes.ts; every 2xx answer is checked against the route's schema. Connections
+ * are pooled per agent; every request has a timeout. A request without a whole, well-formed
+ * answer — refused, reset, timed out, cut off mid-body, unparsable — is an AgentTransportError
+ * (an answer of the wrong shape is its subclass AgentResponseError, naming the route and the
+ * first mismatch); a 401 is an AgentUnauthorizedError. Error answers are told apart by status
+ * alone: L's bodies were empty or plain text (agent.md §2.1).
  */
-import { Compile } from 'typebox/compile';
+import type { TSchema } from 'typebox';
 import { Agent, request } from 'undici';
+import type { AgentAssignmentState, AssignmentPayload } from '../../../api/agent.ts';
+import { agentRoutes } from '../../../api/agent-routes.ts';
 import {
-  type AgentAssignmentState,
-  type AssignmentPayload,
-  Assignment as AssignmentSchema,
-} from '../../../api/agent.ts';
+  type Mismatch,
+  RouteContract,
+  type RouteDecl,
+  routePath,
+} from '../../../api/http-routes.ts';
 import type { StorageNodeRef } from '../../../api/manager.ts';
 import {
   type AgentClient,
@@ -31,7 +37,25 @@ export interface HttpAgentClientOptions {
   authToken?: string | undefined;
 }
 
-const checkAssignment = Compile(AssignmentSchema);
+/**
+ * A 2xx answer that does not match the route's declared schema. Transient like any other
+ * unusable answer (L polls again after one), hence an AgentTransportError.
+ */
+export class AgentResponseError extends AgentTransportError {
+  // `name` stays the base's (typed as that literal in types.ts); logs show the class name.
+  constructor(
+    /** The route's operationId, e.g. `get_assignment`. */
+    readonly route: string,
+    readonly mismatch: Mismatch,
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const createAssignment = new RouteContract(agentRoutes.createAssignment);
+const getAssignment = new RouteContract(agentRoutes.getAssignment);
 
 function describe(err: unknown): string {
   return err instanceof Error
@@ -39,17 +63,27 @@ function describe(err: unknown): string {
     : String(err);
 }
 
-/** Decodes the agent's `{"uuid", "stats": {"state", ...}}` (src/api Assignment); throws on anything else. */
-export function decodeAgentState(body: unknown): AgentAssignmentState {
-  if (checkAssignment.Check(body)) return body.stats.state;
-  const [first] = checkAssignment.Errors(body);
-  const where = first?.instancePath ? ` at ${first.instancePath}` : '';
-  throw new Error(`not an agent assignment${where}: ${first?.message ?? 'invalid'}`);
-}
-
 interface Answer {
   status: number;
   text: string;
+}
+
+/** The 200 answer of a route, checked against its declared schema; else AgentResponseError. */
+function success<R extends RouteDecl & { response: { 200: TSchema } }>(
+  route: RouteContract<R>,
+  url: string,
+  { status, text }: Answer,
+) {
+  const answer = route.checkSuccess(status, text);
+  if (answer.ok) return answer.value;
+  const { path, message } = answer.mismatch;
+  throw new AgentResponseError(
+    route.route.operationId,
+    answer.mismatch,
+    status,
+    `${route.name} at ${url}: answer does not match its schema: ` +
+      `${path === '' ? '' : `${path}: `}${message}: ${text.slice(0, 200)}`,
+  );
 }
 
 export class HttpAgentClient implements AgentClient {
@@ -71,29 +105,29 @@ export class HttpAgentClient implements AgentClient {
     payload: AssignmentPayload,
     signal: AbortSignal,
   ): Promise<PostOutcome> {
-    const url = `${this.urlFor(dest)}/assignments`;
-    const { status, text } = await this.exchange('POST', url, signal, JSON.stringify(payload));
-    if (status >= 200 && status < 300) return { kind: 'accepted' };
+    const url = `${this.urlFor(dest)}${routePath(createAssignment.route)}`;
+    const answer = await this.exchange('POST', url, signal, JSON.stringify(payload));
+    const { status, text } = answer;
+    if (status >= 200 && status < 300) {
+      success(createAssignment, url, answer);
+      return { kind: 'accepted' };
+    }
     if (status === 503) return { kind: 'busy' };
+    // 409 among them: the agent has the assignment already (the lanes count it as posted).
     return { kind: 'rejected', status, message: text.slice(0, 500) };
   }
 
   async get(dest: StorageNodeRef, id: string, signal: AbortSignal): Promise<CheckOutcome> {
-    const url = `${this.urlFor(dest)}/assignments/${id}`;
-    const { status, text } = await this.exchange('GET', url, signal);
+    const url = `${this.urlFor(dest)}${routePath(getAssignment.route, { uuid: id })}`;
+    const answer = await this.exchange('GET', url, signal);
+    const { status, text } = answer;
     // A 5xx (e.g. the agent shutting down) says nothing about the assignment: poll again.
     if (status >= 500) {
       throw new AgentTransportError(`GET ${url}: HTTP ${status}: ${text.slice(0, 200)}`);
     }
     if (status < 200 || status >= 300) return { kind: 'missing', status };
-    try {
-      return { kind: 'state', state: decodeAgentState(JSON.parse(text)) };
-    } catch (err) {
-      // L polls again after an unparsable answer; counting it as a failed poll does the same.
-      throw new AgentTransportError(`GET ${url}: unparsable answer: ${describe(err)}`, {
-        cause: err,
-      });
-    }
+    const state: AgentAssignmentState = success(getAssignment, url, answer).stats.state;
+    return { kind: 'state', state };
   }
 
   async close(): Promise<void> {
