@@ -535,6 +535,76 @@ describe('evacuate pipeline', () => {
     }
   });
 
+  test('a stalled agent and a busy one hold back only their own assignments', async () => {
+    const STALLED: StorageNodeRef = { manta_storage_id: '4.stor.test', datacenter: 'dc1' };
+    const BUSY: StorageNodeRef = { manta_storage_id: '5.stor.test', datacenter: 'dc1' };
+    const dests = [DEST, STALLED, BUSY];
+    const objects = Array.from({ length: 36 }, (_, i) => record(`sb${i}`, 1));
+    const metadata = FakeMetadata.holding(objects);
+    const inner = new FakeAgents();
+    inner.busyOnce = false;
+    let release!: () => void;
+    const unstalled = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let busyAnswers = 0;
+    let busy = true;
+    const agents: AgentClient = {
+      async post(dest, payload, signal) {
+        if (busy && dest.manta_storage_id === BUSY.manta_storage_id) {
+          busyAnswers++;
+          return { kind: 'busy' };
+        }
+        return inner.post(dest, payload, signal);
+      },
+      async get(dest, id, signal) {
+        // The stalled agent took its assignments, then stops answering until released.
+        if (dest.manta_storage_id === STALLED.manta_storage_id) await unstalled;
+        return inner.get(dest, id, signal);
+      },
+    };
+    let turn = 0;
+    const spread: DestinationChooser = {
+      choose: (_o, avoid) => {
+        const free = dests.filter((d) => !avoid.later.has(d.manta_storage_id));
+        const d = free[turn++ % Math.max(1, free.length)];
+        return d ? { outcome: 'placed', shark: d } : { outcome: 'defer' };
+      },
+      restore: () => undefined,
+      release: () => undefined,
+      commit: () => undefined,
+      releaseAll: () => undefined,
+    };
+    const run = runner(source(objects), agents, metadata, spread, {
+      maxAssignmentsPerAgent: 2,
+      maxBacklogPerAgent: 1,
+      busyRetries: 1000,
+    });
+    const job = await newJob();
+    run.submit(job);
+    const onDest = () =>
+      [...metadata.records.values()].filter((r) =>
+        (r.value.sharks as StorageNodeRef[]).some(
+          (c) => c.manta_storage_id === DEST.manta_storage_id,
+        ),
+      ).length;
+    // Everything the healthy agent can take moves while the others stall and refuse.
+    for (let i = 0; i < 400 && !(onDest() > 12 && busyAnswers > 5); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(onDest() > 12, `objects moved to the healthy agent: ${onDest()}`);
+    assert.ok(busyAnswers > 5, `the busy agent was asked again: ${busyAnswers}`);
+    assert.equal((await store.getJob(job.id))?.state, 'running');
+    // Once both answer again, the job completes with nothing skipped.
+    busy = false;
+    release();
+    await run.whenDone(job.id);
+    assert.equal((await store.getJob(job.id))?.state, 'complete');
+    for (const o of objects) {
+      assert.equal((await store.getObject(job.id, o.id))?.status, 'complete', o.id);
+    }
+  });
+
   test('a job interrupted while agents work is resumed by a new runner', async () => {
     const objects = Array.from({ length: 5 }, (_, i) => record(`r${i}`, 1));
     const metadata = FakeMetadata.holding(objects);
