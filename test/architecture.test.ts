@@ -56,7 +56,7 @@ const LAYERS: Readonly<Record<string, Allowed>> = {
 };
 
 /** Named by DESIGN.md's source layout but not written yet. */
-const PLANNED = new Set(['async', 'mdapi', 'console']);
+const PLANNED = new Set(['mdapi', 'console']);
 
 interface SourceFile {
   /** Repository-relative, e.g. src/manager/main.ts. */

@@ -4,6 +4,7 @@
  * scripts (`--json`) get one status object per line.
  */
 import { FINAL_JOB_STATE_NAMES, type JobStatus } from '../api/manager.ts';
+import { sleep } from '../async/index.ts';
 import type { ManagerClient } from './client.ts';
 import { formatJobStatus } from './format.ts';
 
@@ -62,6 +63,6 @@ export async function watchJob(
     }
     if (final) return status;
     previous = { at: now, done: done(status) };
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+    await sleep(options.intervalMs);
   }
 }

@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { type FileHandle, open, rename, rm, stat, statfs } from 'node:fs/promises';
 import type { Agent, IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectSkippedReason, Task, TaskStatus } from '../api/common.ts';
+import { KeyedMutex, sleep } from '../async/index.ts';
 import type { Logger } from '../log/index.ts';
 import {
   createMd5,
@@ -84,28 +84,6 @@ function isNoSpace(err: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
-/** Serialises work on one key (a destination path): the same object is never installed twice at once. */
-class KeyedMutex {
-  private readonly tails = new Map<string, Promise<void>>();
-
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key);
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const tail = previous ? previous.then(() => mine) : mine;
-    this.tails.set(key, tail);
-    try {
-      if (previous) await previous;
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    }
-  }
-}
-
 async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
   let off = 0;
   while (off < buf.length) {
@@ -116,6 +94,7 @@ async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
 
 export class DownloadProcessor {
   private readonly agent: Agent;
+  /** Per destination path: the same object is never installed twice at once. */
   private readonly locks = new KeyedMutex();
   private readonly dirSync = new DirectorySyncer();
   /** Directories known to exist (saves a mkdir per install); bounded, cleared when full. */
@@ -188,7 +167,7 @@ export class DownloadProcessor {
         'Request failed, retrying',
       );
       try {
-        await sleep(delay, undefined, { signal });
+        await sleep(delay, signal);
       } catch {
         throw new TaskAbortedError('shutdown during retry delay');
       }

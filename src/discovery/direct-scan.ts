@@ -8,8 +8,9 @@
  * is reported and the scan goes on (sharkspotter aborted the shard); rows whose id lives in
  * `_idx` (older migrated tables) are scanned too.
  */
+import { RetriesExhaustedError, sleep } from '../async/index.ts';
 import { interpretRow, type RowContext, rowIdOf } from './record.ts';
-import { RetriesExhaustedError, type RetryPolicy, sleep } from './retry.ts';
+import type { RetryPolicy } from './retry.ts';
 import {
   type DiscoveryEvent,
   DiscoveryShardError,
@@ -91,7 +92,7 @@ export async function* scanDirectColumn(o: DirectScanOptions): AsyncGenerator<Di
         );
       }
       o.onRetry(err, attempt, `${o.column} > ${last ?? 'start'}`);
-      await sleep(Math.min(o.retry.delayMs * 2 ** (attempt - 1), 30_000), o.signal);
+      await sleep(o.retry.delay(attempt), o.signal);
     }
   }
 }

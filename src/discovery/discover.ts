@@ -5,13 +5,13 @@
  * A shard that still fails after retries ends the iterable with a DiscoveryShardError naming
  * the shard and window — never a silently short result.
  */
+import { BoundedQueue, QueueClosedError, RetriesExhaustedError, retry } from '../async/index.ts';
 import type { Logger } from '../log/index.ts';
-import { BoundedChannel, ChannelClosedError } from './channel.ts';
 import { hasIdxColumn, scanDirectColumn } from './direct-scan.ts';
 import { type ExcludeMatch, keyExcluder } from './exclude.ts';
 import { scanMorayColumn } from './moray-scan.ts';
 import { quotedShark } from './record.ts';
-import { RetriesExhaustedError, type RetryPolicy, withRetries } from './retry.ts';
+import { type RetryPolicy, retryPolicy } from './retry.ts';
 import {
   type DiscoveryEvent,
   DiscoveryShardError,
@@ -109,19 +109,16 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
     const external = this.options.signal;
     const onExternalAbort = () => abort.abort(external?.reason);
     external?.addEventListener('abort', onExternalAbort, { once: true });
-    const channel = new BoundedChannel<DiscoveryEvent>(this.options.bufferSize ?? 100, () =>
-      abort.abort(new ChannelClosedError()),
-    );
+    const channel = new BoundedQueue<DiscoveryEvent>(this.options.bufferSize ?? 100, {
+      onConsumerStop: () => abort.abort(new QueueClosedError('discovery consumer stopped')),
+    });
     void this.run(channel, abort).finally(() =>
       external?.removeEventListener('abort', onExternalAbort),
     );
     return channel[Symbol.asyncIterator]();
   }
 
-  private async run(
-    channel: BoundedChannel<DiscoveryEvent>,
-    abort: AbortController,
-  ): Promise<void> {
+  private async run(channel: BoundedQueue<DiscoveryEvent>, abort: AbortController): Promise<void> {
     const queue = [...this.options.shards];
     let failure: { error: unknown } | undefined;
     const worker = async () => {
@@ -136,7 +133,7 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
           }
           stats.state = 'done';
         } catch (err) {
-          if (err instanceof ChannelClosedError || abort.signal.aborted) {
+          if (err instanceof QueueClosedError || abort.signal.aborted) {
             stats.state = 'cancelled';
             return;
           }
@@ -145,7 +142,7 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
           this.options.log?.error({ err, shard: source.shard }, 'discovery: shard failed');
           // Stop the other shards and end the stream now: the result is incomplete.
           abort.abort(err);
-          channel.end(err);
+          channel.close(err);
           return;
         }
       }
@@ -153,9 +150,9 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
     const n = Math.min(this.options.concurrency ?? 10, Math.max(1, queue.length));
     await Promise.all(Array.from({ length: n }, worker));
     if (!failure && abort.signal.aborted && this.options.signal?.aborted) {
-      channel.end(this.options.signal.reason ?? new Error('discovery aborted'));
+      channel.close(this.options.signal.reason ?? new Error('discovery aborted'));
     } else {
-      channel.end(failure?.error);
+      channel.close(failure?.error);
     }
   }
 
@@ -164,10 +161,7 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
     stats: ShardStats,
     signal: AbortSignal,
   ): AsyncGenerator<DiscoveryEvent> {
-    const retry: RetryPolicy = {
-      retries: this.options.retries ?? 3,
-      delayMs: this.options.retryDelayMs ?? 500,
-    };
+    const policy = retryPolicy(this.options.retries ?? 3, this.options.retryDelayMs ?? 500);
     const row = {
       shark: this.options.shark,
       quotedShark: quotedShark(this.options.shark),
@@ -197,7 +191,7 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
           chunkSize: this.options.chunkSize ?? 10_000,
           windowsInFlight: this.options.windowsInFlight ?? 2,
           after,
-          retry,
+          retry: policy,
           requestTimeoutMs: this.options.requestTimeoutMs ?? 10_000,
           row,
           signal,
@@ -205,7 +199,7 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
           onRows,
         });
       } else {
-        if (column === '_idx' && !(await this.idxExists(source, retry, signal, onRetry))) {
+        if (column === '_idx' && !(await this.idxExists(source, policy, signal, onRetry))) {
           yield { kind: 'checkpoint', shard: source.shard, column, through: undefined, done: true };
           continue;
         }
@@ -215,7 +209,7 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
           column,
           batchSize: this.options.batchSize ?? 1000,
           after,
-          retry,
+          retry: policy,
           row,
           signal,
           onRetry,
@@ -239,17 +233,17 @@ export class Discovery implements AsyncIterable<DiscoveryEvent> {
 
   private async idxExists(
     source: Extract<ShardSource, { mode: 'direct-db' }>,
-    retry: RetryPolicy,
+    policy: RetryPolicy,
     signal: AbortSignal,
     onRetry: (err: unknown, attempt: number, window: string) => void,
   ): Promise<boolean> {
     try {
-      return await withRetries(
-        retry,
+      return await retry(() => hasIdxColumn(source.db), {
+        attempts: policy.retries + 1,
+        delay: policy.delay,
         signal,
-        () => hasIdxColumn(source.db),
-        (err, attempt) => onRetry(err, attempt, '_idx column lookup'),
-      );
+        onRetry: (err, attempt) => onRetry(err, attempt, '_idx column lookup'),
+      });
     } catch (err) {
       if (signal.aborted) throw err;
       const attempts = err instanceof RetriesExhaustedError ? err.attempts : 1;

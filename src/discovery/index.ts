@@ -1,4 +1,3 @@
-export { BoundedChannel, ChannelClosedError } from './channel.ts';
 export { hasIdxColumn } from './direct-scan.ts';
 export {
   Discovery,

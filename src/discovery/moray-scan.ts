@@ -9,8 +9,9 @@
  * `MAX()` is a failure (sharkspotter took 0); an empty table is not queried; rows found by the
  * `_idx` scan that also have an `_id` are left to the `_id` scan so nothing is reported twice.
  */
+import { RetriesExhaustedError, retry } from '../async/index.ts';
 import { interpretRow, type RowContext, type RowOutcome, rowIdOf } from './record.ts';
-import { RetriesExhaustedError, type RetryPolicy, withRetries } from './retry.ts';
+import type { RetryPolicy } from './retry.ts';
 import {
   type Checkpoint,
   type DiscoveryEvent,
@@ -89,9 +90,7 @@ export async function* scanMorayColumn(o: MorayScanOptions): AsyncGenerator<Disc
   const maxStatement = `SELECT MAX(${o.column}) FROM manta;`;
   let max: bigint | null | 'absent';
   try {
-    max = await withRetries(
-      o.retry,
-      o.signal,
+    max = await retry(
       async () => {
         try {
           return parseMax(
@@ -102,7 +101,7 @@ export async function* scanMorayColumn(o: MorayScanOptions): AsyncGenerator<Disc
           throw err;
         }
       },
-      (err, attempt) => o.onRetry(err, attempt, maxStatement),
+      retryOptions(o, o.signal, maxStatement),
     );
   } catch (err) {
     throw shardError(o, `MAX()`, undefined, err);
@@ -190,9 +189,7 @@ function readWindow(
     `SELECT ${WINDOW_COLUMNS[o.column]} FROM manta WHERE ${o.column} >= ${start} AND ` +
     `${o.column} <= ${stop} AND type = 'object' limit ${o.chunkSize};`;
   const options = { timeout: o.requestTimeoutMs, timeoutMs: 2 * o.requestTimeoutMs };
-  return withRetries(
-    o.retry,
-    signal,
+  return retry(
     async () => {
       const outcomes: NonNullable<RowOutcome>[] = [];
       let rows = 0;
@@ -205,8 +202,18 @@ function readWindow(
       }
       return { outcomes, rows };
     },
-    (err, attempt) => o.onRetry(err, attempt, `${o.column} ${start}..${stop}`),
+    retryOptions(o, signal, `${o.column} ${start}..${stop}`),
   );
+}
+
+/** The shard's policy as the toolkit's retry options; retries are reported naming `window`. */
+function retryOptions(o: MorayScanOptions, signal: AbortSignal, window: string) {
+  return {
+    attempts: o.retry.retries + 1,
+    delay: o.retry.delay,
+    signal,
+    onRetry: (err: unknown, attempt: number) => o.onRetry(err, attempt, window),
+  };
 }
 
 /** Rows with a non-null `_id` belong to the `_id` scan. */

@@ -1,53 +1,14 @@
-/** Bounded retries with exponential backoff, abortable. */
+/** How a shard's window (or stream resume) is retried: the toolkit's backoff, capped at 30 s. */
+import { backoff } from '../async/index.ts';
 
 export interface RetryPolicy {
   /** Retries after the first attempt. */
   readonly retries: number;
-  /** First delay; doubles per retry, capped at 30 s. */
-  readonly delayMs: number;
+  /** The wait after the n-th failure. */
+  readonly delay: (attempt: number) => number;
 }
 
-export class RetriesExhaustedError extends Error {
-  override readonly name = 'RetriesExhaustedError';
-  constructor(
-    readonly attempts: number,
-    readonly lastError: unknown,
-  ) {
-    super(lastError instanceof Error ? lastError.message : String(lastError), { cause: lastError });
-  }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Runs `fn` until it succeeds or `policy.retries` retries failed; then RetriesExhaustedError. */
-export async function withRetries<T>(
-  policy: RetryPolicy,
-  signal: AbortSignal | undefined,
-  fn: (attempt: number) => Promise<T>,
-  onRetry?: (err: unknown, attempt: number) => void,
-): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    signal?.throwIfAborted();
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      if (attempt > policy.retries) throw new RetriesExhaustedError(attempt, err);
-      onRetry?.(err, attempt);
-      await sleep(Math.min(policy.delayMs * 2 ** (attempt - 1), 30_000), signal);
-    }
-  }
+/** `retries` retries, the first after `firstDelayMs`, each wait doubling up to 30 s. */
+export function retryPolicy(retries: number, firstDelayMs: number): RetryPolicy {
+  return { retries, delay: backoff({ initialMs: firstDelayMs, factor: 2, maxMs: 30_000 }) };
 }

@@ -7,6 +7,7 @@
  * on it — the price of bounded memory on a multiplexed stream.
  */
 import { connect as netConnect, type Socket } from 'node:net';
+import { backoff, sleep } from '../async/index.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import {
   DEFAULT_MAX_MESSAGE_SIZE,
@@ -93,7 +94,8 @@ export class FastClient {
   /** A connection existed once; with `reconnect: false` a lost one is not replaced. */
   private everConnected = false;
   private closed = false;
-  private backoffTimer: { timer: NodeJS.Timeout; cancel: () => void } | undefined;
+  /** Cuts the wait before a connection attempt short when the client closes. */
+  private backoffWait: AbortController | undefined;
 
   constructor(opts: FastClientOptions) {
     this.opts = opts;
@@ -149,7 +151,7 @@ export class FastClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.backoffTimer?.cancel();
+    this.backoffWait?.abort(new FastConnectionError(this.address, 'client closed'));
     const conn = this.conn;
     this.conn = undefined;
     if (conn) await conn.destroy(new FastConnectionError(this.address, 'client closed'));
@@ -276,7 +278,7 @@ export class FastClient {
 
   private async attempt(): Promise<ClientConnection> {
     const wait = this.nextAttemptAt - Date.now();
-    if (wait > 0) await this.sleep(wait);
+    if (wait > 0) await this.waitBeforeAttempt(wait);
     if (this.closed) throw new FastConnectionError(this.address, 'client closed');
     try {
       const socket = await this.dial();
@@ -315,25 +317,21 @@ export class FastClient {
   /** Exponential, jittered (50–100 %), bounded delay before the next connection attempt. */
   private backoff(): number {
     const policy = this.opts.reconnect || { minDelayMs: 100, maxDelayMs: 10_000 };
-    const exp = Math.min(policy.maxDelayMs, policy.minDelayMs * 2 ** Math.min(this.failures, 30));
-    return Math.round(exp * (0.5 + Math.random() / 2));
+    const delay = backoff({ initialMs: policy.minDelayMs, maxMs: policy.maxDelayMs, jitter: 0.5 });
+    return delay(this.failures + 1);
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.backoffTimer = undefined;
-        resolve();
-      }, ms);
-      this.backoffTimer = {
-        timer,
-        cancel: () => {
-          clearTimeout(timer);
-          this.backoffTimer = undefined;
-          resolve();
-        },
-      };
-    });
+  /** Waits `ms`, or until close(): the caller then finds the client closed. */
+  private async waitBeforeAttempt(ms: number): Promise<void> {
+    const wait = new AbortController();
+    this.backoffWait = wait;
+    try {
+      await sleep(ms, wait.signal);
+    } catch (err) {
+      if (!wait.signal.aborted) throw err;
+    } finally {
+      this.backoffWait = undefined;
+    }
   }
 
   private dial(): Promise<Socket> {

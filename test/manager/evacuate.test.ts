@@ -483,6 +483,26 @@ describe('evacuate pipeline', () => {
     assert.doesNotMatch(await metrics.text(), /rebalancer_job_waiting_for_destinations\{job/);
   });
 
+  test('a shard that cannot answer the read after a conflict errs the object, not the job', async () => {
+    const objects = [record('lr1', 1), record('lr2', 1)];
+    const metadata = FakeMetadata.holding(objects);
+    // lr1 changed since discovery, and its shard stops answering reads.
+    metadata.records.set(objects[0]!.key, { etag: 'moved-on', value: objects[0]!.object });
+    const read = metadata.getObject.bind(metadata);
+    metadata.getObject = async (shard, key) => {
+      if (key === objects[0]!.key) throw new Error('shard 1 is unreachable (cooling down)');
+      return read(shard, key);
+    };
+    const run = runner(source(objects), new FakeAgents(), metadata);
+    const job = await newJob();
+    run.submit(job);
+    await run.whenDone(job.id);
+    assert.equal((await store.getJob(job.id))?.state, 'complete');
+    const lr1 = await store.getObject(job.id, 'lr1');
+    assert.deepEqual([lr1?.status, lr1?.error], ['error', 'moray_update_failed']);
+    assert.equal((await store.getObject(job.id, 'lr2'))?.status, 'complete');
+  });
+
   test('max_objects stops discovery', async () => {
     const objects = Array.from({ length: 10 }, (_, i) => record(`m${i}`, 1));
     const metadata = FakeMetadata.holding(objects);
@@ -550,17 +570,17 @@ describe('evacuate pipeline', () => {
     let busyAnswers = 0;
     let busy = true;
     const agents: AgentClient = {
-      async post(dest, payload, signal) {
+      async post(dest, payload) {
         if (busy && dest.manta_storage_id === BUSY.manta_storage_id) {
           busyAnswers++;
           return { kind: 'busy' };
         }
-        return inner.post(dest, payload, signal);
+        return inner.post(dest, payload);
       },
-      async get(dest, id, signal) {
+      async get(dest, id) {
         // The stalled agent took its assignments, then stops answering until released.
         if (dest.manta_storage_id === STALLED.manta_storage_id) await unstalled;
-        return inner.get(dest, id, signal);
+        return inner.get(dest, id);
       },
     };
     let turn = 0;

@@ -6,11 +6,10 @@
  * — its state is durable, a restart loses nothing — before what it holds is given up and its
  * objects are placed elsewhere (#4, DESIGN invariant 9).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Task } from '../../../api/common.ts';
 import type { StorageNodeRef } from '../../../api/manager.ts';
+import { Semaphore, sleep } from '../../../async/index.ts';
 import type { Logger } from '../../../log/index.ts';
-import { Semaphore } from '../../semaphore.ts';
 import type { AssignmentRecord, SkipReasonDb } from '../../store/index.ts';
 import { type AgentClient, AgentTransportError, type EvacuateSettings } from './types.ts';
 
@@ -233,7 +232,7 @@ class Lane {
           return;
         }
         if (failures === 1) log.warn({ ...fields, err }, 'agent unreachable; posting again');
-        await sleep(settings.agentRetryDelayMs(failures), undefined, { signal });
+        await sleep(settings.agentRetryDelayMs(failures), signal);
         continue;
       }
       this.downSince = undefined;
@@ -257,7 +256,7 @@ class Lane {
         return;
       }
       log.info({ ...fields, attempt: busy }, 'agent busy (503): posting again later');
-      await sleep(settings.busyDelayMs(busy), undefined, { signal });
+      await sleep(settings.busyDelayMs(busy), signal);
     }
   }
 
@@ -278,7 +277,7 @@ class Lane {
       const wait = answered
         ? settings.checkIntervalMs
         : Math.max(settings.checkIntervalMs, settings.agentRetryDelayMs(leastFailures));
-      await sleep(wait, undefined, { signal });
+      await sleep(wait, signal);
     }
   }
 

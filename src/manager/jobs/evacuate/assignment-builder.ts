@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Task } from '../../../api/common.ts';
 import type { StorageNodeRef } from '../../../api/manager.ts';
-import type { BoundedQueue } from '../../queue.ts';
+import type { BoundedQueue } from '../../../async/index.ts';
 import type { BuiltAssignment } from './agent-lanes.ts';
 import type { EvacuateContext } from './context.ts';
 

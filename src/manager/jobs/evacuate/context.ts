@@ -4,9 +4,9 @@
  * stages other than their queues (objects to place again, work still in flight).
  */
 import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { Semaphore } from '../../../async/index.ts';
 import type { Logger } from '../../../log/index.ts';
 import type { ManagerMetrics } from '../../metrics.ts';
-import type { Semaphore } from '../../semaphore.ts';
 import type { ManagerStore } from '../../store/index.ts';
 import type { AgentLanes } from './agent-lanes.ts';
 import type { RecordUpdater } from './record-update.ts';
@@ -125,20 +125,4 @@ export function avoidFor(ctx: EvacuateContext): PlacementAvoid {
   const never = new Set(ctx.deps.evacuating?.() ?? []);
   never.add(ctx.evacuated);
   return { never, later: ctx.lanes.avoid() };
-}
-
-/** Waits `ms`; rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -5,8 +5,9 @@
  * resumed run: what is done has left `pending`. A duplicate whose object did not move, or that
  * is not the same stored file (another owner, other bytes), ends skipped with the reason.
  */
+
+import { Semaphore } from '../../../async/index.ts';
 import type { Logger } from '../../../log/index.ts';
-import { Semaphore } from '../../semaphore.ts';
 import type { DuplicateToRewrite, ManagerStore } from '../../store/index.ts';
 import type { RecordUpdater } from './record-update.ts';
 

@@ -8,8 +8,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { StorageNodeRef } from '../../../api/manager.ts';
-import { BoundedQueue } from '../../queue.ts';
-import { Semaphore } from '../../semaphore.ts';
+import { BoundedQueue, Semaphore } from '../../../async/index.ts';
 import type { AssignmentRecord } from '../../store/index.ts';
 import { AgentLanes, type BuiltAssignment } from './agent-lanes.ts';
 import {

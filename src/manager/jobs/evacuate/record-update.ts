@@ -5,8 +5,8 @@
  * overwritten, our own earlier write recognised, another job's move of another copy merged.
  * Used for the objects a job moves and for their duplicates (snaplinks).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { StorageNodeRef } from '../../../api/manager.ts';
+import { sleep } from '../../../async/index.ts';
 import type { Logger } from '../../../log/index.ts';
 import type { ObjectTarget } from '../../store/index.ts';
 import { resolveConflict } from './conflict.ts';
@@ -54,9 +54,32 @@ export class RecordUpdater {
         signal.throwIfAborted();
         if (attempt >= settings.metadataAttempts) throw err;
         log.warn({ err, shard, key, attempt }, 'reading a live record failed; retrying');
-        await sleep(settings.metadataBackoffMs(attempt), undefined, { signal });
+        await sleep(settings.metadataBackoffMs(attempt), signal);
       }
     }
+  }
+
+  /**
+   * The live record, or 'failed' when the shard did not answer (transient failures already
+   * retried): a shard outage makes the object's update fail, never the job.
+   */
+  private async liveOrFailure(o: RecordToUpdate): Promise<LiveRecord | undefined | 'failed'> {
+    try {
+      return await this.readLive(o.shard, o.key);
+    } catch (err) {
+      this.deps.signal.throwIfAborted();
+      this.deps.log.warn({ key: o.key, shard: o.shard, err }, 'reading a live record failed');
+      return 'failed';
+    }
+  }
+
+  private failed(o: RecordToUpdate, detail: string): UpdateResult {
+    const buckets = typeof o.object.bucket_id === 'string';
+    return {
+      status: 'error',
+      error: buckets ? 'mdapi_update_failed' : 'moray_update_failed',
+      detail,
+    };
   }
 
   /**
@@ -81,12 +104,12 @@ export class RecordUpdater {
         return { status: 'error', error: err.error, detail: err.message };
       throw err;
     }
-    const bucketsObject = typeof o.object.bucket_id === 'string';
     let etag = o.etag;
     let rewrites = 0;
     for (let attempt = 1; ; attempt++) {
       if (!policy.destAllowed()) {
-        const live = await this.readLive(o.shard, o.key);
+        const live = await this.liveOrFailure(o);
+        if (live === 'failed') return this.failed(o, 'reading the live record failed');
         if (!live) return { status: 'skipped', reason: 'metadata_object_not_found' };
         if (policy.placeAgain()) return { status: 'place_again', live };
         return { status: 'skipped', reason: 'destination_unreachable' };
@@ -96,7 +119,8 @@ export class RecordUpdater {
         return { status: 'complete' };
       } catch (err) {
         if (err instanceof MetadataEtagMismatchError) {
-          const live = await this.readLive(o.shard, o.key);
+          const live = await this.liveOrFailure(o);
+          if (live === 'failed') return this.failed(o, 'reading the live record failed');
           if (!live) return { status: 'skipped', reason: 'metadata_object_not_found' };
           const seen = resolveConflict(live, o.object, value, evacuated, dest);
           if (seen.kind === 'ours') return { status: 'complete' };
@@ -121,13 +145,9 @@ export class RecordUpdater {
         signal.throwIfAborted();
         if (attempt >= settings.metadataAttempts) {
           log.warn({ key: o.key, shard: o.shard, err }, 'metadata update failed');
-          return {
-            status: 'error',
-            error: bucketsObject ? 'mdapi_update_failed' : 'moray_update_failed',
-            detail: err instanceof Error ? err.message : String(err),
-          };
+          return this.failed(o, err instanceof Error ? err.message : String(err));
         }
-        await sleep(settings.metadataBackoffMs(attempt), undefined, { signal });
+        await sleep(settings.metadataBackoffMs(attempt), signal);
       }
     }
   }

@@ -5,6 +5,7 @@
  */
 import type { AgentAssignmentState, AssignmentPayload } from '../../../api/agent.ts';
 import type { StorageNodeRef } from '../../../api/manager.ts';
+import { backoff } from '../../../async/index.ts';
 import type { DiscoveredObject, DiscoveryCheckpoint, SkipReasonDb } from '../../store/index.ts';
 
 /** What discovery yields (mirrors src/discovery's events, checkpoints as opaque cursors). */
@@ -200,18 +201,18 @@ export const DEFAULT_SETTINGS: EvacuateSettings = {
   metadataThreads: 10,
   waitForDestinationsMs: 500,
   busyRetries: 60,
-  busyDelayMs: (n) => Math.min(5 * n, 30) * 1000,
+  busyDelayMs: backoff({ initialMs: 5000, factor: 1, stepMs: 5000, maxMs: 30_000 }),
   checkIntervalMs: 500,
   maxAssignmentsPerAgent: 10,
   maxBacklogPerAgent: 10,
   agentOutageToleranceMs: 5 * 60_000,
-  agentRetryDelayMs: (n) => Math.min(500 * 2 ** (n - 1), 10_000),
+  agentRetryDelayMs: backoff({ initialMs: 500, factor: 2, maxMs: 10_000 }),
   agentRequestConcurrency: 16,
   maxPlacementsPerObject: 3,
   metadataAssignments: 64,
   batchedUpdates: false,
   metadataQueueDepth: undefined,
   metadataAttempts: 4,
-  metadataBackoffMs: (n) => Math.min(100 * 2 ** (n - 1), 5000),
+  metadataBackoffMs: backoff({ initialMs: 100, factor: 2, maxMs: 5000 }),
   queueCapacity: 1000,
 };

@@ -6,10 +6,10 @@
  * saying so. Objects given back by agents or metadata updates are placed again here, so the
  * stage ends only when nothing that could give objects back is in flight.
  */
-import type { BoundedQueue } from '../../../queue.ts';
+import { type BoundedQueue, sleep } from '../../../../async/index.ts';
 import type { BuiltAssignment } from '../agent-lanes.ts';
 import { AssignmentBuilder } from '../assignment-builder.ts';
-import { avoidFor, type EvacuateContext, type PlacedObject, sleep } from '../context.ts';
+import { avoidFor, type EvacuateContext, type PlacedObject } from '../context.ts';
 import { BadObjectError, buildTask, objectFacts, sourceCopy } from '../object.ts';
 import { PendingOutcomes } from '../outcomes.ts';
 

@@ -6,7 +6,7 @@
  * assignment): its objects go back to placement, a few times at most.
  */
 import { reasonDbForm, type Task } from '../../../../api/common.ts';
-import type { BoundedQueue } from '../../../queue.ts';
+import type { BoundedQueue } from '../../../../async/index.ts';
 import {
   type AssignmentRecord,
   type SkipReasonDb,

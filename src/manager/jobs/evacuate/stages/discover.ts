@@ -5,7 +5,7 @@
  * (§4.17) counts what an earlier run of the job found too. A cancel ends the scan: what was
  * found so far is the job's.
  */
-import type { BoundedQueue } from '../../../queue.ts';
+import type { BoundedQueue } from '../../../../async/index.ts';
 import type { EvacuateContext } from '../context.ts';
 import { retryBatches } from '../retry.ts';
 import type { RecordBatch } from '../types.ts';

@@ -6,7 +6,7 @@
  * goes back to placement from its live record.
  */
 import type { StorageNodeRef } from '../../../../api/manager.ts';
-import type { BoundedQueue } from '../../../queue.ts';
+import type { BoundedQueue } from '../../../../async/index.ts';
 import {
   type AssignmentRecord,
   type ObjectTarget,

@@ -5,7 +5,7 @@
  * poll what was posted; the stage ends when no lane holds work.
  */
 import type { Task } from '../../../../api/common.ts';
-import type { BoundedQueue } from '../../../queue.ts';
+import type { BoundedQueue } from '../../../../async/index.ts';
 import type { AssignmentRecord } from '../../../store/index.ts';
 import type { BuiltAssignment } from '../agent-lanes.ts';
 import type { EvacuateContext } from '../context.ts';

@@ -4,7 +4,7 @@
  * reasons, malformed records become errors, and the recorded objects go on to placement. A
  * resumed run first hands placement the objects an earlier run recorded but never placed.
  */
-import type { BoundedQueue } from '../../../queue.ts';
+import type { BoundedQueue } from '../../../../async/index.ts';
 import { type SkipReasonDb, skipReasonLabel } from '../../../store/index.ts';
 import type { EvacuateContext, PlacedObject } from '../context.ts';
 import type { RecordBatch } from '../types.ts';

@@ -1,4 +1,4 @@
-/** A counting semaphore whose limit can change while permits are held (runtime tuning, §4.10). */
+/** A counting semaphore whose limit can change while permits are held (runtime tuning). */
 export class Semaphore {
   private active = 0;
   private readonly waiting: (() => void)[] = [];

@@ -1,0 +1,6 @@
+export { backoff } from './backoff.ts';
+export { KeyedMutex } from './keyed-mutex.ts';
+export { BoundedQueue, QueueClosedError } from './queue.ts';
+export { RetriesExhaustedError, retry } from './retry.ts';
+export { Semaphore } from './semaphore.ts';
+export { sleep } from './sleep.ts';
