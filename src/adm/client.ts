@@ -10,11 +10,12 @@ import type { TSchema } from 'typebox';
 import { type Mismatch, RouteContract, type RouteDecl, routePath } from '../api/http-routes.ts';
 import type { DuplicateEntry, JobListEntry, JobStatus } from '../api/manager.ts';
 import { managerRoutes } from '../api/manager-routes.ts';
+import { RebalancerError } from '../errors.ts';
 
 export type AdmFailure = 'transport' | 'status' | 'body';
 
 /** The manager answered with an error status, or could not be reached, or answered nonsense. */
-export class AdmRequestError extends Error {
+export class AdmRequestError extends RebalancerError {
   override readonly name: string = 'AdmRequestError';
   constructor(
     message: string,

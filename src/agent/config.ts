@@ -6,6 +6,7 @@
  * Anything invalid is a ConfigError naming the option.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { RebalancerError } from '../errors.ts';
 import {
   type HostAliases,
   type IdPolicy,
@@ -56,8 +57,9 @@ export interface AgentConfig {
   metrics: MetricsConfig;
 }
 
-export class ConfigError extends Error {
+export class ConfigError extends RebalancerError {
   override readonly name = 'ConfigError';
+  readonly code = 'agent_config_invalid';
   constructor(
     readonly option: string,
     message: string,

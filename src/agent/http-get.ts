@@ -5,6 +5,7 @@
  * only in undici 8) — exactly what a mako does, since it closes every connection.
  */
 import { Agent, type IncomingMessage, request } from 'node:http';
+import { RebalancerError } from '../errors.ts';
 
 export interface HttpGetOptions {
   signal: AbortSignal;
@@ -24,7 +25,7 @@ export type HttpGetFailure =
   | 'truncated';
 
 /** Every failure of a GET, before or after its headers; the task treats it as a network error. */
-export class HttpGetError extends Error {
+export class HttpGetError extends RebalancerError {
   override readonly name = 'HttpGetError';
   constructor(
     message: string,

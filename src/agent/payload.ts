@@ -7,6 +7,7 @@
  * found is reported with the field it concerns.
  */
 import { decodeTaskStatus, makeTask, type Task } from '../api/common.ts';
+import { RebalancerError } from '../errors.ts';
 import {
   type HostAliases,
   type IdPolicy,
@@ -63,8 +64,9 @@ export interface ValidPayload {
 }
 
 /** Why a payload was refused: `tooLarge` maps to 413, everything else to 400. */
-export class PayloadError extends Error {
+export class PayloadError extends RebalancerError {
   override readonly name = 'PayloadError';
+  readonly code = 'invalid_payload';
   constructor(
     readonly field: string,
     message: string,

@@ -10,6 +10,7 @@ import type { Agent, IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { ObjectSkippedReason, Task, TaskStatus } from '../api/common.ts';
 import { KeyedMutex, sleep } from '../async/index.ts';
+import { RebalancerError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
 import {
   createMd5,
@@ -33,8 +34,9 @@ export interface TaskResult {
 }
 
 /** The task was interrupted by shutdown: it stays pending and runs again after restart. */
-export class TaskAbortedError extends Error {
+export class TaskAbortedError extends RebalancerError {
   override readonly name = 'TaskAbortedError';
+  readonly code = 'task_aborted';
 }
 
 /** Pluggable task processing (tests of the manager use an "always pass" processor). */
@@ -63,8 +65,9 @@ export interface DownloadProcessorOptions {
 /** Bytes gathered before one write: at most two batches per download are held in memory. */
 const WRITE_BATCH = 256 * 1024;
 
-class LocalFsError extends Error {
+class LocalFsError extends RebalancerError {
   override readonly name = 'LocalFsError';
+  readonly code = 'local_fs';
   constructor(override readonly cause: unknown) {
     super(`local filesystem error: ${(cause as Error)?.message ?? String(cause)}`);
   }
@@ -79,8 +82,9 @@ type Attempt =
   | { kind: 'nospace'; tmp?: string };
 
 function isNoSpace(err: unknown): boolean {
-  const code =
-    (err as { code?: string })?.code ?? ((err as LocalFsError)?.cause as { code?: string })?.code;
+  // A LocalFsError's own code is ours; the errno is its cause's.
+  const errno = err instanceof LocalFsError ? err.cause : err;
+  const code = (errno as { code?: string })?.code;
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 

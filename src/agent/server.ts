@@ -15,8 +15,10 @@ import { JsonBodyError, type JsonLimits, parseJsonBody } from '../api/json-body.
 import {
   clientErrorHandler,
   guardProtocolErrors,
+  internalErrorMessage,
   lacksRequiredHost,
   NODE_HTTP_OPTIONS,
+  ProtocolErrorCode,
 } from '../api/protocol-errors.ts';
 import { STRICT_AJV, schemaErrorFormatter } from '../api/validation.ts';
 import type { Logger } from '../log/index.ts';
@@ -45,15 +47,36 @@ export interface ServerOptions {
   readonly isShuttingDown?: () => boolean;
 }
 
+/**
+ * Every code the agent's API answers with, and its one status. Every error answer goes
+ * through `sendError`, which takes the status from here; the protocol codes are answered by
+ * src/api/protocol-errors.ts before a request reaches fastify, with the same statuses.
+ */
+export const AGENT_ERROR_STATUS = {
+  [AgentErrorCode.BadRequest]: 400,
+  [AgentErrorCode.Unauthorized]: 401,
+  [AgentErrorCode.Forbidden]: 403,
+  [AgentErrorCode.NotFound]: 404,
+  [AgentErrorCode.MethodNotAllowed]: 405,
+  [AgentErrorCode.Conflict]: 409,
+  [AgentErrorCode.PayloadTooLarge]: 413,
+  [AgentErrorCode.QueueFull]: 503,
+  [AgentErrorCode.ShuttingDown]: 503,
+  [AgentErrorCode.Internal]: 500,
+  [ProtocolErrorCode.RequestTimeout]: 408,
+  [ProtocolErrorCode.ExpectationFailed]: 417,
+  [ProtocolErrorCode.HeadersTooLarge]: 431,
+} as const satisfies Record<string, number>;
+type AgentAnswerCode = keyof typeof AGENT_ERROR_STATUS;
+
 function sendError(
   reply: FastifyReply,
-  status: number,
-  code: string,
+  code: AgentAnswerCode,
   message: string,
   field?: string,
 ): FastifyReply {
   const body: ErrorBody = field === undefined ? { code, message } : { code, message, field };
-  return reply.code(status).type('application/json').send(body);
+  return reply.code(AGENT_ERROR_STATUS[code]).type('application/json').send(body);
 }
 
 /** `{"uuid":…,"stats":{"state":{"Complete":[…]},…}}`, exactly as describe() would encode it. */
@@ -105,7 +128,7 @@ export async function buildAgentApp(
     // A URL fastify cannot route (bad percent-encoding, over-long parameter).
     frameworkErrors: (err, _req, reply) => {
       metrics.requestError('bad_request');
-      return sendError(reply, 400, AgentErrorCode.BadRequest, err.message);
+      return sendError(reply, AgentErrorCode.BadRequest, err.message);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   guardProtocolErrors(app.server);
@@ -115,7 +138,7 @@ export async function buildAgentApp(
     if (lacksRequiredHost(req.raw)) {
       metrics.requestError('bad_request');
       reply.header('connection', 'close');
-      return sendError(reply, 400, AgentErrorCode.BadRequest, 'HTTP/1.1 request without Host');
+      return sendError(reply, AgentErrorCode.BadRequest, 'HTTP/1.1 request without Host');
     }
   });
 
@@ -138,7 +161,7 @@ export async function buildAgentApp(
       if (!tokenMatches(req.headers.authorization, expected)) {
         metrics.requestError('unauthorized');
         reply.header('www-authenticate', 'Bearer');
-        return sendError(reply, 401, AgentErrorCode.Unauthorized, 'missing or wrong bearer token');
+        return sendError(reply, AgentErrorCode.Unauthorized, 'missing or wrong bearer token');
       }
     });
   }
@@ -146,26 +169,26 @@ export async function buildAgentApp(
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof PayloadError) {
       metrics.requestError(err.tooLarge ? 'payload_too_large' : 'bad_request');
-      const status = err.tooLarge ? 413 : 400;
       const code = err.tooLarge ? AgentErrorCode.PayloadTooLarge : AgentErrorCode.BadRequest;
-      return sendError(reply, status, code, err.message, err.field);
+      return sendError(reply, code, err.message, err.field);
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (status === 413) {
       metrics.requestError('payload_too_large');
-      return sendError(reply, 413, AgentErrorCode.PayloadTooLarge, 'request body too large');
+      return sendError(reply, AgentErrorCode.PayloadTooLarge, 'request body too large');
     }
+    // fastify's own refusals (validation, bad Content-Length, ...): all bad input.
     if (status !== undefined && status >= 400 && status < 500) {
       metrics.requestError('bad_request');
-      return sendError(reply, status, AgentErrorCode.BadRequest, (err as Error).message);
+      return sendError(reply, AgentErrorCode.BadRequest, (err as Error).message);
     }
     metrics.requestError('internal');
     log.error({ err, url: req.url, method: req.method }, 'request failed');
-    return sendError(reply, 500, AgentErrorCode.Internal, 'internal error');
+    return sendError(reply, AgentErrorCode.Internal, internalErrorMessage(err));
   });
 
   app.setNotFoundHandler((req, reply) =>
-    sendError(reply, 404, AgentErrorCode.NotFound, `no route ${req.method} ${req.url}`),
+    sendError(reply, AgentErrorCode.NotFound, `no route ${req.method} ${req.url}`),
   );
 
   app.route({
@@ -184,11 +207,11 @@ export async function buildAgentApp(
       // Replaced by the validator above with a ValidPayload.
       const payload = req.body as unknown as ValidPayload;
       if (options.isShuttingDown?.()) {
-        return sendError(reply, 503, AgentErrorCode.ShuttingDown, 'agent is shutting down');
+        return sendError(reply, AgentErrorCode.ShuttingDown, 'agent is shutting down');
       }
       if (store.get(payload.id) !== undefined) {
         metrics.requestError('conflict');
-        return sendError(reply, 409, AgentErrorCode.Conflict, `assignment ${payload.id} exists`);
+        return sendError(reply, AgentErrorCode.Conflict, `assignment ${payload.id} exists`);
       }
       if (scheduler.size >= options.maxQueued) {
         metrics.requestError('queue_full');
@@ -199,7 +222,6 @@ export async function buildAgentApp(
         reply.header('retry-after', '5');
         return sendError(
           reply,
-          503,
           AgentErrorCode.QueueFull,
           `${scheduler.size} assignments queued, limit ${options.maxQueued}`,
         );
@@ -210,7 +232,7 @@ export async function buildAgentApp(
       } catch (err) {
         if (err instanceof DuplicateAssignmentError) {
           metrics.requestError('conflict');
-          return sendError(reply, 409, AgentErrorCode.Conflict, err.message);
+          return sendError(reply, AgentErrorCode.Conflict, err.message);
         }
         throw err;
       }
@@ -228,11 +250,11 @@ export async function buildAgentApp(
       const uuid = canonicalUuid(req.params.uuid);
       if (uuid === undefined) {
         metrics.requestError('bad_request');
-        return sendError(reply, 400, AgentErrorCode.BadRequest, 'not a UUID', 'uuid');
+        return sendError(reply, AgentErrorCode.BadRequest, 'not a UUID', 'uuid');
       }
       const row = store.get(uuid);
       if (row === undefined) {
-        return sendError(reply, 404, AgentErrorCode.NotFound, `assignment ${uuid} not found`);
+        return sendError(reply, AgentErrorCode.NotFound, `assignment ${uuid} not found`);
       }
       if (row.state === 'complete' && row.failed > 0) {
         // The failure list can be long: stream it page by page instead of building it.
@@ -252,16 +274,15 @@ export async function buildAgentApp(
       const uuid = canonicalUuid(req.params.uuid);
       if (uuid === undefined) {
         metrics.requestError('bad_request');
-        return sendError(reply, 400, AgentErrorCode.BadRequest, 'not a UUID', 'uuid');
+        return sendError(reply, AgentErrorCode.BadRequest, 'not a UUID', 'uuid');
       }
       const row = store.get(uuid);
       if (row === undefined) {
-        return sendError(reply, 404, AgentErrorCode.NotFound, `assignment ${uuid} not found`);
+        return sendError(reply, AgentErrorCode.NotFound, `assignment ${uuid} not found`);
       }
       if (row.state !== 'complete') {
         return sendError(
           reply,
-          403,
           AgentErrorCode.Forbidden,
           `Attempt to remove scheduled assignment: ${uuid}.`,
         );
@@ -276,7 +297,7 @@ export async function buildAgentApp(
   // A known path with another method answers 405, as L's router does (untagged: not in
   // the OpenAPI document).
   const notAllowed = async (_req: unknown, reply: FastifyReply) =>
-    sendError(reply, 405, 'MethodNotAllowed', 'method not allowed');
+    sendError(reply, AgentErrorCode.MethodNotAllowed, 'method not allowed');
   for (const { url, methods } of agentMethodsNotAllowed()) {
     app.route({ method: methods, url, handler: notAllowed });
   }

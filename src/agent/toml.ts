@@ -3,12 +3,14 @@
  * headers, `key = value` with basic/literal strings, integers, floats, booleans and
  * one-line arrays of those, and `#` comments. Anything else is an error with its line.
  */
+import { RebalancerError } from '../errors.ts';
 
 export type TomlValue = string | number | boolean | TomlValue[];
 export type TomlTable = Record<string, TomlValue | Record<string, TomlValue>>;
 
-export class TomlError extends Error {
+export class TomlError extends RebalancerError {
   override readonly name = 'TomlError';
+  readonly code = 'toml_syntax';
   constructor(
     readonly line: number,
     message: string,

@@ -96,6 +96,7 @@ export const AgentErrorCode = {
   Forbidden: 'Forbidden',
   NotFound: 'NotFound',
   Conflict: 'Conflict',
+  MethodNotAllowed: 'MethodNotAllowed',
   PayloadTooLarge: 'PayloadTooLarge',
   QueueFull: 'QueueFull',
   Internal: 'InternalError',

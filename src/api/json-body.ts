@@ -5,6 +5,7 @@
  * (one linear pass, no allocation) for nesting depth, string length and container count,
  * and only a body within bounds is handed to `JSON.parse`.
  */
+import { RebalancerError } from '../errors.ts';
 
 export interface JsonLimits {
   /** Deepest nesting of objects/arrays (the top-level value is depth 1). */
@@ -19,7 +20,7 @@ export interface JsonLimits {
  * Why a body was refused: `BadRequest` (400) or `PayloadTooLarge` (413). The message is a
  * predicate about the body ("is not valid JSON: ..."), for the caller to prefix.
  */
-export class JsonBodyError extends Error {
+export class JsonBodyError extends RebalancerError {
   override readonly name = 'JsonBodyError';
   constructor(
     readonly code: 'BadRequest' | 'PayloadTooLarge',

@@ -23,6 +23,14 @@ export const ProtocolErrorCode = {
   MethodNotAllowed: 'MethodNotAllowed',
 } as const;
 
+/**
+ * The message of a 500 answer (code `InternalError`), the same on both services: the error
+ * that escaped a handler, which the service also logs.
+ */
+export function internalErrorMessage(err: unknown): string {
+  return `internal error: ${err instanceof Error ? err.message : String(err)}`;
+}
+
 export function errorJson(code: string, message: string): string {
   return JSON.stringify({ code, message });
 }

@@ -6,9 +6,10 @@
  * consumer waiting on `shift` both see it. With `onConsumerStop`, a consumer that stops
  * iterating early cancels the queue: producers are refused from then on.
  */
+import { RebalancerError } from '../errors.ts';
 
 /** Pushing into a queue that was closed, or whose consumer stopped. */
-export class QueueClosedError extends Error {
+export class QueueClosedError extends RebalancerError {
   override readonly name = 'QueueClosedError';
   readonly code = 'queue_closed';
 }

@@ -2,6 +2,8 @@
  * Runs an operation until it succeeds, a failure is not worth retrying, the attempts are spent
  * or the signal aborts; between attempts it waits as `delay` says (see backoff.ts).
  */
+
+import { RebalancerError } from '../errors.ts';
 import type { Delay } from './backoff.ts';
 import { sleep } from './sleep.ts';
 
@@ -19,7 +21,7 @@ export interface RetryOptions {
 }
 
 /** Every attempt failed with a retryable error; `lastError` is the last one's. */
-export class RetriesExhaustedError extends Error {
+export class RetriesExhaustedError extends RebalancerError {
   override readonly name = 'RetriesExhaustedError';
   readonly code = 'retries_exhausted';
   constructor(

@@ -1,12 +1,17 @@
-/** A failure reported by PostgreSQL (either backend), with its SQLSTATE code. */
-export class DatabaseError extends Error {
+import { RebalancerError } from '../errors.ts';
+
+/**
+ * A failure reported by PostgreSQL (either backend). `code` is its SQLSTATE (`23505`, ...),
+ * which callers branch on, or `database_error` when the driver gave none.
+ */
+export class DatabaseError extends RebalancerError {
   override readonly name = 'DatabaseError';
-  readonly code: string | undefined;
+  readonly code: string;
   readonly detail: string | undefined;
 
   constructor(message: string, options: { code?: string; detail?: string; cause?: unknown }) {
     super(message, { cause: options.cause });
-    this.code = options.code;
+    this.code = options.code ?? 'database_error';
     this.detail = options.detail;
   }
 }

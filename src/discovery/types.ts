@@ -8,6 +8,7 @@
  * may persist it and later resume from it.
  */
 import type { Row } from '../db/index.ts';
+import { RebalancerError } from '../errors.ts';
 import type { MantaObjectValue } from '../manta/index.ts';
 
 /** The id columns Moray may use: `_id`, and `_idx` on older migrated tables (protocols.md §3.2). */
@@ -95,8 +96,9 @@ export type ShardSource =
   | { readonly shard: number; readonly mode: 'direct-db'; readonly db: StreamingDatabase };
 
 /** A shard that could not be scanned, after retries: discovery fails with this. */
-export class DiscoveryShardError extends Error {
+export class DiscoveryShardError extends RebalancerError {
   override readonly name = 'DiscoveryShardError';
+  readonly code = 'discovery_shard_failed';
   constructor(
     readonly shard: number,
     readonly column: IdColumn,

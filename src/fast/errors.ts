@@ -1,8 +1,10 @@
 /** Typed errors of the Fast layer (spec/protocols.md §1.3, §1.6, §1.8). */
+import { RebalancerError } from '../errors.ts';
 
 /** A peer sent bytes that violate the framing/payload rules; fatal for that connection. */
-export class FastProtocolError extends Error {
+export class FastProtocolError extends RebalancerError {
   override readonly name = 'FastProtocolError';
+  readonly code = 'fast_protocol';
   /** One of: unsupported_version, unsupported_type, unsupported_status, invalid_msgid, bad_crc,
    * invalid_json, bad_data, bad_data_d, bad_error, incomplete_message, message_too_large,
    * unknown_msgid, null_value. */
@@ -18,7 +20,8 @@ export class FastProtocolError extends Error {
 }
 
 /** The server answered a request with an ERROR frame; carries the server's error verbatim. */
-export class FastServerError extends Error {
+export class FastServerError extends RebalancerError {
+  readonly code = 'fast_server_error';
   /** The server's error name, e.g. `EtagConflictError`. */
   override name: string;
   readonly context: Record<string, unknown>;
@@ -44,8 +47,9 @@ export class FastServerError extends Error {
 }
 
 /** The request was abandoned locally after its timeout; the server is not told (§1.8). */
-export class FastTimeoutError extends Error {
+export class FastTimeoutError extends RebalancerError {
   override readonly name = 'FastTimeoutError';
+  readonly code = 'fast_timeout';
   readonly method: string;
   readonly timeoutMs: number;
 
@@ -57,8 +61,9 @@ export class FastTimeoutError extends Error {
 }
 
 /** The connection could not be made or was lost; every pending request fails with it. */
-export class FastConnectionError extends Error {
+export class FastConnectionError extends RebalancerError {
   override readonly name = 'FastConnectionError';
+  readonly code = 'fast_connection';
   readonly address: string;
 
   constructor(address: string, message: string, options?: { cause?: unknown }) {

@@ -5,6 +5,7 @@
  * connection.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { RebalancerError } from '../errors.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import {
   encodeFrame,
@@ -40,7 +41,8 @@ export interface FastRpc {
 export type FastHandler = (rpc: FastRpc) => Promise<void>;
 
 /** What a handler throws to send a specific error payload. */
-export class RpcError extends Error {
+export class RpcError extends RebalancerError {
+  readonly code = 'rpc_error';
   readonly context: Record<string, unknown>;
   readonly info: Record<string, unknown>;
 

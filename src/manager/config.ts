@@ -5,6 +5,7 @@
  * so a config rendered for L keeps working.
  */
 import { readFile } from 'node:fs/promises';
+import { RebalancerError } from '../errors.ts';
 import { type HostAliases, isStorageId, NO_ALIASES, parseHostAliases } from '../manta/index.ts';
 
 export const DEFAULT_CONFIG_PATH = '/opt/smartdc/rebalancer/config.json';
@@ -99,7 +100,7 @@ export interface ManagerConfig {
 }
 
 /** A config value that is missing or invalid; `key` is its dotted path. */
-export class ConfigError extends Error {
+export class ConfigError extends RebalancerError {
   override readonly name = 'ConfigError';
   readonly code = 'config_invalid';
   constructor(

@@ -10,6 +10,7 @@
 import { Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import type { StorageNodeRef } from '../api/manager.ts';
+import { RebalancerError } from '../errors.ts';
 import { eq, type MorayClient } from '../moray/index.ts';
 
 export interface SharkDirectory {
@@ -38,7 +39,7 @@ const StorageRecordSchema = Type.Object({
 const checkStorageRecord = Compile(StorageRecordSchema);
 
 /** A `manta_storage` record that cannot name the shark: the directory cannot answer. */
-export class SharkRecordError extends Error {
+export class SharkRecordError extends RebalancerError {
   override readonly name = 'SharkRecordError';
   readonly code = 'BadSharkRecord';
   constructor(

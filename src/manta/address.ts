@@ -4,12 +4,15 @@
  * not resolve — the sandbox, tests — explicit aliases map `name:port` to the `host:port` that
  * serves it, like a hosts file that also knows ports.
  */
+import { RebalancerError } from '../errors.ts';
+
 export type HostAliases = ReadonlyMap<string, string>;
 
 export const NO_ALIASES: HostAliases = new Map();
 
-export class HostAliasError extends Error {
+export class HostAliasError extends RebalancerError {
   override readonly name = 'HostAliasError';
+  readonly code = 'host_alias';
 }
 
 const NAME_PORT_RE = /^([A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]{1,5})$/;

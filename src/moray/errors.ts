@@ -2,6 +2,8 @@
  * Typed Moray errors (spec/protocols.md §2.14). Every error names the RPC method and the shard
  * (`host:port`); server errors keep Moray's name, message, context and info verbatim.
  */
+
+import { RebalancerError } from '../errors.ts';
 import {
   FastConnectionError,
   FastProtocolError,
@@ -20,8 +22,9 @@ export interface MorayErrorOptions {
 }
 
 /** Any failed Moray RPC; `name` is the server's error name (e.g. `InvocationError`). */
-export class MorayError extends Error {
+export class MorayError extends RebalancerError {
   override name: string;
+  readonly code: string = 'moray_error';
   readonly method: string;
   readonly shard: string;
   readonly context: Record<string, unknown>;
@@ -39,6 +42,7 @@ export class MorayError extends Error {
 
 /** A conditional write found another etag (§2.8): the object changed or (dis)appeared. */
 export class EtagConflictError extends MorayError {
+  override readonly code = 'moray_etag_conflict';
   readonly bucket: string;
   readonly key: string;
   /** The etag the request required; `"null"` when it required absence. */
@@ -56,18 +60,27 @@ export class EtagConflictError extends MorayError {
   }
 }
 
-export class ObjectNotFoundError extends MorayError {}
+export class ObjectNotFoundError extends MorayError {
+  override readonly code = 'moray_object_not_found';
+}
 
-export class BucketNotFoundError extends MorayError {}
+export class BucketNotFoundError extends MorayError {
+  override readonly code = 'moray_bucket_not_found';
+}
 
 /** The shard could not be reached, or the connection was lost mid-request. */
-export class MorayConnectionError extends MorayError {}
+export class MorayConnectionError extends MorayError {
+  override readonly code = 'moray_connection';
+}
 
 /** The client-side timeout of the request expired (the server may still run it). */
-export class MorayTimeoutError extends MorayError {}
+export class MorayTimeoutError extends MorayError {
+  override readonly code = 'moray_timeout';
+}
 
 /** The server answered with something that is not what the RPC returns; `field` says what. */
 export class MorayProtocolError extends MorayError {
+  override readonly code = 'moray_protocol';
   readonly field: string;
 
   constructor(opts: Omit<MorayErrorOptions, 'name'> & { field: string }) {

@@ -2,6 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
+import { RebalancerError } from '../errors.ts';
 
 /**
  * `sandbox.json`: the one description of a running sandbox that every tool reads (the demo,
@@ -53,8 +54,9 @@ export type SandboxDescription = Static<typeof SandboxDescription>;
 
 export const SANDBOX_FILE = 'sandbox.json';
 
-export class SandboxDescriptionError extends Error {
+export class SandboxDescriptionError extends RebalancerError {
   override readonly name = 'SandboxDescriptionError';
+  readonly code = 'sandbox_description';
 }
 
 export async function readSandboxDescription(dir: string): Promise<SandboxDescription> {

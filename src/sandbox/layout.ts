@@ -1,3 +1,5 @@
+import { RebalancerError } from '../errors.ts';
+
 /** The shape of a sandbox: how many of each service, and the names Manta would give them. */
 export interface SandboxLayout {
   /** Manta's DNS domain; storage ids are `N.stor.<domain>`, shards `N.moray.<domain>`. */
@@ -17,8 +19,9 @@ export const DEFAULT_LAYOUT: SandboxLayout = {
   sharkCapacityBytes: 16 * 1024 ** 3,
 };
 
-export class SandboxLayoutError extends Error {
+export class SandboxLayoutError extends RebalancerError {
   override readonly name = 'SandboxLayoutError';
+  readonly code = 'sandbox_layout';
 }
 
 export function validateLayout(layout: SandboxLayout): SandboxLayout {

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { RebalancerError } from '../errors.ts';
 
 /** Databases the sandbox creates on a real PostgreSQL server (one per shard, one for the manager). */
-export class SandboxDatabaseError extends Error {
+export class SandboxDatabaseError extends RebalancerError {
   override readonly name = 'SandboxDatabaseError';
+  readonly code = 'sandbox_database';
 }
 
 async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RebalancerError } from '../errors.ts';
 import { PACKAGE_ROOT } from '../package-info.ts';
 import type { SandboxProcess } from './description.ts';
 
@@ -21,8 +22,9 @@ export function heapLimitEnv(mb: number): NodeJS.ProcessEnv {
   return { NODE_OPTIONS: inherited ? `${inherited} ${flag}` : flag };
 }
 
-export class ServiceStartError extends Error {
+export class ServiceStartError extends RebalancerError {
   override readonly name = 'ServiceStartError';
+  readonly code = 'service_start_failed';
 }
 
 export interface StartedService {

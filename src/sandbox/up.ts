@@ -1,5 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RebalancerError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
 import { BucketNotFoundError, MorayClient } from '../moray/index.ts';
 import {
@@ -45,8 +46,9 @@ export interface StartSandboxOptions {
   log?: Logger;
 }
 
-export class SandboxAlreadyRunningError extends Error {
+export class SandboxAlreadyRunningError extends RebalancerError {
   override readonly name = 'SandboxAlreadyRunningError';
+  readonly code = 'sandbox_already_running';
 }
 
 /**

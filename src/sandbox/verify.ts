@@ -4,6 +4,7 @@
  * its work cannot pass.
  */
 import { join } from 'node:path';
+import { RebalancerError } from '../errors.ts';
 import { md5OfFile } from '../manta/index.ts';
 import { MorayClient } from '../moray/index.ts';
 import type { SandboxDescription, SandboxShark } from './description.ts';
@@ -61,8 +62,9 @@ export interface EvacuationVerification {
   problems: string[];
 }
 
-export class VerifyError extends Error {
+export class VerifyError extends RebalancerError {
   override readonly name = 'VerifyError';
+  readonly code = 'verify_failed';
 }
 
 const PAGE_SIZE = 1000;

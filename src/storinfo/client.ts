@@ -8,6 +8,7 @@
  * failure is a typed error naming the request and the cause — never an empty list.
  */
 import { Agent, request } from 'undici';
+import { RebalancerError } from '../errors.ts';
 import { InvalidStorageNodeError, parseStorageNode, type StorageNode } from './node.ts';
 
 export interface StorinfoClientOptions {
@@ -28,8 +29,9 @@ export interface StorinfoClientOptions {
 export type StorinfoFailure = 'transport' | 'status' | 'body' | 'record' | 'paging';
 
 /** A storinfo request that failed; `kind` says how, `url` which request. */
-export class StorinfoRequestError extends Error {
+export class StorinfoRequestError extends RebalancerError {
   override readonly name = 'StorinfoRequestError';
+  readonly code: string = 'storinfo_request_failed';
   constructor(
     readonly kind: StorinfoFailure,
     readonly method: string,
@@ -49,7 +51,9 @@ interface Page {
 }
 
 /** Raised internally when a non-first page answers 404: the cursor record went away. */
-class CursorLostError extends StorinfoRequestError {}
+class CursorLostError extends StorinfoRequestError {
+  override readonly code = 'storinfo_cursor_lost';
+}
 
 export class StorinfoClient {
   readonly baseUrl: string;

@@ -4,6 +4,7 @@
  */
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { RebalancerError } from '../errors.ts';
 
 export const StorageNodeSchema = Type.Object({
   /** MiB free on the node's object filesystem (minnow: floor(free bytes / 1 MiB)). */
@@ -28,8 +29,9 @@ const ALIASES: readonly (readonly [alias: string, field: keyof StorageNode])[] =
 ];
 
 /** A storinfo record that is not a valid storage node; names the offending field. */
-export class InvalidStorageNodeError extends Error {
+export class InvalidStorageNodeError extends RebalancerError {
   override readonly name = 'InvalidStorageNodeError';
+  readonly code = 'invalid_storage_node';
   constructor(
     /** Position of the record in its page. */
     readonly index: number,

@@ -10,6 +10,8 @@
  * Every path ends the reservation exactly once; totals are sums of live entries, so they
  * cannot go negative, and `outstanding()` lists whatever was never ended (a leak).
  */
+
+import { RebalancerError } from '../errors.ts';
 import type { StorageNode } from './node.ts';
 
 export interface Reservation {
@@ -23,8 +25,9 @@ export interface Reservation {
   committedAt: number | undefined;
 }
 
-export class ReservationError extends Error {
+export class ReservationError extends RebalancerError {
   override readonly name = 'ReservationError';
+  readonly code = 'reservation_failed';
   constructor(
     readonly key: string,
     message: string,

@@ -6,7 +6,7 @@
  */
 import type { ObjectSkippedReason } from '../../api/common.ts';
 import type { Logger } from '../../log/index.ts';
-import { StoreConsistencyError } from './errors.ts';
+import { StoreClosedError, StoreConsistencyError } from './errors.ts';
 
 /** A task's outcome: reason undefined = Complete. */
 export interface Outcome {
@@ -50,7 +50,7 @@ export class GroupCommit {
 
   /** Resolves once the outcome is committed. */
   record(outcome: Outcome): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('agent store is closed'));
+    if (this.closed) return Promise.reject(new StoreClosedError('agent store is closed'));
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ ...outcome, resolve, reject });
       // While a failed commit waits for its retry, new outcomes join it.
@@ -105,7 +105,8 @@ export class GroupCommit {
     }
     this.flush();
     this.closed = true;
-    for (const o of this.pending) o.reject(new Error('agent store closed before commit'));
+    for (const o of this.pending)
+      o.reject(new StoreClosedError('agent store closed before commit'));
     this.pending = [];
   }
 }

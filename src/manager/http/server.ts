@@ -9,13 +9,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { fastifyRoute } from '../../api/http-routes.ts';
 import { JsonBodyError, type JsonLimits, parseJsonBody } from '../../api/json-body.ts';
-import { ManagerErrorCode } from '../../api/manager.ts';
+import { type ManagerError, ManagerErrorCode } from '../../api/manager.ts';
 import { managerRoutes } from '../../api/manager-routes.ts';
 import {
   clientErrorHandler,
   guardProtocolErrors,
+  internalErrorMessage,
   lacksRequiredHost,
   NODE_HTTP_OPTIONS,
+  ProtocolErrorCode,
 } from '../../api/protocol-errors.ts';
 import { STRICT_AJV, schemaErrorFormatter } from '../../api/validation.ts';
 import type { Logger } from '../../log/index.ts';
@@ -39,14 +41,41 @@ export interface ManagerAppOptions {
   stamp?: string;
 }
 
-function sendError(
-  reply: FastifyReply,
-  status: number,
-  code: string,
-  message: string,
-): FastifyReply {
-  return reply.code(status).type('application/json').send({ code, message });
+/**
+ * Every code the manager's API answers with, and its one status. Every error answer goes
+ * through `sendError`, which takes the status from here; the protocol codes are answered by
+ * src/api/protocol-errors.ts before a request reaches fastify, with the same statuses.
+ */
+export const MANAGER_ERROR_STATUS = {
+  [ManagerErrorCode.BadRequest]: 400,
+  [ManagerErrorCode.NotFound]: 404,
+  [ManagerErrorCode.Conflict]: 409,
+  [ManagerErrorCode.PayloadTooLarge]: 413,
+  [ManagerErrorCode.Unavailable]: 503,
+  [ManagerErrorCode.SnaplinkCleanupRequired]: 500,
+  [ManagerErrorCode.Internal]: 500,
+  [ProtocolErrorCode.MethodNotAllowed]: 405,
+  [ProtocolErrorCode.RequestTimeout]: 408,
+  [ProtocolErrorCode.ExpectationFailed]: 417,
+  [ProtocolErrorCode.HeadersTooLarge]: 431,
+} as const satisfies Record<string, number>;
+type ManagerAnswerCode = keyof typeof MANAGER_ERROR_STATUS;
+
+function sendError(reply: FastifyReply, code: ManagerAnswerCode, message: string): FastifyReply {
+  return reply
+    .code(MANAGER_ERROR_STATUS[code])
+    .type('application/json')
+    .send({ code, message } satisfies ManagerError);
 }
+
+/** The service's typed refusals, by class; anything else is a fastify error or a 500. */
+const SERVICE_ERRORS: readonly [abstract new (...args: never[]) => Error, ManagerAnswerCode][] = [
+  [BadRequestError, ManagerErrorCode.BadRequest],
+  [NotFoundError, ManagerErrorCode.NotFound],
+  [ConflictError, ManagerErrorCode.Conflict],
+  [UnavailableError, ManagerErrorCode.Unavailable],
+  [SnaplinkCleanupRequiredError, ManagerErrorCode.SnaplinkCleanupRequired],
+];
 
 /**
  * Request bodies are a few hundred bytes (`{"action":"evacuate","params":{...}}`); these
@@ -70,7 +99,7 @@ export async function buildManagerApp(
     schemaErrorFormatter,
     // A URL fastify cannot route (bad percent-encoding, over-long parameter).
     frameworkErrors: (err, _req, reply) =>
-      sendError(reply, 400, ManagerErrorCode.BadRequest, err.message),
+      sendError(reply, ManagerErrorCode.BadRequest, err.message),
   }).withTypeProvider<TypeBoxTypeProvider>();
   guardProtocolErrors(app.server);
   if (setup) await setup(app);
@@ -78,7 +107,7 @@ export async function buildManagerApp(
   app.addHook('onRequest', async (req, reply) => {
     if (lacksRequiredHost(req.raw)) {
       reply.header('connection', 'close');
-      return sendError(reply, 400, ManagerErrorCode.BadRequest, 'HTTP/1.1 request without Host');
+      return sendError(reply, ManagerErrorCode.BadRequest, 'HTTP/1.1 request without Host');
     }
   });
 
@@ -98,42 +127,28 @@ export async function buildManagerApp(
   });
 
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof BadRequestError) {
-      return sendError(reply, 400, ManagerErrorCode.BadRequest, err.message);
+    for (const [type, code] of SERVICE_ERRORS) {
+      if (err instanceof type) return sendError(reply, code, err.message);
     }
     if (err instanceof JsonBodyError) {
       const code =
         err.status === 413 ? ManagerErrorCode.PayloadTooLarge : ManagerErrorCode.BadRequest;
-      return sendError(reply, err.status, code, `body ${err.message}`);
-    }
-    if (err instanceof NotFoundError)
-      return sendError(reply, 404, ManagerErrorCode.NotFound, err.message);
-    if (err instanceof ConflictError)
-      return sendError(reply, 409, ManagerErrorCode.Conflict, err.message);
-    if (err instanceof UnavailableError) {
-      return sendError(reply, 503, ManagerErrorCode.Unavailable, err.message);
-    }
-    if (err instanceof SnaplinkCleanupRequiredError) {
-      return sendError(reply, 500, ManagerErrorCode.SnaplinkCleanupRequired, err.message);
+      return sendError(reply, code, `body ${err.message}`);
     }
     const status = (err as { statusCode?: number }).statusCode;
     if (status === 413) {
-      return sendError(reply, 413, ManagerErrorCode.PayloadTooLarge, 'request body too large');
+      return sendError(reply, ManagerErrorCode.PayloadTooLarge, 'request body too large');
     }
+    // fastify's own refusals (validation, bad Content-Length, ...): all bad input.
     if (status !== undefined && status >= 400 && status < 500) {
-      return sendError(reply, status, ManagerErrorCode.BadRequest, (err as Error).message);
+      return sendError(reply, ManagerErrorCode.BadRequest, (err as Error).message);
     }
     log.error({ err, url: req.url, method: req.method }, 'request failed');
-    return sendError(
-      reply,
-      500,
-      ManagerErrorCode.Internal,
-      `internal error: ${(err as Error).message}`,
-    );
+    return sendError(reply, ManagerErrorCode.Internal, internalErrorMessage(err));
   });
 
   app.setNotFoundHandler((req, reply) =>
-    sendError(reply, 404, ManagerErrorCode.NotFound, `no route ${req.method} ${req.url}`),
+    sendError(reply, ManagerErrorCode.NotFound, `no route ${req.method} ${req.url}`),
   );
 
   const routes = managerRoutes;

@@ -5,6 +5,8 @@
  * invariant 5). Every job ends with a final state written, and a failure records its real cause
  * (CRIT-7, IMP-8, §13.18).
  */
+
+import { RebalancerError } from '../../errors.ts';
 import type { Logger } from '../../log/index.ts';
 import { type JobRecord, type ManagerStore, NON_TERMINAL_JOB_STATES } from '../store/index.ts';
 
@@ -30,13 +32,15 @@ export interface JobContext {
 export type JobExecutor = (ctx: JobContext) => Promise<void>;
 
 /** The job was cancelled through the API. */
-export class JobCancelledError extends Error {
+export class JobCancelledError extends RebalancerError {
   override readonly name = 'JobCancelledError';
+  readonly code = 'job_cancelled';
 }
 
 /** An operation asked of a job in a state that does not allow it (HTTP 409). */
-export class JobStateError extends Error {
+export class JobStateError extends RebalancerError {
   override readonly name = 'JobStateError';
+  readonly code = 'job_state';
 }
 
 interface RunningJob {
@@ -254,6 +258,7 @@ export class JobRunner {
 }
 
 /** The manager is stopping: running jobs are left to resume at the next start. */
-export class ShutdownError extends Error {
+export class ShutdownError extends RebalancerError {
   override readonly name = 'ShutdownError';
+  readonly code = 'shutting_down';
 }

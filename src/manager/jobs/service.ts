@@ -15,6 +15,7 @@ import {
   RESULT_STATUS_KEYS,
   type UpdateJobPayload,
 } from '../../api/manager.ts';
+import { RebalancerError } from '../../errors.ts';
 import type { Logger } from '../../log/index.ts';
 import type { SharkDirectory } from '../sharks.ts';
 import {
@@ -24,25 +25,31 @@ import {
   NON_TERMINAL_JOB_STATES,
   type OBJECT_STATUSES,
   TERMINAL_JOB_STATES,
+  UnknownStoredValueError,
 } from '../store/index.ts';
 import { type JobRunner, JobStateError } from './runner.ts';
 
-export class BadRequestError extends Error {
+export class BadRequestError extends RebalancerError {
   override readonly name = 'BadRequestError';
+  readonly code = 'bad_request';
 }
-export class NotFoundError extends Error {
+export class NotFoundError extends RebalancerError {
   override readonly name = 'NotFoundError';
+  readonly code = 'not_found';
 }
-export class ConflictError extends Error {
+export class ConflictError extends RebalancerError {
   override readonly name = 'ConflictError';
+  readonly code = 'conflict';
 }
 /** A dependency (e.g. storinfo) could not answer: try again later (503). */
-export class UnavailableError extends Error {
+export class UnavailableError extends RebalancerError {
   override readonly name = 'UnavailableError';
+  readonly code = 'unavailable';
 }
 /** `snaplink_cleanup_required` is set: no job may be created (manager.md §6.2). */
-export class SnaplinkCleanupRequiredError extends Error {
+export class SnaplinkCleanupRequiredError extends RebalancerError {
   override readonly name = 'SnaplinkCleanupRequiredError';
+  readonly code = 'snaplink_cleanup_required';
 }
 
 /** A page cursor: the last duplicate's (objectId, key, shard), opaque to clients. */
@@ -117,7 +124,7 @@ export function buildResults(rows: readonly CountRow[]): JobResults {
   for (const row of rows) {
     if (row.bucket === 'status') {
       const key = STATUS_KEYS[row.name as keyof typeof STATUS_KEYS];
-      if (key === undefined) throw new Error(`unknown status counter ${row.name}`);
+      if (key === undefined) throw new UnknownStoredValueError('status counter', row.name);
       results[key] = row.count;
     } else if (row.bucket === 'duplicates') {
       results.Duplicates += row.count;

@@ -5,6 +5,7 @@
  * own etag, and ends `complete` or `skipped` with a reason an operator can list.
  */
 import type { Database, Queryable } from '../../db/index.ts';
+import { UnknownStoredValueError } from './enums.ts';
 
 export type DuplicateStatus = 'pending' | 'complete' | 'skipped';
 
@@ -40,7 +41,7 @@ interface Row extends Record<string, unknown> {
 function toRecord(r: Row): DuplicateRecord {
   const status = r.status;
   if (status !== 'pending' && status !== 'complete' && status !== 'skipped') {
-    throw new Error(`unknown duplicate status ${JSON.stringify(status)}`);
+    throw new UnknownStoredValueError('duplicates.status', status);
   }
   return {
     id: r.id,

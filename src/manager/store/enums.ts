@@ -4,6 +4,7 @@
  * back that is not one of these is an error, never a default (IMP-9).
  */
 import { JOB_ACTIONS, JOB_STATES, type JobActionDb, type JobStateDb } from '../../api/manager.ts';
+import { RebalancerError } from '../../errors.ts';
 
 export const OBJECT_STATUSES = [
   'unprocessed',
@@ -83,8 +84,9 @@ export const ASSIGNMENT_STATES = [
 export type AssignmentState = (typeof ASSIGNMENT_STATES)[number];
 
 /** A stored value outside its enumeration: corruption or a schema mismatch. */
-export class UnknownStoredValueError extends Error {
+export class UnknownStoredValueError extends RebalancerError {
   override readonly name = 'UnknownStoredValueError';
+  readonly code = 'unknown_stored_value';
   constructor(
     readonly column: string,
     readonly value: unknown,

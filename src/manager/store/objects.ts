@@ -4,6 +4,7 @@
  * per-job counters exact (§13.7). Every object ends in exactly one terminal status.
  */
 import type { Database, Queryable } from '../../db/index.ts';
+import { RebalancerError } from '../../errors.ts';
 import { CountDeltas } from './counts.ts';
 import {
   type ObjectErrorDb,
@@ -82,8 +83,9 @@ function toStored(row: ObjectRow): StoredObject {
 }
 
 /** A transition of objects that was asked from a status they can no longer leave. */
-export class IllegalTransitionError extends Error {
+export class IllegalTransitionError extends RebalancerError {
   override readonly name = 'IllegalTransitionError';
+  readonly code = 'illegal_transition';
 }
 
 /**

@@ -3,6 +3,7 @@
  * fate the demo knows in advance.
  */
 import { randomBytes } from 'node:crypto';
+import { RebalancerError } from '../../errors.ts';
 import { md5Base64 } from '../../manta/index.ts';
 import { MorayClient } from '../../moray/index.ts';
 import type { SandboxDescription, SandboxShark } from '../description.ts';
@@ -41,8 +42,9 @@ export interface DemoObject {
   sharks: string[];
 }
 
-export class DemoSeedError extends Error {
+export class DemoSeedError extends RebalancerError {
   override readonly name = 'DemoSeedError';
+  readonly code = 'demo_seed_failed';
 }
 
 /**

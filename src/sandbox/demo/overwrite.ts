@@ -11,6 +11,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RebalancerError } from '../../errors.ts';
 import { md5Base64 } from '../../manta/index.ts';
 import { MorayClient } from '../../moray/index.ts';
 import type { SandboxDescription, SandboxShark } from '../description.ts';
@@ -19,8 +20,9 @@ import type { DemoObject } from './objects.ts';
 /** What the user's write sets, so the verification can recognise it. */
 export const USER_HEADER = 'm-demo-user-overwrite';
 
-export class DemoOverwriteError extends Error {
+export class DemoOverwriteError extends RebalancerError {
   override readonly name = 'DemoOverwriteError';
+  readonly code = 'demo_overwrite_failed';
 }
 
 export interface UserWrite {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ManagerClient } from '../../adm/client.ts';
 import { FINAL_JOB_STATE_NAMES, type JobStatus } from '../../api/manager.ts';
+import { RebalancerError } from '../../errors.ts';
 import { readSandboxDescription, type SandboxDescription } from '../description.ts';
 import { DEFAULT_LAYOUT, storageId } from '../layout.ts';
 import { stopProcess } from '../process.ts';
@@ -67,8 +68,9 @@ export interface DemoResult {
   sandbox?: string;
 }
 
-export class DemoError extends Error {
+export class DemoError extends RebalancerError {
   override readonly name = 'DemoError';
+  readonly code = 'demo_failed';
 }
 
 /** Objects whose only copy is on the evacuated shark, made on purpose. */

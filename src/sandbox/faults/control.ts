@@ -8,6 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RebalancerError } from '../../errors.ts';
 import {
   type SandboxDescription,
   type SandboxProcess,
@@ -22,7 +23,7 @@ import {
   stopProcess,
 } from '../process.ts';
 
-export class SandboxControlError extends Error {
+export class SandboxControlError extends RebalancerError {
   override readonly name = 'SandboxControlError';
   readonly code = 'SandboxControlError';
 }

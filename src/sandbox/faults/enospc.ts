@@ -9,10 +9,11 @@ import { mkdir, mkdtemp, open, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { RebalancerError } from '../../errors.ts';
 
 const run = promisify(execFile);
 
-export class TmpfsError extends Error {
+export class TmpfsError extends RebalancerError {
   override readonly name = 'TmpfsError';
   readonly code = 'TmpfsError';
 }

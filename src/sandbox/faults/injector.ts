@@ -4,6 +4,7 @@
  * next. The same seed draws the same plan, so a trial that failed can be replayed.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RebalancerError } from '../../errors.ts';
 import type { MakoFaultsInput } from '../mako/faults.ts';
 import type { SeededRandom } from '../seed/random.ts';
 import type { SandboxControl } from './control.ts';
@@ -22,7 +23,7 @@ export const FAULT_KINDS = [
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
-export class FaultInjectionError extends Error {
+export class FaultInjectionError extends RebalancerError {
   override readonly name = 'FaultInjectionError';
   readonly code = 'FaultInjectionError';
 }

@@ -6,9 +6,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ManagerClient } from '../../adm/client.ts';
 import { FINAL_JOB_STATE_NAMES, type JobStatus } from '../../api/manager.ts';
+import { RebalancerError } from '../../errors.ts';
 import { INCURABLE_REASONS } from './accounting.ts';
 
-export class JobFollowError extends Error {
+export class JobFollowError extends RebalancerError {
   override readonly name = 'JobFollowError';
   readonly code = 'JobFollowError';
 }

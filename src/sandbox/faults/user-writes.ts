@@ -9,6 +9,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RebalancerError } from '../../errors.ts';
 import { md5Base64 } from '../../manta/index.ts';
 import { EtagConflictError, MorayClient, ObjectNotFoundError } from '../../moray/index.ts';
 import type { SandboxDescription, SandboxShark } from '../description.ts';
@@ -22,7 +23,7 @@ export type UserWriteKind = (typeof USER_WRITE_KINDS)[number];
 /** The header each user write sets to a fresh value: whose write the live record is. */
 export const USER_MARK_HEADER = 'm-user-write';
 
-export class UserWriteError extends Error {
+export class UserWriteError extends RebalancerError {
   override readonly name = 'UserWriteError';
   readonly code = 'UserWriteError';
 }

@@ -5,6 +5,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { RebalancerError } from '../../errors.ts';
 
 const Rate = Type.Number({ minimum: 0, maximum: 1, description: 'fraction of requests, 0..1' });
 const Paths = Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), {
@@ -108,8 +109,9 @@ export type FaultKind = 'error' | 'missing' | 'truncate' | 'reset' | 'corrupt' |
 
 const checkInput = Compile(MakoFaultsInput);
 
-export class InvalidFaultsError extends Error {
+export class InvalidFaultsError extends RebalancerError {
   override readonly name = 'InvalidFaultsError';
+  readonly code = 'invalid_mako_faults';
   constructor(readonly errors: readonly { path: string; message: string }[]) {
     super(`invalid mako faults: ${errors.map((e) => `${e.path || '/'} ${e.message}`).join('; ')}`);
   }

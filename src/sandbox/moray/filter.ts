@@ -2,6 +2,7 @@
  * Moray's LDAP-style filters (spec/protocols.md §3.7.1): parsing, printing, and the JavaScript
  * matcher every candidate row must also satisfy (§3.7.3).
  */
+import { RebalancerError } from '../../errors.ts';
 
 export type Filter =
   | { type: 'and' | 'or'; filters: Filter[] }
@@ -10,8 +11,9 @@ export type Filter =
   | { type: 'equal' | 'ge' | 'le'; attribute: string; value: string }
   | { type: 'substring'; attribute: string; initial: string; any: string[]; final: string };
 
-export class FilterSyntaxError extends Error {
+export class FilterSyntaxError extends RebalancerError {
   override readonly name = 'FilterSyntaxError';
+  readonly code = 'filter_syntax';
 }
 
 const ATTRIBUTE = /^[-_a-zA-Z0-9]+$/;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RebalancerError } from '../../errors.ts';
 import { md5Base64 } from '../../manta/index.ts';
 import type { SandboxShark } from '../description.ts';
 import { shardIndexOfVnode } from '../ring.ts';
@@ -53,8 +54,9 @@ export interface SeedObject {
   content: Buffer;
 }
 
-export class SeedError extends Error {
+export class SeedError extends RebalancerError {
   override readonly name = 'SeedError';
+  readonly code = 'seed_failed';
 }
 
 const FILE_WRITE_CONCURRENCY = 32;

@@ -1,6 +1,7 @@
 /** Wire/config shapes of the storinfo stand-in (TypeBox: one definition, type + validation). */
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { RebalancerError } from '../../errors.ts';
 import { isStorageId } from '../../manta/ids.ts';
 
 export const SharkConfig = Type.Object(
@@ -70,8 +71,9 @@ export const StorinfoConfig = Type.Object(
 );
 export type StorinfoConfig = Static<typeof StorinfoConfig>;
 
-export class InvalidStorinfoInputError extends Error {
+export class InvalidStorinfoInputError extends RebalancerError {
   override readonly name = 'InvalidStorinfoInputError';
+  readonly code = 'invalid_storinfo_input';
   constructor(
     readonly what: string,
     readonly errors: readonly { path: string; message: string }[],

@@ -5,6 +5,8 @@
  * sorted numerically by storage id). Changes to nodes show up at the next poll, as on a
  * real deployment; POST /flush polls at once.
  */
+
+import { RebalancerError } from '../../errors.ts';
 import type { Logger } from '../../log/index.ts';
 import { compareStorageIds } from '../../manta/ids.ts';
 import type { Heartbeat, SharkConfig, SharkPatch } from './config.ts';
@@ -31,15 +33,17 @@ export interface SharkView {
   readonly record: StorageNodeRecord | undefined;
 }
 
-export class UnknownSharkError extends Error {
+export class UnknownSharkError extends RebalancerError {
   override readonly name = 'UnknownSharkError';
+  readonly code = 'unknown_shark';
   constructor(readonly storageId: string) {
     super(`unknown storage node ${storageId}`);
   }
 }
 
-export class DuplicateSharkError extends Error {
+export class DuplicateSharkError extends RebalancerError {
   override readonly name = 'DuplicateSharkError';
+  readonly code = 'duplicate_shark';
   constructor(readonly storageId: string) {
     super(`storage node ${storageId} already exists`);
   }

@@ -10,6 +10,7 @@ import {
   keyExcluder,
   type ShardCheckpoints,
 } from '../../../discovery/index.ts';
+import { RebalancerError } from '../../../errors.ts';
 import {
   EtagConflictError,
   type MorayClient,
@@ -158,8 +159,9 @@ export class PickerChooser implements DestinationChooser {
 }
 
 /** A shard that just failed to answer is not asked again before its cool-down ends. */
-export class ShardUnavailableError extends Error {
+export class ShardUnavailableError extends RebalancerError {
   override readonly name = 'ShardUnavailableError';
+  readonly code = 'shard_unavailable';
 }
 
 /**

@@ -42,6 +42,7 @@ export interface HttpAgentClientOptions {
  * unusable answer (L polls again after one), hence an AgentTransportError.
  */
 export class AgentResponseError extends AgentTransportError {
+  override readonly code = 'agent_bad_response';
   // `name` stays the base's (typed as that literal in types.ts); logs show the class name.
   constructor(
     /** The route's operationId, e.g. `get_assignment`. */

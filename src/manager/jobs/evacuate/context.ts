@@ -5,6 +5,7 @@
  */
 import type { StorageNodeRef } from '../../../api/manager.ts';
 import type { Semaphore } from '../../../async/index.ts';
+import { RebalancerError } from '../../../errors.ts';
 import type { Logger } from '../../../log/index.ts';
 import type { ManagerMetrics } from '../../metrics.ts';
 import type { ManagerStore } from '../../store/index.ts';
@@ -38,7 +39,7 @@ export interface PlacedObject {
 }
 
 /** A stage failed; the message names it. */
-export class StageError extends Error {
+export class StageError extends RebalancerError {
   override readonly name = 'StageError';
   readonly code = 'stage_failed';
   constructor(

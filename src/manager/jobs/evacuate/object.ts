@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { makeTask, type Task } from '../../../api/common.ts';
 import type { StorageNodeRef } from '../../../api/manager.ts';
+import { RebalancerError } from '../../../errors.ts';
 import type { ObjectErrorDb } from '../../store/index.ts';
 
 export interface ObjectFacts {
@@ -18,8 +19,9 @@ export interface ObjectFacts {
 }
 
 /** A record the pipeline cannot use; `error` is the object's stored error. */
-export class BadObjectError extends Error {
+export class BadObjectError extends RebalancerError {
   override readonly name = 'BadObjectError';
+  readonly code = 'bad_object';
   constructor(
     readonly error: ObjectErrorDb,
     message: string,

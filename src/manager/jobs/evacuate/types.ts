@@ -6,6 +6,7 @@
 import type { AgentAssignmentState, AssignmentPayload } from '../../../api/agent.ts';
 import type { StorageNodeRef } from '../../../api/manager.ts';
 import { backoff } from '../../../async/index.ts';
+import { RebalancerError } from '../../../errors.ts';
 import type { DiscoveredObject, DiscoveryCheckpoint, SkipReasonDb } from '../../store/index.ts';
 
 /** What discovery yields (mirrors src/discovery's events, checkpoints as opaque cursors). */
@@ -95,9 +96,9 @@ export type CheckOutcome =
  * A request to an agent that did not get a usable answer: connection refused, reset or timed
  * out, a body cut off mid-response, an answer that does not parse, or (GET) a 5xx. Transient.
  */
-export class AgentTransportError extends Error {
+export class AgentTransportError extends RebalancerError {
   override readonly name = 'AgentTransportError';
-  readonly code = 'agent_transport';
+  readonly code: string = 'agent_transport';
 }
 
 /**
@@ -105,7 +106,7 @@ export class AgentTransportError extends Error {
  * differ or the manager sent none. A configuration error, not an outage and not "the agent
  * does not know the assignment"; deliberately not an AgentTransportError.
  */
-export class AgentUnauthorizedError extends Error {
+export class AgentUnauthorizedError extends RebalancerError {
   override readonly name = 'AgentUnauthorizedError';
   readonly code = 'agent_unauthorized';
 }
@@ -125,12 +126,14 @@ export interface MetadataUpdate {
 }
 
 /** The record changed since discovery: a user wrote it (invariant 3: never overwrite). */
-export class MetadataEtagMismatchError extends Error {
+export class MetadataEtagMismatchError extends RebalancerError {
   override readonly name = 'MetadataEtagMismatchError';
+  readonly code = 'metadata_etag_mismatch';
 }
 /** The record no longer exists (the user deleted the object). */
-export class MetadataObjectNotFoundError extends Error {
+export class MetadataObjectNotFoundError extends RebalancerError {
   override readonly name = 'MetadataObjectNotFoundError';
+  readonly code = 'metadata_object_not_found';
 }
 
 /** Writes an object's rewritten record, etag-conditionally. Other errors are transient. */
