@@ -6,9 +6,6 @@ import { type SkipReasonDb, skipReasonLabel, type TransitionGroup } from '../../
 import type { EvacuateContext } from './context.ts';
 import type { BadObjectError } from './object.ts';
 
-/** How many outcomes wait before they are written. */
-const BATCH = 100;
-
 export class PendingOutcomes {
   private readonly skips = new Map<SkipReasonDb, string[]>();
   private readonly errors: { id: string; error: BadObjectError }[] = [];
@@ -26,7 +23,7 @@ export class PendingOutcomes {
   }
 
   get full(): boolean {
-    return this.skips.size + this.errors.length >= BATCH;
+    return this.skips.size + this.errors.length >= this.ctx.settings.outcomeBatch;
   }
 
   /** Writes what is pending: unprocessed objects become skipped or error. */

@@ -23,7 +23,7 @@ import { rewriteDuplicates } from './duplicates.ts';
 import { RecordUpdater } from './record-update.ts';
 import { assign } from './stages/assign.ts';
 import { checkOutcomes } from './stages/check.ts';
-import { discover, RECORD_BATCH } from './stages/discover.ts';
+import { discover } from './stages/discover.ts';
 import { updateMetadata } from './stages/metadata.ts';
 import { post } from './stages/post.ts';
 import { record } from './stages/record.ts';
@@ -53,7 +53,7 @@ export class EvacuatePipeline {
   ) {
     const cap = settings.queueCapacity;
     const assignments = Math.max(1, Math.ceil(cap / settings.maxTasksPerAssignment));
-    this.recordQ = new BoundedQueue(Math.max(1, Math.ceil(cap / RECORD_BATCH)));
+    this.recordQ = new BoundedQueue(Math.max(1, Math.ceil(cap / settings.recordBatch)));
     this.placeQ = new BoundedQueue(cap);
     this.postQ = new BoundedQueue(assignments);
     this.metadataQ = new BoundedQueue(settings.metadataQueueDepth ?? assignments);

@@ -19,9 +19,6 @@ import {
   type MetadataWriter,
 } from './types.ts';
 
-/** Conflicts with writers that only moved other copies, re-read and rewritten, per record. */
-const MAX_CONFLICT_REWRITES = 5;
-
 /** An update's outcome: a final target, or the object to be placed again from its live record. */
 export type UpdateResult = ObjectTarget | { status: 'place_again'; live: LiveRecord };
 
@@ -37,7 +34,10 @@ export class RecordUpdater {
   constructor(
     private readonly deps: {
       metadata: MetadataWriter;
-      settings: Pick<EvacuateSettings, 'metadataAttempts' | 'metadataBackoffMs'>;
+      settings: Pick<
+        EvacuateSettings,
+        'metadataAttempts' | 'metadataBackoffMs' | 'maxConflictRewrites'
+      >;
       evacuated: string;
       log: Logger;
       signal: AbortSignal;
@@ -128,7 +128,7 @@ export class RecordUpdater {
           if (seen.kind === 'collision' && policy.placeAgain()) {
             return { status: 'place_again', live };
           }
-          if (seen.kind !== 'rewrite' || ++rewrites > MAX_CONFLICT_REWRITES) {
+          if (seen.kind !== 'rewrite' || ++rewrites > settings.maxConflictRewrites) {
             log.info(
               { key: o.key, shard: o.shard, reason: 'metadata_etag_mismatch' },
               'metadata changed since discovery: object skipped',

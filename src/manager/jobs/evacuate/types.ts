@@ -182,6 +182,14 @@ export interface EvacuateSettings {
   maxPlacementsPerObject: number;
   /** Finished assignments whose metadata updates run at once (their objects share the threads). */
   metadataAssignments: number;
+  /** Discovered objects recorded in one store transaction (with their shard's checkpoint). */
+  recordBatch: number;
+  /** Objects read per page when a resumed run or a retry pages through stored objects. */
+  storePage: number;
+  /** Skips and errors of placement batched into one store transition. */
+  outcomeBatch: number;
+  /** Conflicts with writers that only moved other copies, re-read and rewritten, per record. */
+  maxConflictRewrites: number;
   /**
    * L's `use_batched_updates`: an assignment's records are rewritten with one atomic Moray
    * batch per shard; a batch that fails falls back to one conditional put per object.
@@ -213,6 +221,10 @@ export const DEFAULT_SETTINGS: EvacuateSettings = {
   agentRequestConcurrency: 16,
   maxPlacementsPerObject: 3,
   metadataAssignments: 64,
+  recordBatch: 500,
+  storePage: 1000,
+  outcomeBatch: 100,
+  maxConflictRewrites: 5,
   batchedUpdates: false,
   metadataQueueDepth: undefined,
   metadataAttempts: 4,

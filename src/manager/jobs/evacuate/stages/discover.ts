@@ -10,8 +10,6 @@ import type { EvacuateContext } from '../context.ts';
 import { retryBatches } from '../retry.ts';
 import type { RecordBatch } from '../types.ts';
 
-export const RECORD_BATCH = 500;
-
 const emptyBatch = (): RecordBatch => ({
   objects: [],
   skipped: [],
@@ -61,7 +59,7 @@ export async function discover(
       } else if (event.kind === 'excluded') {
         batch.skipped.push({ object: event.object, reason: 'excluded_key_prefix' });
       } else batch.malformed.push(event);
-      if (batch.objects.length + batch.skipped.length >= RECORD_BATCH) await flush();
+      if (batch.objects.length + batch.skipped.length >= ctx.settings.recordBatch) await flush();
     }
   } catch (err) {
     if (ctx.draining() && !ctx.signal.aborted) return;
@@ -77,7 +75,8 @@ async function discoverRetry(
   out: BoundedQueue<RecordBatch>,
 ): Promise<void> {
   const batches = retryBatches({
-    page: (status, after) => ctx.deps.store.objectsByStatus(previous, status, after, RECORD_BATCH),
+    page: (status, after) =>
+      ctx.deps.store.objectsByStatus(previous, status, after, ctx.settings.storePage),
     readLive: (shard, key) => ctx.records.readLive(shard, key),
     excluded: (key) => ctx.deps.source.excludes(key),
     evacuated: ctx.evacuated,

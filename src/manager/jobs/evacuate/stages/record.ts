@@ -9,8 +9,6 @@ import { type SkipReasonDb, skipReasonLabel } from '../../../store/index.ts';
 import type { EvacuateContext, PlacedObject } from '../context.ts';
 import type { RecordBatch } from '../types.ts';
 
-const DB_PAGE = 1000;
-
 export async function record(
   ctx: EvacuateContext,
   input: BoundedQueue<RecordBatch>,
@@ -19,7 +17,12 @@ export async function record(
   const { store, log, metrics } = ctx.deps;
   let after: string | undefined;
   for (;;) {
-    const page = await store.objectsByStatus(ctx.jobId, 'unprocessed', after, DB_PAGE);
+    const page = await store.objectsByStatus(
+      ctx.jobId,
+      'unprocessed',
+      after,
+      ctx.settings.storePage,
+    );
     if (page.length === 0) break;
     after = page[page.length - 1]?.id;
     for (const o of page) await out.push({ id: o.id, object: o.object });
