@@ -12,12 +12,10 @@ import {
   ConfigError,
   configPath,
   DEFAULT_CONFIG_PATH,
-  envName,
-  flagName,
-  OPTIONS,
   readConfigFile,
   resolveConfig,
 } from './config.ts';
+import { envName, flagName, OPTIONS } from './options.ts';
 
 const versionLine = `rebalancer-agent ${version} (${process.env.REBALANCER_BUILD_STAMP ?? 'no-STAMP'})`;
 
