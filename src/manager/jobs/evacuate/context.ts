@@ -127,3 +127,10 @@ export function avoidFor(ctx: EvacuateContext): PlacementAvoid {
   never.add(ctx.evacuated);
   return { never, later: ctx.lanes.avoid() };
 }
+
+/** True when a job (this one or another) is evacuating `shark`: it may never be named. */
+export function isEvacuated(ctx: EvacuateContext, shark: string): boolean {
+  if (shark === ctx.evacuated) return true;
+  for (const s of ctx.deps.evacuating?.() ?? []) if (s === shark) return true;
+  return false;
+}

@@ -13,7 +13,7 @@ import {
   type StoredObject,
   skipReasonLabel,
 } from '../../../store/index.ts';
-import { avoidFor, type EvacuateContext, StageError } from '../context.ts';
+import { type EvacuateContext, isEvacuated, StageError } from '../context.ts';
 import { BadObjectError, rewriteSharks } from '../object.ts';
 import type { UpdateResult } from '../record-update.ts';
 import type { MetadataUpdate } from '../types.ts';
@@ -104,7 +104,7 @@ async function updateBatched(
   dest: StorageNodeRef,
 ): Promise<Map<string, ObjectTarget>> {
   const done = new Map<string, ObjectTarget>();
-  if (avoidFor(ctx).never.has(dest.manta_storage_id)) return done;
+  if (isEvacuated(ctx, dest.manta_storage_id)) return done;
   const byShard = new Map<number, { id: string; update: MetadataUpdate }[]>();
   for (const o of objects) {
     if (o.shard < 0) continue;
@@ -150,7 +150,7 @@ function updateOne(
 ): Promise<UpdateResult> {
   return ctx.records.update(o, dest, {
     // Another job may have started evacuating the destination since placement: never name it.
-    destAllowed: () => !avoidFor(ctx).never.has(dest.manta_storage_id),
+    destAllowed: () => !isEvacuated(ctx, dest.manta_storage_id),
     placeAgain: () => ctx.placeAgain.allow(o.id),
   });
 }
