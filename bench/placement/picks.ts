@@ -5,12 +5,12 @@
  * The run is repeated `repeats` times (after a warm-up run of the same size) and the median
  * taken, since 10,000 choices last only milliseconds on a shared machine.
  */
+import type { StorageNode } from '../../src/api/common.ts';
 import {
   DestinationPicker,
   MIB,
   Reservations,
-  type SharkCopy,
-  type StorageNode,
+  type StorinfoNode,
   type StorinfoSnapshot,
 } from '../../src/storinfo/index.ts';
 
@@ -35,7 +35,7 @@ export function measurePicker(o: {
   repeats?: number;
 }): PickerFigures {
   const repeats = o.repeats ?? 9;
-  const nodes: StorageNode[] = Array.from({ length: o.sharks }, (_, i) => ({
+  const nodes: StorinfoNode[] = Array.from({ length: o.sharks }, (_, i) => ({
     availableMB: 4_000_000 + ((i * 7919) % 1000) * 1000,
     percentUsed: 20 + (i % 50),
     filesystem: '/manta',
@@ -43,14 +43,17 @@ export function measurePicker(o: {
     manta_storage_id: `${i + 1}.stor.bench.example.com`,
     timestamp: Date.now(),
   }));
-  const evacuated: SharkCopy = { manta_storage_id: '1.stor.bench.example.com', datacenter: 'dc1' };
+  const evacuated: StorageNode = {
+    manta_storage_id: '1.stor.bench.example.com',
+    datacenter: 'dc1',
+  };
   let x = 12345;
   const next = () => {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     return x;
   };
   const objects = Array.from({ length: o.objects }, () => {
-    const other = nodes[1 + (next() % (o.sharks - 1))] as StorageNode;
+    const other = nodes[1 + (next() % (o.sharks - 1))] as StorinfoNode;
     return {
       sharks: [
         evacuated,

@@ -5,7 +5,12 @@
  */
 import { type Static, Type } from 'typebox';
 
-/** `MantaObjectShark` / `StorageNode` (agent.md §3.1). */
+/**
+ * A storage node ("shark"), `MantaObjectShark` / `StorageNode` (agent.md §3.1): the one
+ * storage-node type of the project. A task's source on the agent wire (exactly these keys),
+ * a job's evacuated shark, a destination, and (extra members kept) an entry of a Manta
+ * record's `sharks`.
+ */
 export const StorageNode = Type.Object(
   {
     datacenter: Type.String(),

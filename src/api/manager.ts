@@ -5,6 +5,7 @@
  * an illegal state change is 409.
  */
 import { type Static, Type } from 'typebox';
+import { StorageNode } from './common.ts';
 
 const UUID_PATTERN =
   '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
@@ -97,15 +98,6 @@ export interface JobListEntry {
 }
 export const JobList = Type.Array(JobListEntry, { title: 'JobList' });
 
-export const StorageNodeRef = Type.Object(
-  { manta_storage_id: Type.String(), datacenter: Type.String() },
-  { title: 'StorageNodeRef' },
-);
-export interface StorageNodeRef {
-  manta_storage_id: string;
-  datacenter: string;
-}
-
 /** The title-cased result keys of L's status (manager.md §2.4), in L's order. */
 export const RESULT_STATUS_KEYS = [
   'Unprocessed',
@@ -140,7 +132,7 @@ export type JobResults = Record<ResultStatusKey | 'Duplicates' | 'Total', number
 
 export const JobStatus = Type.Object(
   {
-    config: Type.Object({ action: JobAction, from_shark: StorageNodeRef }),
+    config: Type.Object({ action: JobAction, from_shark: StorageNode }),
     results: JobResults,
     state: JobState,
     /** Additions: why a job failed or stopped, and when it changed. */
@@ -154,7 +146,7 @@ export const JobStatus = Type.Object(
   { title: 'JobStatus' },
 );
 export interface JobStatus {
-  config: { action: JobActionName; from_shark: StorageNodeRef };
+  config: { action: JobActionName; from_shark: StorageNode };
   results: JobResults;
   state: JobStateName;
   error?: string;

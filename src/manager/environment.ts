@@ -10,7 +10,7 @@
  * keys are read once, here.
  */
 
-import type { StorageNodeRef } from '../api/manager.ts';
+import type { StorageNode } from '../api/common.ts';
 import { connectPostgres, type Database } from '../db/index.ts';
 import type { ShardSource } from '../discovery/index.ts';
 import type { Logger } from '../log/index.ts';
@@ -205,7 +205,7 @@ class LiveChooser implements DestinationChooser {
   choose(...args: Parameters<DestinationChooser['choose']>) {
     return this.now().choose(...args);
   }
-  restore(dest: StorageNodeRef, objects: readonly { id: string; sizeBytes: number }[]): void {
+  restore(dest: StorageNode, objects: readonly { id: string; sizeBytes: number }[]): void {
     this.now().restore(dest, objects);
   }
   release(objectIds: readonly string[]): void {

@@ -9,13 +9,13 @@
  */
 import { Type } from 'typebox';
 import { Compile } from 'typebox/compile';
-import type { StorageNodeRef } from '../api/manager.ts';
+import type { StorageNode } from '../api/common.ts';
 import { RebalancerError } from '../errors.ts';
 import { eq, type MorayClient } from '../moray/index.ts';
 
 export interface SharkDirectory {
   /** The shark, or undefined when it is unknown; throws when the directory cannot answer. */
-  resolve(name: string, signal?: AbortSignal): Promise<StorageNodeRef | undefined>;
+  resolve(name: string, signal?: AbortSignal): Promise<StorageNode | undefined>;
 }
 
 /** The candidate full ids for a name: as given, and with `.<domain>` appended (as L does). */
@@ -67,7 +67,7 @@ export class MorayStorageSharkDirectory implements SharkDirectory {
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }
 
-  async resolve(name: string, signal?: AbortSignal): Promise<StorageNodeRef | undefined> {
+  async resolve(name: string, signal?: AbortSignal): Promise<StorageNode | undefined> {
     for (const id of candidateIds(name, this.domain)) {
       signal?.throwIfAborted();
       const shark = await this.lookup(id);
@@ -77,8 +77,8 @@ export class MorayStorageSharkDirectory implements SharkDirectory {
   }
 
   /** findObjects `(manta_storage_id=<id>)` with default options, as L's validation sends. */
-  private async lookup(id: string): Promise<StorageNodeRef | undefined> {
-    let found: StorageNodeRef | undefined;
+  private async lookup(id: string): Promise<StorageNode | undefined> {
+    let found: StorageNode | undefined;
     const records = this.moray.findObjects(MANTA_STORAGE_BUCKET, eq('manta_storage_id', id), {
       timeoutMs: this.timeoutMs,
     });
@@ -111,11 +111,11 @@ export class MorayStorageSharkDirectory implements SharkDirectory {
 /** A fixed list of sharks: tests, and deployments that name their sharks in the config. */
 export class StaticSharkDirectory implements SharkDirectory {
   constructor(
-    private readonly sharks: readonly StorageNodeRef[],
+    private readonly sharks: readonly StorageNode[],
     private readonly domain?: string,
   ) {}
 
-  async resolve(name: string): Promise<StorageNodeRef | undefined> {
+  async resolve(name: string): Promise<StorageNode | undefined> {
     for (const id of candidateIds(name, this.domain)) {
       const shark = this.sharks.find((s) => s.manta_storage_id === id);
       if (shark) return { ...shark };

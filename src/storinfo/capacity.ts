@@ -2,7 +2,7 @@
  * How many bytes a destination may still receive under `max_fill_percentage` (IMP-1;
  * manager.md §4.4 "Available space"), before subtracting our own reservations.
  */
-import type { StorageNode } from './node.ts';
+import type { StorinfoNode } from './node.ts';
 
 /** storinfo's "MB" are MiB: minnow reports floor(free bytes / 1 MiB). */
 export const MIB = 1024 * 1024;
@@ -34,6 +34,6 @@ export function fillLimitedCapacityMb(
 }
 
 /** Bytes `node` may receive in total under the fill limit (reservations not subtracted). */
-export function fillLimitedCapacityBytes(node: StorageNode, maxFillPercentage: number): number {
+export function fillLimitedCapacityBytes(node: StorinfoNode, maxFillPercentage: number): number {
   return fillLimitedCapacityMb(node.availableMB, node.percentUsed, maxFillPercentage) * MIB;
 }

@@ -9,7 +9,7 @@
  */
 import { Agent, request } from 'undici';
 import { RebalancerError } from '../errors.ts';
-import { InvalidStorageNodeError, parseStorageNode, type StorageNode } from './node.ts';
+import { InvalidStorinfoNodeError, parseStorinfoNode, type StorinfoNode } from './node.ts';
 
 export interface StorinfoClientOptions {
   /** e.g. `http://storinfo.east.joyent.us` (L hard-codes that form) or `http://127.0.0.1:8080`. */
@@ -45,7 +45,7 @@ export class StorinfoRequestError extends RebalancerError {
 }
 
 interface Page {
-  readonly nodes: StorageNode[];
+  readonly nodes: StorinfoNode[];
   /** The `after_id` of the server's `Link: rel="next"`, if it sent one. */
   readonly linkAfterId: string | undefined;
 }
@@ -87,7 +87,7 @@ export class StorinfoClient {
   }
 
   /** Every storage node storinfo lists, in its order, each exactly once; throws on any failure. */
-  async listStorageNodes(signal?: AbortSignal): Promise<StorageNode[]> {
+  async listStorageNodes(signal?: AbortSignal): Promise<StorinfoNode[]> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.listOnce(signal);
@@ -111,8 +111,8 @@ export class StorinfoClient {
     await this.agent.close();
   }
 
-  private async listOnce(signal: AbortSignal | undefined): Promise<StorageNode[]> {
-    const byId = new Map<string, StorageNode>();
+  private async listOnce(signal: AbortSignal | undefined): Promise<StorinfoNode[]> {
+    const byId = new Map<string, StorinfoNode>();
     let cursor = '';
     for (let pages = 0; ; pages++) {
       if (pages >= this.maxPages) {
@@ -180,12 +180,12 @@ export class StorinfoClient {
     if (!Array.isArray(parsed)) {
       throw new StorinfoRequestError('body', 'GET', url, 'response is not a JSON array', 200);
     }
-    const nodes: StorageNode[] = [];
+    const nodes: StorinfoNode[] = [];
     for (let i = 0; i < parsed.length; i++) {
       try {
-        nodes.push(parseStorageNode(parsed[i], i));
+        nodes.push(parseStorinfoNode(parsed[i], i));
       } catch (err) {
-        if (!(err instanceof InvalidStorageNodeError)) throw err;
+        if (!(err instanceof InvalidStorinfoNodeError)) throw err;
         throw new StorinfoRequestError('record', 'GET', url, err.message, 200, { cause: err });
       }
     }

@@ -12,10 +12,10 @@ export {
   StorinfoRequestError,
 } from './client.ts';
 export {
-  InvalidStorageNodeError,
-  parseStorageNode,
-  type StorageNode,
-  StorageNodeSchema,
+  InvalidStorinfoNodeError,
+  parseStorinfoNode,
+  type StorinfoNode,
+  StorinfoNodeSchema,
 } from './node.ts';
 export {
   DestinationPicker,
@@ -24,7 +24,6 @@ export {
   type PlacementDecision,
   type PlacementObject,
   type PlacementSkipReason,
-  type SharkCopy,
 } from './picker.ts';
 export {
   StorinfoPoller,

@@ -1,12 +1,13 @@
 /**
  * A storage node ("shark") as storinfo's `GET /storagenodes` reports it (peers.md §1.5): the
- * six fields the rebalancer consumes, all required; any other field is ignored.
+ * six fields the rebalancer consumes, all required; any other field is ignored. Its live
+ * state (space, heartbeat); where the node is, alone, is the project's StorageNode.
  */
 import { type Static, Type } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { RebalancerError } from '../errors.ts';
 
-export const StorageNodeSchema = Type.Object({
+export const StorinfoNodeSchema = Type.Object({
   /** MiB free on the node's object filesystem (minnow: floor(free bytes / 1 MiB)). */
   availableMB: Type.Integer({ minimum: 0 }),
   /** Integer percentage used (minnow rounds up); a fractional value is rejected as L does. */
@@ -18,19 +19,19 @@ export const StorageNodeSchema = Type.Object({
   timestamp: Type.Integer({ minimum: 0 }),
 });
 
-export type StorageNode = Static<typeof StorageNodeSchema>;
+export type StorinfoNode = Static<typeof StorinfoNodeSchema>;
 
-const checkNode = Compile(StorageNodeSchema);
+const checkNode = Compile(StorinfoNodeSchema);
 
 /** L also accepts these snake_case spellings (serde aliases). */
-const ALIASES: readonly (readonly [alias: string, field: keyof StorageNode])[] = [
+const ALIASES: readonly (readonly [alias: string, field: keyof StorinfoNode])[] = [
   ['available_mb', 'availableMB'],
   ['percent_used', 'percentUsed'],
 ];
 
 /** A storinfo record that is not a valid storage node; names the offending field. */
-export class InvalidStorageNodeError extends RebalancerError {
-  override readonly name = 'InvalidStorageNodeError';
+export class InvalidStorinfoNodeError extends RebalancerError {
+  override readonly name = 'InvalidStorinfoNodeError';
   readonly code = 'invalid_storage_node';
   constructor(
     /** Position of the record in its page. */
@@ -50,9 +51,9 @@ export class InvalidStorageNodeError extends RebalancerError {
  * Validates one storinfo record and returns only the consumed fields (extra members such as
  * `statvfs` or `hostname` are dropped so snapshots stay small).
  */
-export function parseStorageNode(raw: unknown, index: number): StorageNode {
+export function parseStorinfoNode(raw: unknown, index: number): StorinfoNode {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new InvalidStorageNodeError(index, undefined, '', 'is not a JSON object');
+    throw new InvalidStorinfoNodeError(index, undefined, '', 'is not a JSON object');
   }
   const rec = raw as Record<string, unknown>;
   const candidate: Record<string, unknown> = {
@@ -72,11 +73,13 @@ export function parseStorageNode(raw: unknown, index: number): StorageNode {
       ? rec.manta_storage_id
       : undefined;
   const [first] = checkNode.Errors(candidate);
-  const missing = Object.keys(StorageNodeSchema.properties).find((k) => candidate[k] === undefined);
+  const missing = Object.keys(StorinfoNodeSchema.properties).find(
+    (k) => candidate[k] === undefined,
+  );
   if (missing !== undefined)
-    throw new InvalidStorageNodeError(index, storageId, missing, 'is missing');
+    throw new InvalidStorinfoNodeError(index, storageId, missing, 'is missing');
   const field = first?.instancePath.replace(/^\//, '') ?? '';
-  throw new InvalidStorageNodeError(
+  throw new InvalidStorinfoNodeError(
     index,
     storageId,
     field,

@@ -13,21 +13,16 @@
  * tried next rather than skipping the object, and when nothing fits the most relevant reason is
  * returned rather than the last one examined.
  */
+import type { StorageNode } from '../api/common.ts';
 import { assertMaxFillPercentage, fillLimitedCapacityBytes } from './capacity.ts';
-import type { StorageNode } from './node.ts';
+import type { StorinfoNode } from './node.ts';
 import type { StorinfoSnapshot } from './poller.ts';
 import { createRandom, type Random, shuffleInPlace } from './random.ts';
 import type { Reservations } from './reservations.ts';
 
-/** One entry of a Manta record's `sharks`. */
-export interface SharkCopy {
-  readonly manta_storage_id: string;
-  readonly datacenter: string;
-}
-
 /** What the picker needs to know about an object. */
 export interface PlacementObject {
-  readonly sharks: readonly SharkCopy[];
+  readonly sharks: readonly StorageNode[];
   /** contentLength in bytes. */
   readonly sizeBytes: number;
 }
@@ -39,7 +34,7 @@ export type PlacementSkipReason =
   | 'object_already_on_dest_shark';
 
 export type PlacementDecision =
-  | { readonly outcome: 'placed'; readonly shark: StorageNode }
+  | { readonly outcome: 'placed'; readonly shark: StorinfoNode }
   | {
       readonly outcome: 'skip';
       readonly reason: PlacementSkipReason;
@@ -64,7 +59,7 @@ export interface PlacementAvoid {
 
 export interface DestinationPickerOptions {
   /** The shark being emptied. */
-  evacuated: SharkCopy;
+  evacuated: StorageNode;
   /** Current storinfo snapshot (e.g. `() => poller.snapshot()`). */
   snapshot: () => StorinfoSnapshot | undefined;
   reservations: Reservations;
@@ -83,7 +78,7 @@ export interface DestinationPickerOptions {
 }
 
 interface Candidate {
-  readonly node: StorageNode;
+  readonly node: StorinfoNode;
   readonly id: string;
   readonly datacenter: string;
   /** Bytes the node may take under the fill limit, before reservations. */
@@ -91,7 +86,7 @@ interface Candidate {
 }
 
 export class DestinationPicker {
-  readonly evacuated: SharkCopy;
+  readonly evacuated: StorageNode;
   readonly maxFillPercentage: number;
   readonly minAvailableMb: number;
   readonly maxSharks: number;
@@ -198,12 +193,12 @@ export class DestinationPicker {
   }
 
   /** The eligible destinations of the current snapshot (after every filter). */
-  destinations(): StorageNode[] {
+  destinations(): StorinfoNode[] {
     this.refresh();
     return this.eligible.map((c) => c.node);
   }
 
-  private ruleViolation(c: Candidate, sharks: readonly SharkCopy[]): PlacementSkipReason | null {
+  private ruleViolation(c: Candidate, sharks: readonly StorageNode[]): PlacementSkipReason | null {
     const crossDatacenter = c.datacenter !== this.evacuated.datacenter;
     let inDatacenter = false;
     for (const copy of sharks) {
@@ -226,7 +221,7 @@ export class DestinationPicker {
     if (this.picksInRound >= this.roundSize) this.newRound();
   }
 
-  private filter(nodes: readonly StorageNode[]): Candidate[] {
+  private filter(nodes: readonly StorinfoNode[]): Candidate[] {
     const out: Candidate[] = [];
     for (const node of nodes) {
       const id = node.manta_storage_id;

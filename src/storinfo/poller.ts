@@ -6,10 +6,10 @@
  */
 import type { Logger } from '../log/index.ts';
 import type { StorinfoClient } from './client.ts';
-import type { StorageNode } from './node.ts';
+import type { StorinfoNode } from './node.ts';
 
 export interface StorinfoSnapshot {
-  readonly nodes: readonly StorageNode[];
+  readonly nodes: readonly StorinfoNode[];
   /** When the listing completed (ms since epoch). */
   readonly fetchedAt: number;
   /** Increments with every successful poll; lets consumers notice a new snapshot cheaply. */
@@ -113,7 +113,7 @@ export class StorinfoPoller {
   }
 
   private async pollOnce(): Promise<StorinfoSnapshot | undefined> {
-    let nodes: StorageNode[];
+    let nodes: StorinfoNode[];
     try {
       nodes = await this.client.listStorageNodes(this.abort.signal);
     } catch (err) {

@@ -12,7 +12,7 @@
  */
 
 import { RebalancerError } from '../errors.ts';
-import type { StorageNode } from './node.ts';
+import type { StorinfoNode } from './node.ts';
 
 export interface Reservation {
   readonly key: string;
@@ -160,7 +160,7 @@ export class Reservations {
    * Drops committed reservations that `nodes` (a fresh storinfo listing) already account for:
    * the shark's record was taken after the commit (plus the margin). Returns how many.
    */
-  settle(nodes: readonly StorageNode[]): number {
+  settle(nodes: readonly StorinfoNode[]): number {
     if (this.pendingCount === this.entries.size) return 0;
     const heartbeat = new Map<string, number>();
     for (const node of nodes) heartbeat.set(node.manta_storage_id, node.timestamp);

@@ -14,13 +14,14 @@ import { EtagConflictError, MorayClient, MorayConnectionError } from '../../src/
 import { createMantaBuckets, startMorayShard } from '../../src/sandbox/moray/index.ts';
 import { DestinationPicker, Reservations } from '../../src/storinfo/index.ts';
 import { createTestDatabase } from '../support/database.ts';
+import { mantaObject } from '../support/manta-record.ts';
 
 const NONE = { never: new Set<string>(), later: new Set<string>() };
 
 const silentLog = createLogger({ name: 'adapters-test', level: 'silent' });
 
 const signal = new AbortController().signal;
-const update = { shard: 1, key: '/a/stor/x', etag: 'E1', value: { key: '/a/stor/x' } };
+const update = { shard: 1, key: '/a/stor/x', etag: 'E1', value: mantaObject({ key: '/a/stor/x' }) };
 
 function conflict(actual: string): EtagConflictError {
   return new EtagConflictError({
@@ -239,11 +240,12 @@ describe('MorayMetadataWriter.putBatch against a Moray shard', () => {
         etags.push((await client.putObject('manta', key, { key, sharks: ['old'] })).etag);
       }
       const writer = new MorayMetadataWriter(() => client);
+      const sharks = [{ datacenter: 'dc1', manta_storage_id: 'new' }];
       const updates = ['/a/stor/1', '/a/stor/2'].map((key, i) => ({
         shard: 1,
         key,
         etag: etags[i]!,
-        value: { key, sharks: ['new'] },
+        value: mantaObject({ key, sharks }),
       }));
       // One stale etag: the whole batch fails and nothing is written.
       await assert.rejects(
@@ -252,8 +254,35 @@ describe('MorayMetadataWriter.putBatch against a Moray shard', () => {
       assert.deepEqual((await client.getObject('manta', '/a/stor/1')).value.sharks, ['old']);
       await writer.putBatch(1, updates, signal);
       for (const key of ['/a/stor/1', '/a/stor/2']) {
-        assert.deepEqual((await client.getObject('manta', key)).value.sharks, ['new']);
+        assert.deepEqual((await client.getObject('manta', key)).value.sharks, sharks);
       }
+    } finally {
+      await client.close();
+      await shard.close();
+      await tdb.drop();
+    }
+  });
+});
+
+describe('MorayMetadataWriter.getObject against a Moray shard', () => {
+  test('a live record is validated: an unusable one says why, a gone one is undefined', async () => {
+    const tdb = await createTestDatabase();
+    const shard = await startMorayShard({ db: tdb.db, log: silentLog });
+    const client = new MorayClient({ host: shard.host, port: shard.port, log: silentLog });
+    try {
+      await createMantaBuckets(tdb.db);
+      const good = mantaObject({ key: '/a/stor/good' });
+      const { etag } = await client.putObject('manta', good.key, good);
+      const dir = { key: '/a/stor/dir', owner: 'a', type: 'directory' };
+      const dirEtag = (await client.putObject('manta', dir.key, dir)).etag;
+      const writer = new MorayMetadataWriter(() => client);
+      assert.deepEqual(await writer.getObject(1, good.key, signal), { value: good, etag });
+      assert.deepEqual(await writer.getObject(1, dir.key, signal), {
+        problem:
+          'field record must have required properties objectId, contentLength, contentMD5, sharks',
+        etag: dirEtag,
+      });
+      assert.equal(await writer.getObject(1, '/a/stor/gone', signal), undefined);
     } finally {
       await client.close();
       await shard.close();

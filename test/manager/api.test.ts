@@ -149,10 +149,10 @@ describe('manager HTTP API', () => {
     const id = await create();
     const store = service.store;
     await store.recordDiscovered(id, [
-      { id: 'a', key: '/a', shard: 1, etag: 'e', object: {} },
-      { id: 'b', key: '/b', shard: 1, etag: 'e', object: {} },
-      { id: 'c', key: '/c', shard: 1, etag: 'e', object: {} },
-      { id: 'a', key: '/a2', shard: 2, etag: 'e', object: {} },
+      { id: 'a', key: '/a', shard: 1, etag: 'e', object: undefined },
+      { id: 'b', key: '/b', shard: 1, etag: 'e', object: undefined },
+      { id: 'c', key: '/c', shard: 1, etag: 'e', object: undefined },
+      { id: 'a', key: '/a2', shard: 2, etag: 'e', object: undefined },
     ]);
     await store.transition(id, [
       {
@@ -434,8 +434,8 @@ describe('manager HTTP API', () => {
   test("a running job's progress is a gauge per status, gone when it ends", async () => {
     const id = await create();
     await service.store.recordDiscovered(id, [
-      { id: 'p1', key: '/a/stor/p1', shard: 1, etag: 'e', object: {} },
-      { id: 'p2', key: '/a/stor/p2', shard: 1, etag: 'e', object: {} },
+      { id: 'p1', key: '/a/stor/p1', shard: 1, etag: 'e', object: undefined },
+      { id: 'p2', key: '/a/stor/p2', shard: 1, etag: 'e', object: undefined },
     ]);
     const during = (await call('GET', '/metrics')).text;
     assert.match(

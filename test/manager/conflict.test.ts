@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { resolveConflict } from '../../src/manager/jobs/evacuate/conflict.ts';
+import type { MantaObjectValue } from '../../src/manta/index.ts';
+import { mantaObject } from '../support/manta-record.ts';
 
 const EVAC = { manta_storage_id: '1.stor', datacenter: 'dc1' };
 const OTHER = { manta_storage_id: '2.stor', datacenter: 'dc1' };
 const DEST = { manta_storage_id: '3.stor', datacenter: 'dc1' };
 const THIRD = { manta_storage_id: '4.stor', datacenter: 'dc1' };
 
-const discovered = {
+const discovered = mantaObject({
   key: '/a/stor/x',
   owner: 'a',
   objectId: 'o1',
@@ -15,9 +17,9 @@ const discovered = {
   contentLength: 10,
   headers: {},
   sharks: [EVAC, OTHER],
-};
+});
 const ours = { ...discovered, sharks: [DEST, OTHER] };
-const live = (value: Record<string, unknown>) => ({ value, etag: 'live-etag' });
+const live = (value: MantaObjectValue) => ({ value, etag: 'live-etag' });
 
 describe('resolveConflict', () => {
   test('our own earlier write is recognised', () => {
@@ -43,6 +45,14 @@ describe('resolveConflict', () => {
     const taken = { ...discovered, sharks: [EVAC, DEST] };
     assert.deepEqual(resolveConflict(live(taken), discovered, ours, '1.stor', DEST), {
       kind: 'collision',
+      live: live(taken),
+    });
+  });
+
+  test('a live record that is no object record is a user write', () => {
+    const unusable = { problem: 'field type must be equal to constant', etag: 'live-etag' };
+    assert.deepEqual(resolveConflict(unusable, discovered, ours, '1.stor', DEST), {
+      kind: 'changed',
     });
   });
 

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { AssignmentPayload } from '../../src/api/agent.ts';
-import type { Task } from '../../src/api/common.ts';
-import type { StorageNodeRef } from '../../src/api/manager.ts';
+import type { StorageNode, Task } from '../../src/api/common.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { evacuateExecutor } from '../../src/manager/jobs/evacuate/job.ts';
+import { RecordUpdater } from '../../src/manager/jobs/evacuate/record-update.ts';
 import {
   type AgentClient,
   type CheckOutcome,
@@ -28,18 +28,19 @@ import {
   type JobRecord,
   ManagerStore,
 } from '../../src/manager/store/index.ts';
+import { isMantaObjectValue, mantaObjectProblem } from '../../src/manta/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { recordingLogger } from '../support/log.ts';
 
 const log = createLogger({ name: 'evacuate-test', level: 'silent' });
-const EVAC: StorageNodeRef = { manta_storage_id: '1.stor.test', datacenter: 'dc1' };
-const OTHER: StorageNodeRef = { manta_storage_id: '2.stor.test', datacenter: 'dc2' };
-const DEST: StorageNodeRef = { manta_storage_id: '3.stor.test', datacenter: 'dc1' };
+const EVAC: StorageNode = { manta_storage_id: '1.stor.test', datacenter: 'dc1' };
+const OTHER: StorageNode = { manta_storage_id: '2.stor.test', datacenter: 'dc2' };
+const DEST: StorageNode = { manta_storage_id: '3.stor.test', datacenter: 'dc1' };
 
 function record(
   id: string,
   shard: number,
-  sharks: StorageNodeRef[] = [EVAC, OTHER],
+  sharks: StorageNode[] = [EVAC, OTHER],
 ): DiscoveredObject {
   const key = `/acct/stor/${id}`;
   return {
@@ -61,6 +62,7 @@ function record(
 
 /** Moray stand-in: conditional puts on stored records. */
 class FakeMetadata implements MetadataWriter {
+  /** Raw values, as a shard holds them: a user may write one that is no object record. */
   readonly records = new Map<string, { etag: string; value: Record<string, unknown> }>();
   /** A stand-in holding these objects' records under their etags. */
   static holding(objects: readonly DiscoveredObject[]): FakeMetadata {
@@ -96,8 +98,14 @@ class FakeMetadata implements MetadataWriter {
     for (const u of updates) this.records.set(u.key, { etag: `${u.etag}+`, value: u.value });
     this.batchesApplied++;
   }
+  /** Validated, as MorayMetadataWriter's. */
   async getObject(_shard: number, key: string) {
-    return this.records.get(key);
+    const found = this.records.get(key);
+    if (!found) return undefined;
+    const { etag, value } = found;
+    return isMantaObjectValue(value)
+      ? { value, etag }
+      : { problem: mantaObjectProblem(value), etag };
   }
 }
 
@@ -108,7 +116,7 @@ class FakeAgents implements AgentClient {
   complete = true;
   busyOnce = true;
   posts = 0;
-  async post(_dest: StorageNodeRef, payload: AssignmentPayload): Promise<PostOutcome> {
+  async post(_dest: StorageNode, payload: AssignmentPayload): Promise<PostOutcome> {
     this.posts++;
     if (this.busyOnce) {
       this.busyOnce = false;
@@ -119,7 +127,7 @@ class FakeAgents implements AgentClient {
     this.assignments.set(payload.id, payload);
     return { kind: 'accepted' };
   }
-  async get(_dest: StorageNodeRef, id: string): Promise<CheckOutcome> {
+  async get(_dest: StorageNode, id: string): Promise<CheckOutcome> {
     const a = this.assignments.get(id);
     if (!a) return { kind: 'missing', status: 404 };
     if (!this.complete) return { kind: 'state', state: 'Running' };
@@ -157,7 +165,7 @@ class TrackingChooser implements DestinationChooser {
   readonly held = new Map<string, number>();
 
   choose(
-    o: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number },
+    o: { id: string; sharks: readonly StorageNode[]; sizeBytes: number },
     avoid: PlacementAvoid,
   ): Placement {
     if (o.sharks.some((s) => s.manta_storage_id === DEST.manta_storage_id)) {
@@ -171,7 +179,7 @@ class TrackingChooser implements DestinationChooser {
     return { outcome: 'placed', shark: DEST };
   }
 
-  restore(dest: StorageNodeRef, objects: readonly { id: string; sizeBytes: number }[]): void {
+  restore(dest: StorageNode, objects: readonly { id: string; sizeBytes: number }[]): void {
     assert.equal(dest.manta_storage_id, DEST.manta_storage_id);
     for (const o of objects) this.held.set(o.id, o.sizeBytes);
   }
@@ -424,6 +432,36 @@ describe('evacuate pipeline', () => {
     );
   });
 
+  test('a retry records a live record it cannot use as a bad record, never moves it', async () => {
+    const objects = [record('u1', 1), record('u2', 1)];
+    const metadata = FakeMetadata.holding(objects);
+    const run = runner(source([]), new FakeAgents(), metadata);
+    const first = await newJob();
+    await store.recordDiscovered(first.id, objects);
+    await store.transition(first.id, [
+      {
+        select: { ids: objects.map((o) => o.id) },
+        from: 'unprocessed',
+        to: { status: 'skipped', reason: '{http_status_code:500}' },
+      },
+    ]);
+    assert.ok(await store.setJobState(first.id, ['setup'], 'complete'));
+    // Since: u2's key holds a directory.
+    const u2 = objects[1]!;
+    const directory = { key: u2.key, owner: 'acct', type: 'directory', sharks: [EVAC] };
+    metadata.records.set(u2.key, { etag: 'dir', value: directory });
+    const retry = await retryOf(first);
+    run.submit(retry);
+    await run.whenDone(retry.id);
+    assert.equal((await store.getJob(retry.id))?.state, 'complete');
+    assert.deepEqual(await statusCounts(retry.id), {
+      complete: 1,
+      error: 1,
+      'error:bad_manta_object': 1,
+    });
+    assert.deepEqual(metadata.records.get(u2.key), { etag: 'dir', value: directory });
+  });
+
   test('a retry of a cancelled job re-processes what it left unprocessed', async () => {
     const objects = [record('c1', 1), record('c2', 1), record('c3', 1)];
     const metadata = FakeMetadata.holding(objects);
@@ -556,8 +594,8 @@ describe('evacuate pipeline', () => {
   });
 
   test('a stalled agent and a busy one hold back only their own assignments', async () => {
-    const STALLED: StorageNodeRef = { manta_storage_id: '4.stor.test', datacenter: 'dc1' };
-    const BUSY: StorageNodeRef = { manta_storage_id: '5.stor.test', datacenter: 'dc1' };
+    const STALLED: StorageNode = { manta_storage_id: '4.stor.test', datacenter: 'dc1' };
+    const BUSY: StorageNode = { manta_storage_id: '5.stor.test', datacenter: 'dc1' };
     const dests = [DEST, STALLED, BUSY];
     const objects = Array.from({ length: 36 }, (_, i) => record(`sb${i}`, 1));
     const metadata = FakeMetadata.holding(objects);
@@ -604,9 +642,7 @@ describe('evacuate pipeline', () => {
     run.submit(job);
     const onDest = () =>
       [...metadata.records.values()].filter((r) =>
-        (r.value.sharks as StorageNodeRef[]).some(
-          (c) => c.manta_storage_id === DEST.manta_storage_id,
-        ),
+        (r.value.sharks as StorageNode[]).some((c) => c.manta_storage_id === DEST.manta_storage_id),
       ).length;
     // Everything the healthy agent can take moves while the others stall and refuse.
     for (let i = 0; i < 400 && !(onDest() > 12 && busyAnswers > 5); i++) {
@@ -696,5 +732,45 @@ describe('evacuate pipeline', () => {
     assert.equal(counts.get('assigned') ?? 0, 0);
     const moved = [...metadata.records.values()].filter((r) => r.etag.endsWith('+')).length;
     assert.equal(moved, complete, 'what the job reports done is exactly what moved');
+  });
+});
+
+describe('RecordUpdater', () => {
+  const updater = (metadata: FakeMetadata) =>
+    new RecordUpdater({
+      metadata,
+      settings,
+      evacuated: EVAC.manta_storage_id,
+      log,
+      signal: new AbortController().signal,
+    });
+
+  test('an object to be placed again from a live record it cannot use is a bad record', async () => {
+    const o = record('p1', 1);
+    const metadata = FakeMetadata.holding([o]);
+    metadata.records.set(o.key, { etag: 'dir', value: { key: o.key, type: 'directory' } });
+    const placeAgain = () => assert.fail('never placed again from an unusable record');
+    const result = await updater(metadata).update(o, DEST, {
+      destAllowed: () => false,
+      placeAgain,
+    });
+    assert.deepEqual(result, {
+      status: 'error',
+      error: 'bad_manta_object',
+      detail:
+        'field record must have required properties owner, objectId, contentLength, contentMD5, sharks',
+    });
+  });
+
+  test('a conflict with a live record that is no object record is a user write: skipped', async () => {
+    const o = record('p2', 1);
+    const metadata = FakeMetadata.holding([o]);
+    metadata.records.set(o.key, { etag: 'user', value: {} });
+    const result = await updater(metadata).update(o, DEST, {
+      destAllowed: () => true,
+      placeAgain: () => true,
+    });
+    assert.deepEqual(result, { status: 'skipped', reason: 'metadata_etag_mismatch' });
+    assert.deepEqual(metadata.records.get(o.key), { etag: 'user', value: {} });
   });
 });

@@ -7,11 +7,13 @@ import {
   ManagerStore,
   MIGRATIONS,
   migrate,
+  StoredRecordError,
 } from '../../src/manager/store/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { mantaObject } from '../support/manta-record.ts';
 
 function obj(id: string, shard = 1, key = `/acct/stor/${id}`): DiscoveredObject {
-  return { id, key, shard, etag: `etag-${id}`, object: { objectId: id, key, sharks: [] } };
+  return { id, key, shard, etag: `etag-${id}`, object: mantaObject({ objectId: id, key }) };
 }
 
 async function statusCounts(store: ManagerStore, jobId: string): Promise<Record<string, number>> {
@@ -115,7 +117,7 @@ describe('manager store', () => {
       assert.deepEqual(await migrate(old.db), [5, 6]);
       const upgraded = await ManagerStore.open(old.db);
       await upgraded.recordDiscovered(id, [
-        { id: 'x', key: '/x', shard: 1, etag: 'e', object: {} },
+        { id: 'x', key: '/x', shard: 1, etag: 'e', object: undefined },
       ]);
       await upgraded.transition(id, [
         {
@@ -206,7 +208,7 @@ describe('manager store', () => {
       page.map((o) => o.id),
       ['b', 'c'],
     );
-    assert.deepEqual(page[0]?.object, { objectId: 'b', key: '/acct/stor/b', sharks: [] });
+    assert.deepEqual(page[0]?.object, mantaObject({ objectId: 'b', key: '/acct/stor/b' }));
   });
 
   test('transitions move only objects in the from status and keep counters exact', async () => {
@@ -272,6 +274,70 @@ describe('manager store', () => {
         { select: { ids: ['b'] }, from: 'complete', to: { status: 'unprocessed' } },
       ]),
       IllegalTransitionError,
+    );
+  });
+
+  test('stored records are checked when read back: none usable, or an error where one must be', async () => {
+    const jobId = await newJob();
+    await store.recordDiscovered(jobId, [
+      obj('a'),
+      obj('b'),
+      { id: 'x', key: '/acct/stor/x', shard: 1, etag: '', object: undefined },
+    ]);
+    await store.recordFailed(
+      jobId,
+      { id: 'm', key: '/acct/stor/m', shard: 1 },
+      'bad_manta_object',
+      'p',
+    );
+    // What an earlier version stored for an excluded object.
+    await tdb.db.query(
+      `UPDATE evacuate_objects SET object = '{"key":"/acct/stor/b","objectId":"b"}'::jsonb
+        WHERE job_id = $1 AND id = 'b'`,
+      [jobId],
+    );
+    const page = await store.objectsByStatus(jobId, 'unprocessed', undefined, 10);
+    assert.deepEqual(
+      page.map((o) => [o.id, o.object?.objectId]),
+      [
+        ['a', 'a'],
+        ['b', undefined],
+        ['x', undefined],
+      ],
+    );
+    const { rows } = await tdb.db.query<{ id: string; etag: string; object: unknown }>(
+      `SELECT id, etag, object FROM evacuate_objects WHERE job_id = $1 AND id IN ('x', 'm') ORDER BY id`,
+      [jobId],
+    );
+    assert.deepEqual(rows, [
+      { id: 'm', etag: '', object: {} },
+      { id: 'x', etag: '', object: {} },
+    ]);
+    assert.equal((await store.getObject(jobId, 'm'))?.object, undefined);
+    // An assignment's objects were placed from their records: one without is an error.
+    const assignmentId = randomUUID();
+    await store.createAssignment(jobId, {
+      id: assignmentId,
+      destShark: '2.stor',
+      destDatacenter: 'dc2',
+      totalBytes: 2,
+      objectIds: ['a', 'b'],
+    });
+    await assert.rejects(
+      store.objectsOfAssignment(jobId, assignmentId),
+      (err) =>
+        err instanceof StoredRecordError &&
+        err.code === 'stored_record_invalid' &&
+        err.where === 'evacuate_objects b',
+    );
+    await tdb.db.query(
+      `UPDATE evacuate_objects SET object = $2::jsonb WHERE job_id = $1 AND id = 'b'`,
+      [jobId, JSON.stringify(obj('b').object)],
+    );
+    const assigned = await store.objectsOfAssignment(jobId, assignmentId);
+    assert.deepEqual(
+      assigned.map((o) => o.object.objectId),
+      ['a', 'b'],
     );
   });
 

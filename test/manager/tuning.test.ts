@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { StorageNodeRef } from '../../src/api/manager.ts';
+import type { StorageNode } from '../../src/api/common.ts';
 import { createLogger } from '../../src/log/index.ts';
 import { evacuateExecutor } from '../../src/manager/jobs/evacuate/job.ts';
 import {
@@ -25,9 +25,9 @@ import type { DiscoveredObject } from '../../src/manager/store/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 const log = createLogger({ name: 'tuning-test', level: 'silent' });
-const EVAC: StorageNodeRef = { manta_storage_id: '1.stor.tune.example', datacenter: 'dc1' };
-const DEST: StorageNodeRef = { manta_storage_id: '2.stor.tune.example', datacenter: 'dc1' };
-const SOURCE: StorageNodeRef = { manta_storage_id: '3.stor.tune.example', datacenter: 'dc2' };
+const EVAC: StorageNode = { manta_storage_id: '1.stor.tune.example', datacenter: 'dc1' };
+const DEST: StorageNode = { manta_storage_id: '2.stor.tune.example', datacenter: 'dc1' };
+const SOURCE: StorageNode = { manta_storage_id: '3.stor.tune.example', datacenter: 'dc2' };
 const OBJECTS = 30;
 
 const objects: DiscoveredObject[] = Array.from({ length: OBJECTS }, () => {
@@ -36,7 +36,7 @@ const objects: DiscoveredObject[] = Array.from({ length: OBJECTS }, () => {
   const object = {
     key,
     owner: 'acct',
-    type: 'object',
+    type: 'object' as const,
     objectId: id,
     contentLength: 1,
     contentMD5: 'bWQ1',

@@ -4,8 +4,8 @@ import fc from 'fast-check';
 import {
   assertMaxFillPercentage,
   fillLimitedCapacityMb,
-  InvalidStorageNodeError,
-  parseStorageNode,
+  InvalidStorinfoNodeError,
+  parseStorinfoNode,
 } from '../../src/storinfo/index.ts';
 
 test('spec worked example: 900 MB free, 10 % used, max fill 80 % → 700 MB before reservations', () => {
@@ -47,7 +47,7 @@ test('max_fill_percentage outside (0, 100] is refused (L asserted)', () => {
   assertMaxFillPercentage(100);
 });
 
-test('parseStorageNode names the faulty field', () => {
+test('parseStorinfoNode names the faulty field', () => {
   const good = {
     availableMB: 1,
     percentUsed: 2,
@@ -56,7 +56,7 @@ test('parseStorageNode names the faulty field', () => {
     manta_storage_id: '1.stor.x',
     timestamp: 3,
   };
-  assert.deepEqual(parseStorageNode({ ...good, extra: 1 }, 0), good);
+  assert.deepEqual(parseStorinfoNode({ ...good, extra: 1 }, 0), good);
   for (const [field, value] of [
     ['availableMB', -1],
     ['percentUsed', 101],
@@ -64,11 +64,11 @@ test('parseStorageNode names the faulty field', () => {
     ['datacenter', 7],
   ] as const) {
     assert.throws(
-      () => parseStorageNode({ ...good, [field]: value }, 4),
+      () => parseStorinfoNode({ ...good, [field]: value }, 4),
       (err: unknown) =>
-        err instanceof InvalidStorageNodeError && err.field === field && err.index === 4,
+        err instanceof InvalidStorinfoNodeError && err.field === field && err.index === 4,
       field,
     );
   }
-  assert.throws(() => parseStorageNode(null, 0), /record 0: record is not a JSON object/);
+  assert.throws(() => parseStorinfoNode(null, 0), /record 0: record is not a JSON object/);
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { parseReasonDbForm } from '../../src/api/common.ts';
+import { parseReasonDbForm, type StorageNode } from '../../src/api/common.ts';
 import {
   DestinationPicker,
   type DestinationPickerOptions,
@@ -10,14 +10,13 @@ import {
   type PlacementDecision,
   type PlacementObject,
   Reservations,
-  type SharkCopy,
-  type StorageNode,
+  type StorinfoNode,
   type StorinfoSnapshot,
 } from '../../src/storinfo/index.ts';
 
 const DCS = ['dc1', 'dc2', 'dc3', 'dc4'];
 
-function storageNode(i: number, dc: string, availableMB: number, percentUsed = 0): StorageNode {
+function storageNode(i: number, dc: string, availableMB: number, percentUsed = 0): StorinfoNode {
   return {
     availableMB,
     percentUsed,
@@ -28,16 +27,16 @@ function storageNode(i: number, dc: string, availableMB: number, percentUsed = 0
   };
 }
 
-function snapshotOf(nodes: StorageNode[], version = 1): () => StorinfoSnapshot {
+function snapshotOf(nodes: StorinfoNode[], version = 1): () => StorinfoSnapshot {
   const snap = { nodes, fetchedAt: 0, version };
   return () => snap;
 }
 
-type Oracle = { valid: StorageNode[]; reason: string | undefined; eligible: number };
+type Oracle = { valid: StorinfoNode[]; reason: string | undefined; eligible: number };
 
 /** Brute force over every node, written independently of the picker's loop. */
 function oracle(
-  nodes: readonly StorageNode[],
+  nodes: readonly StorinfoNode[],
   object: PlacementObject,
   opts: DestinationPickerOptions,
   reservations: Reservations,
@@ -53,7 +52,7 @@ function oracle(
       n.availableMB >= (opts.minAvailableMb ?? 1000) &&
       fillLimitedCapacityBytes(n, maxFill) > 0,
   );
-  const valid: StorageNode[] = [];
+  const valid: StorinfoNode[] = [];
   let space = false;
   let dc = false;
   for (const n of eligible) {
@@ -123,7 +122,7 @@ const scenario = fc
   .map((s) => {
     const nodes = s.nodes.map((n) => storageNode(n.i, n.dc, n.availableMB, n.percentUsed));
     const evacNode = nodes.length > 0 ? nodes[s.evacIndex % nodes.length] : undefined;
-    const evacuated: SharkCopy = evacNode
+    const evacuated: StorageNode = evacNode
       ? { manta_storage_id: evacNode.manta_storage_id, datacenter: evacNode.datacenter }
       : { manta_storage_id: '999.stor.test', datacenter: s.evacDc };
     return {
@@ -178,7 +177,7 @@ describe('DestinationPicker properties', () => {
         const live: string[] = [];
         s.objects.forEach((spec, k) => {
           clock++;
-          const sharks: SharkCopy[] = [s.evacuated];
+          const sharks: StorageNode[] = [s.evacuated];
           for (const c of spec.copies) {
             const n = s.nodes.length > 0 ? s.nodes[c.pick % s.nodes.length] : undefined;
             const copy = n
@@ -255,7 +254,7 @@ describe('DestinationPicker examples', () => {
     // Only the dc2 node listed → object_already_in_datacenter.
     const only = new DestinationPicker({
       evacuated,
-      snapshot: snapshotOf([nodes[0] as StorageNode]),
+      snapshot: snapshotOf([nodes[0] as StorinfoNode]),
       reservations: new Reservations(),
     });
     assert.deepEqual(only.pick(object), {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { ReservationError, Reservations, type StorageNode } from '../../src/storinfo/index.ts';
+import { ReservationError, Reservations, type StorinfoNode } from '../../src/storinfo/index.ts';
 
-const heartbeat = (shark: string, timestamp: number): StorageNode => ({
+const heartbeat = (shark: string, timestamp: number): StorinfoNode => ({
   availableMB: 1,
   percentUsed: 0,
   filesystem: '/manta',

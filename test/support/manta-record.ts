@@ -1,3 +1,5 @@
+import type { MantaObjectValue } from '../../src/manta/index.ts';
+
 /** The Manta record of spec/protocols.md §4.3, in its stored member order (etag 7712D647). */
 export function sampleMantaRecord(): Record<string, unknown> {
   return {
@@ -24,3 +26,17 @@ export function sampleMantaRecord(): Record<string, unknown> {
 }
 
 export const SAMPLE_ETAG = '7712D647';
+
+/** A small object record (a valid MantaObjectValue), `fields` over the defaults. */
+export function mantaObject(fields: Partial<MantaObjectValue> = {}): MantaObjectValue {
+  return {
+    key: '/acct/stor/x',
+    owner: 'acct',
+    type: 'object',
+    objectId: 'x',
+    contentLength: 1,
+    contentMD5: 'MD5',
+    sharks: [],
+    ...fields,
+  };
+}

@@ -5,7 +5,9 @@
  * own etag, and ends `complete` or `skipped` with a reason an operator can list.
  */
 import type { Database, Queryable } from '../../db/index.ts';
+import type { MantaObjectValue } from '../../manta/index.ts';
 import { UnknownStoredValueError } from './enums.ts';
+import { requiredRecord, storedRecord } from './records.ts';
 
 export type DuplicateStatus = 'pending' | 'complete' | 'skipped';
 
@@ -15,7 +17,8 @@ export interface DuplicateRecord {
   key: string;
   shard: number;
   etag: string;
-  object: Record<string, unknown>;
+  /** Undefined when there is none usable (the record was recorded without it). */
+  object: MantaObjectValue | undefined;
   status: DuplicateStatus;
   reason: string | undefined;
 }
@@ -23,7 +26,7 @@ export interface DuplicateRecord {
 /** A pending duplicate whose object was moved: where its copy now is. */
 export interface DuplicateToRewrite extends DuplicateRecord {
   /** The moved object's record as the job found it (its identity to compare with). */
-  primary: Record<string, unknown>;
+  primary: MantaObjectValue;
   destShark: string;
   destDatacenter: string;
 }
@@ -33,7 +36,7 @@ interface Row extends Record<string, unknown> {
   key: string;
   shard: number;
   etag: string;
-  object: Record<string, unknown>;
+  object: unknown;
   status: string;
   reason: string | null;
 }
@@ -48,7 +51,7 @@ function toRecord(r: Row): DuplicateRecord {
     key: r.key,
     shard: r.shard,
     etag: r.etag,
-    object: r.object,
+    object: storedRecord(r.object),
     status,
     reason: r.reason ?? undefined,
   };
@@ -61,7 +64,7 @@ export async function duplicatesToRewrite(
   limit: number,
 ): Promise<DuplicateToRewrite[]> {
   const { rows } = await db.query<
-    Row & { primary: Record<string, unknown>; dest_shark: string; dest_datacenter: string }
+    Row & { primary: unknown; dest_shark: string; dest_datacenter: string }
   >(
     `SELECT d.id, d.key, d.shard, d.etag, d.object, d.status, d.reason,
             o.object AS primary, a.dest_shark, a.dest_datacenter
@@ -75,7 +78,7 @@ export async function duplicatesToRewrite(
   );
   return rows.map((r) => ({
     ...toRecord(r),
-    primary: r.primary,
+    primary: requiredRecord(r.primary, `evacuate_objects ${r.id}`),
     destShark: r.dest_shark,
     destDatacenter: r.dest_datacenter,
   }));

@@ -1,12 +1,20 @@
 /** The manager's durable store: one facade over the SQL modules of this directory. */
-import type { JobStateDb, StorageNodeRef } from '../../api/manager.ts';
+import type { StorageNode } from '../../api/common.ts';
+import type { JobStateDb } from '../../api/manager.ts';
 import type { Database } from '../../db/index.ts';
+import type { MantaObjectValue } from '../../manta/index.ts';
 import * as assignments from './assignments.ts';
 import { type CountRow, readCounts } from './counts.ts';
 import * as duplicates from './duplicates.ts';
 import type { AssignmentState, ObjectStatus } from './enums.ts';
 import * as jobs from './jobs.ts';
 import { migrate } from './migrations.ts';
+import type {
+  AssignedObject,
+  ObjectLocation,
+  RecordedObject,
+  StoredObject,
+} from './object-rows.ts';
 import * as objects from './objects.ts';
 
 export type { AssignmentRecord, NewAssignment } from './assignments.ts';
@@ -17,14 +25,20 @@ export type { EvacuateJobParams, JobRecord, NewJob } from './jobs.ts';
 export { NON_TERMINAL_JOB_STATES, TERMINAL_JOB_STATES } from './jobs.ts';
 export { MIGRATIONS, migrate } from './migrations.ts';
 export type {
+  AssignedObject,
   DiscoveredObject,
+  ObjectLocation,
+  RecordedObject,
+  StoredObject,
+} from './object-rows.ts';
+export type {
   DiscoveryCheckpoint,
   ObjectTarget,
   RecordResult,
-  StoredObject,
   TransitionGroup,
 } from './objects.ts';
 export { IllegalTransitionError } from './objects.ts';
+export { StoredRecordError } from './records.ts';
 
 export class ManagerStore {
   constructor(readonly db: Database) {}
@@ -58,7 +72,7 @@ export class ManagerStore {
   requestJobCancel(id: string): Promise<jobs.JobRecord | undefined> {
     return jobs.requestJobCancel(this.db, id);
   }
-  setJobFromShark(id: string, ref: StorageNodeRef): Promise<void> {
+  setJobFromShark(id: string, ref: StorageNode): Promise<void> {
     return jobs.setJobFromShark(this.db, id, ref);
   }
   setJobMetadataThreads(id: string, n: number): Promise<void> {
@@ -70,14 +84,14 @@ export class ManagerStore {
 
   recordDiscovered(
     jobId: string,
-    batch: readonly objects.DiscoveredObject[],
+    batch: readonly RecordedObject[],
     checkpoint?: objects.DiscoveryCheckpoint,
   ): Promise<objects.RecordResult> {
     return objects.recordDiscovered(this.db, jobId, batch, checkpoint);
   }
   recordFailed(
     jobId: string,
-    object: objects.DiscoveredObject,
+    object: ObjectLocation,
     error: Parameters<typeof objects.recordFailed>[3],
     detail: string,
   ): Promise<boolean> {
@@ -91,17 +105,17 @@ export class ManagerStore {
     status: ObjectStatus,
     afterId: string | undefined,
     limit: number,
-  ): Promise<objects.StoredObject[]> {
+  ): Promise<StoredObject[]> {
     return objects.objectsByStatus(this.db, jobId, status, afterId, limit);
   }
   objectsOfAssignment(
     jobId: string,
     assignmentId: string,
     status?: ObjectStatus,
-  ): Promise<objects.StoredObject[]> {
+  ): Promise<AssignedObject[]> {
     return objects.objectsOfAssignment(this.db, jobId, assignmentId, status);
   }
-  getObject(jobId: string, id: string): Promise<objects.StoredObject | undefined> {
+  getObject(jobId: string, id: string): Promise<StoredObject | undefined> {
     return objects.getObject(this.db, jobId, id);
   }
   transition(jobId: string, groups: readonly objects.TransitionGroup[]): Promise<string[][]> {
@@ -130,7 +144,7 @@ export class ManagerStore {
   }
   placeAgainFromLive(
     jobId: string,
-    live: readonly { id: string; etag: string; object: Record<string, unknown> }[],
+    live: readonly { id: string; etag: string; object: MantaObjectValue }[],
   ): Promise<string[]> {
     return objects.placeAgainFromLive(this.db, jobId, live);
   }

@@ -1,5 +1,8 @@
 /** The `jobs` table: one row per job, its parameters, state and the cause of a failure. */
-import type { JobActionDb, JobStateDb, StorageNodeRef } from '../../api/manager.ts';
+import { Type } from 'typebox';
+import { Compile } from 'typebox/compile';
+import { StorageNode } from '../../api/common.ts';
+import type { JobActionDb, JobStateDb } from '../../api/manager.ts';
 import type { Queryable } from '../../db/index.ts';
 import { parseJobAction, parseJobState, UnknownStoredValueError } from './enums.ts';
 
@@ -14,7 +17,7 @@ export interface JobRecord {
   action: JobActionDb;
   state: JobStateDb;
   params: EvacuateJobParams;
-  fromShark: StorageNodeRef;
+  fromShark: StorageNode;
   retryOf: string | undefined;
   metadataThreads: number;
   error: string | undefined;
@@ -49,25 +52,23 @@ interface JobRow extends Record<string, unknown> {
 const COLUMNS = `id, action, state, params, from_shark, retry_of, metadata_threads, error,
   cancel_requested_at, created_at, updated_at`;
 
+const checkParams = Compile(
+  Type.Object({
+    from_shark: Type.String(),
+    max_objects: Type.Union([Type.Number(), Type.Null()]),
+  }),
+);
+/** Extra members of a stored shark (none are written) are dropped, not refused. */
+const checkShark = Compile(Type.Object(StorageNode.properties));
+
 function parseParams(value: unknown): EvacuateJobParams {
-  if (typeof value === 'object' && value !== null) {
-    const v = value as Record<string, unknown>;
-    const max = v.max_objects;
-    if (typeof v.from_shark === 'string' && (max === null || typeof max === 'number')) {
-      return { from_shark: v.from_shark, max_objects: max };
-    }
-  }
-  throw new UnknownStoredValueError('job params', value);
+  if (!checkParams.Check(value)) throw new UnknownStoredValueError('job params', value);
+  return { from_shark: value.from_shark, max_objects: value.max_objects };
 }
 
-function parseRef(value: unknown): StorageNodeRef {
-  if (typeof value === 'object' && value !== null) {
-    const v = value as Record<string, unknown>;
-    if (typeof v.manta_storage_id === 'string' && typeof v.datacenter === 'string') {
-      return { manta_storage_id: v.manta_storage_id, datacenter: v.datacenter };
-    }
-  }
-  throw new UnknownStoredValueError('job from_shark', value);
+function parseShark(value: unknown): StorageNode {
+  if (!checkShark.Check(value)) throw new UnknownStoredValueError('job from_shark', value);
+  return { manta_storage_id: value.manta_storage_id, datacenter: value.datacenter };
 }
 
 function toRecord(row: JobRow): JobRecord {
@@ -76,7 +77,7 @@ function toRecord(row: JobRow): JobRecord {
     action: parseJobAction(row.action),
     state: parseJobState(row.state),
     params: parseParams(row.params),
-    fromShark: parseRef(row.from_shark),
+    fromShark: parseShark(row.from_shark),
     retryOf: row.retry_of ?? undefined,
     metadataThreads: row.metadata_threads,
     error: row.error ?? undefined,
@@ -90,7 +91,7 @@ export interface NewJob {
   id: string;
   action: JobActionDb;
   params: EvacuateJobParams;
-  fromShark: StorageNodeRef;
+  fromShark: StorageNode;
   retryOf?: string;
   metadataThreads: number;
 }
@@ -164,11 +165,7 @@ export async function requestJobCancel(db: Queryable, id: string): Promise<JobRe
   return rows[0] === undefined ? undefined : toRecord(rows[0]);
 }
 
-export async function setJobFromShark(
-  db: Queryable,
-  id: string,
-  ref: StorageNodeRef,
-): Promise<void> {
+export async function setJobFromShark(db: Queryable, id: string, ref: StorageNode): Promise<void> {
   await db.query('UPDATE jobs SET from_shark = $2::jsonb, updated_at = now() WHERE id = $1', [
     id,
     JSON.stringify(ref),

@@ -5,36 +5,25 @@
  */
 import type { Database, Queryable } from '../../db/index.ts';
 import { RebalancerError } from '../../errors.ts';
+import type { MantaObjectValue } from '../../manta/index.ts';
 import { CountDeltas } from './counts.ts';
 import {
   type ObjectErrorDb,
   type ObjectStatus,
-  parseObjectError,
-  parseObjectStatus,
-  parseSkipReason,
   type SkipReasonDb,
   TERMINAL_OBJECT_STATUSES,
 } from './enums.ts';
-
-/** An object as discovery reports it: its Manta record and where it was found. */
-export interface DiscoveredObject {
-  /** Manta `objectId`. */
-  id: string;
-  key: string;
-  shard: number;
-  /** The etag at discovery time, for the conditional metadata update. */
-  etag: string;
-  object: Record<string, unknown>;
-}
-
-export interface StoredObject extends DiscoveredObject {
-  status: ObjectStatus;
-  skippedReason: SkipReasonDb | undefined;
-  error: ObjectErrorDb | undefined;
-  errorDetail: string | undefined;
-  assignmentId: string | undefined;
-  destShark: string | undefined;
-}
+import {
+  type AssignedObject,
+  OBJECT_COLUMNS,
+  type ObjectLocation,
+  type ObjectRow,
+  type RecordedObject,
+  type StoredObject,
+  toAssigned,
+  toStored,
+} from './object-rows.ts';
+import { recordText } from './records.ts';
 
 export interface DiscoveryCheckpoint {
   shard: number;
@@ -44,42 +33,9 @@ export interface DiscoveryCheckpoint {
 
 export interface RecordResult {
   /** Objects recorded now, in input order (re-sent objects already recorded are left out). */
-  recorded: DiscoveredObject[];
+  recorded: RecordedObject[];
   /** Occurrences recorded as duplicates now. */
   duplicates: number;
-}
-
-interface ObjectRow extends Record<string, unknown> {
-  id: string;
-  key: string;
-  shard: number;
-  etag: string;
-  object: Record<string, unknown>;
-  status: string;
-  skipped_reason: string | null;
-  error: string | null;
-  error_detail: string | null;
-  assignment_id: string | null;
-  dest_shark: string | null;
-}
-
-const OBJECT_COLUMNS =
-  'id, key, shard, etag, object, status, skipped_reason, error, error_detail, assignment_id, dest_shark';
-
-function toStored(row: ObjectRow): StoredObject {
-  return {
-    id: row.id,
-    key: row.key,
-    shard: row.shard,
-    etag: row.etag,
-    object: row.object,
-    status: parseObjectStatus(row.status),
-    skippedReason: row.skipped_reason === null ? undefined : parseSkipReason(row.skipped_reason),
-    error: row.error === null ? undefined : parseObjectError(row.error),
-    errorDetail: row.error_detail ?? undefined,
-    assignmentId: row.assignment_id ?? undefined,
-    destShark: row.dest_shark ?? undefined,
-  };
 }
 
 /** A transition of objects that was asked from a status they can no longer leave. */
@@ -97,7 +53,7 @@ export class IllegalTransitionError extends RebalancerError {
 export async function recordDiscovered(
   db: Database,
   jobId: string,
-  objects: readonly DiscoveredObject[],
+  objects: readonly RecordedObject[],
   checkpoint?: DiscoveryCheckpoint,
 ): Promise<RecordResult> {
   return db.transaction(async (tx) => {
@@ -116,11 +72,11 @@ export async function recordDiscovered(
           objects.map((o) => o.key),
           objects.map((o) => o.shard),
           objects.map((o) => o.etag),
-          objects.map((o) => JSON.stringify(o.object)),
+          objects.map((o) => recordText(o.object)),
         ],
       );
       const fresh = new Set(inserted.rows.map((r) => `${r.id}\u0000${r.key}\u0000${r.shard}`));
-      const others: DiscoveredObject[] = [];
+      const others: RecordedObject[] = [];
       for (const o of objects) {
         const tag = `${o.id}\u0000${o.key}\u0000${o.shard}`;
         if (fresh.has(tag)) {
@@ -145,7 +101,7 @@ export async function recordDiscovered(
 async function recordDuplicates(
   tx: Queryable,
   jobId: string,
-  objects: readonly DiscoveredObject[],
+  objects: readonly RecordedObject[],
 ): Promise<number> {
   const { rows } = await tx.query(
     `INSERT INTO duplicates (job_id, id, key, shard, object, etag)
@@ -161,7 +117,7 @@ async function recordDuplicates(
       objects.map((o) => o.id),
       objects.map((o) => o.key),
       objects.map((o) => o.shard),
-      objects.map((o) => JSON.stringify(o.object)),
+      objects.map((o) => recordText(o.object)),
       objects.map((o) => o.etag),
     ],
   );
@@ -213,14 +169,14 @@ export async function objectsOfAssignment(
   jobId: string,
   assignmentId: string,
   status?: ObjectStatus,
-): Promise<StoredObject[]> {
+): Promise<AssignedObject[]> {
   const { rows } = await db.query<ObjectRow>(
     `SELECT ${OBJECT_COLUMNS} FROM evacuate_objects
       WHERE job_id = $1 AND assignment_id = $2 AND ($3::text IS NULL OR status = $3)
       ORDER BY id`,
     [jobId, assignmentId, status ?? null],
   );
-  return rows.map(toStored);
+  return rows.map(toAssigned);
 }
 
 export async function getObject(
@@ -320,11 +276,14 @@ export async function transitionObjects(
   });
 }
 
-/** Records objects that failed before being recorded (e.g. an unusable record) as errors. */
+/**
+ * Records an object that failed before being recorded (an unusable record) as an error: where
+ * it was found, without a record or an etag.
+ */
 export async function recordFailed(
   db: Database,
   jobId: string,
-  object: DiscoveredObject,
+  object: ObjectLocation,
   error: ObjectErrorDb,
   detail: string,
 ): Promise<boolean> {
@@ -332,18 +291,9 @@ export async function recordFailed(
     const { rows } = await tx.query(
       `INSERT INTO evacuate_objects
          (job_id, id, key, shard, etag, object, status, error, error_detail)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'error', $7, $8)
+       VALUES ($1, $2, $3, $4, '', $5::jsonb, 'error', $6, $7)
        ON CONFLICT (job_id, id) DO NOTHING RETURNING id`,
-      [
-        jobId,
-        object.id,
-        object.key,
-        object.shard,
-        object.etag,
-        JSON.stringify(object.object),
-        error,
-        detail,
-      ],
+      [jobId, object.id, object.key, object.shard, recordText(undefined), error, detail],
     );
     if (rows.length === 0) return false;
     await new CountDeltas().add('status', 'error', 1).add('error', error, 1).apply(tx, jobId);
@@ -359,7 +309,7 @@ export async function recordFailed(
 export async function placeAgainFromLive(
   db: Database,
   jobId: string,
-  objects: readonly { id: string; etag: string; object: Record<string, unknown> }[],
+  objects: readonly { id: string; etag: string; object: MantaObjectValue }[],
 ): Promise<string[]> {
   if (objects.length === 0) return [];
   return db.transaction(async (tx) => {
@@ -374,7 +324,7 @@ export async function placeAgainFromLive(
         jobId,
         objects.map((o) => o.id),
         objects.map((o) => o.etag),
-        objects.map((o) => JSON.stringify(o.object)),
+        objects.map((o) => recordText(o.object)),
       ],
     );
     await new CountDeltas()

@@ -1,4 +1,4 @@
-import type { MantaObjectShark } from '../../manta/index.ts';
+import type { StorageNode } from '../../api/common.ts';
 import { vnodeOfKey } from '../ring.ts';
 
 /**
@@ -14,7 +14,7 @@ export interface ObjectRecordInput {
   contentLength: number;
   contentMD5: string;
   contentType?: string;
-  sharks: MantaObjectShark[];
+  sharks: StorageNode[];
   mtime: number;
 }
 

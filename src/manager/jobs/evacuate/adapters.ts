@@ -2,7 +2,7 @@
  * The pipeline's interfaces implemented over the project's modules: discovery (src/discovery),
  * the destination picker (src/storinfo) and the Moray client (src/moray).
  */
-import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { StorageNode } from '../../../api/common.ts';
 import type { ShardSource } from '../../../discovery/index.ts';
 import {
   type DiscoveryOptions,
@@ -11,6 +11,7 @@ import {
   type ShardCheckpoints,
 } from '../../../discovery/index.ts';
 import { RebalancerError } from '../../../errors.ts';
+import { isMantaObjectValue, mantaObjectProblem } from '../../../manta/index.ts';
 import {
   EtagConflictError,
   type MorayClient,
@@ -22,6 +23,7 @@ import type { DestinationPicker, Reservations } from '../../../storinfo/index.ts
 import type { DiscoveryCheckpoint } from '../../store/index.ts';
 import {
   type DestinationChooser,
+  type LiveRecord,
   MetadataEtagMismatchError,
   MetadataObjectNotFoundError,
   type MetadataUpdate,
@@ -30,6 +32,7 @@ import {
   type Placement,
   type PlacementAvoid,
   type SourceEvent,
+  type UnusableRecord,
 } from './types.ts';
 
 /** Discovery over the configured shards; a shard's checkpoint cursor is its ShardCheckpoints JSON. */
@@ -51,7 +54,7 @@ export class DiscoveryObjectSource implements ObjectSource {
   }
 
   async *scan(request: {
-    shark: StorageNodeRef;
+    shark: StorageNode;
     resume: readonly DiscoveryCheckpoint[];
     signal: AbortSignal;
   }): AsyncIterable<SourceEvent> {
@@ -69,22 +72,29 @@ export class DiscoveryObjectSource implements ObjectSource {
     for await (const event of discovery) {
       switch (event.kind) {
         case 'object':
-        case 'excluded': {
-          const value =
-            event.kind === 'object' ? event.value : { key: event.key, objectId: event.id };
-          const etag = event.kind === 'object' ? event.etag : '';
           yield {
-            kind: event.kind,
+            kind: 'object',
             object: {
               id: event.id,
               key: event.key,
               shard: event.shard,
-              etag,
-              object: { ...value },
+              etag: event.etag,
+              object: { ...event.value },
             },
           };
           break;
-        }
+        case 'excluded':
+          yield {
+            kind: 'excluded',
+            object: {
+              id: event.id,
+              key: event.key,
+              shard: event.shard,
+              etag: '',
+              object: undefined,
+            },
+          };
+          break;
         case 'malformed':
           yield { kind: 'malformed', shard: event.shard, key: event.key, problem: event.problem };
           break;
@@ -117,7 +127,7 @@ export class PickerChooser implements DestinationChooser {
   ) {}
 
   choose(
-    object: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number },
+    object: { id: string; sharks: readonly StorageNode[]; sizeBytes: number },
     avoid: PlacementAvoid,
   ): Placement {
     const decision = this.picker.place(object, `${this.prefix}${object.id}`, this.prefix, avoid);
@@ -135,7 +145,7 @@ export class PickerChooser implements DestinationChooser {
     return { outcome: 'skip', reason: decision.reason };
   }
 
-  restore(dest: StorageNodeRef, objects: readonly { id: string; sizeBytes: number }[]): void {
+  restore(dest: StorageNode, objects: readonly { id: string; sizeBytes: number }[]): void {
     for (const o of objects) {
       const key = `${this.prefix}${o.id}`;
       // Still held when the job resumes in the same process (its run was interrupted).
@@ -231,11 +241,14 @@ export class MorayMetadataWriter implements MetadataWriter {
     shard: number,
     key: string,
     signal: AbortSignal,
-  ): Promise<{ value: Record<string, unknown>; etag: string } | undefined> {
+  ): Promise<LiveRecord | UnusableRecord | undefined> {
     signal.throwIfAborted();
     try {
       const found = await this.guarded(shard, () => this.clientFor(shard).getObject('manta', key));
-      return { value: found.value, etag: found._etag };
+      const etag = found._etag;
+      return isMantaObjectValue(found.value)
+        ? { value: found.value, etag }
+        : { problem: mantaObjectProblem(found.value), etag };
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return undefined;
       throw err;

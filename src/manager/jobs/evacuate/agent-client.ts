@@ -12,13 +12,13 @@ import type { TSchema } from 'typebox';
 import { Agent, request } from 'undici';
 import type { AgentAssignmentState, AssignmentPayload } from '../../../api/agent.ts';
 import { agentRoutes } from '../../../api/agent-routes.ts';
+import type { StorageNode } from '../../../api/common.ts';
 import {
   type Mismatch,
   RouteContract,
   type RouteDecl,
   routePath,
 } from '../../../api/http-routes.ts';
-import type { StorageNodeRef } from '../../../api/manager.ts';
 import {
   type AgentClient,
   AgentTransportError,
@@ -31,7 +31,7 @@ export interface HttpAgentClientOptions {
   /** The agents' port (L: 7878). */
   port?: number;
   /** Base URL of a shark's agent; default `http://<manta_storage_id>:<port>`. */
-  urlFor?: (dest: StorageNodeRef) => string;
+  urlFor?: (dest: StorageNode) => string;
   timeoutMs?: number;
   /** The agents' `auth_token`: sent as `authorization: Bearer <token>` on every request. */
   authToken?: string | undefined;
@@ -89,7 +89,7 @@ function success<R extends RouteDecl & { response: { 200: TSchema } }>(
 
 export class HttpAgentClient implements AgentClient {
   private readonly dispatcher: Agent;
-  private readonly urlFor: (dest: StorageNodeRef) => string;
+  private readonly urlFor: (dest: StorageNode) => string;
   private readonly auth: Record<string, string>;
 
   constructor(options: HttpAgentClientOptions = {}) {
@@ -102,7 +102,7 @@ export class HttpAgentClient implements AgentClient {
   }
 
   async post(
-    dest: StorageNodeRef,
+    dest: StorageNode,
     payload: AssignmentPayload,
     signal: AbortSignal,
   ): Promise<PostOutcome> {
@@ -118,7 +118,7 @@ export class HttpAgentClient implements AgentClient {
     return { kind: 'rejected', status, message: text.slice(0, 500) };
   }
 
-  async get(dest: StorageNodeRef, id: string, signal: AbortSignal): Promise<CheckOutcome> {
+  async get(dest: StorageNode, id: string, signal: AbortSignal): Promise<CheckOutcome> {
     const url = `${this.urlFor(dest)}${routePath(getAssignment.route, { uuid: id })}`;
     const answer = await this.exchange('GET', url, signal);
     const { status, text } = answer;

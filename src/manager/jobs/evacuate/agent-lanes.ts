@@ -6,8 +6,7 @@
  * — its state is durable, a restart loses nothing — before what it holds is given up and its
  * objects are placed elsewhere (#4, DESIGN invariant 9).
  */
-import type { Task } from '../../../api/common.ts';
-import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { StorageNode, Task } from '../../../api/common.ts';
 import { Semaphore, sleep } from '../../../async/index.ts';
 import type { Logger } from '../../../log/index.ts';
 import type { AssignmentRecord, SkipReasonDb } from '../../store/index.ts';
@@ -15,7 +14,7 @@ import { type AgentClient, AgentTransportError, type EvacuateSettings } from './
 
 export interface BuiltAssignment {
   record: AssignmentRecord;
-  dest: StorageNodeRef;
+  dest: StorageNode;
   /** Their objects' reservations on the destination end when the assignment does. */
   tasks: Task[];
 }
@@ -72,7 +71,7 @@ export class AgentLanes {
     this.requests = new Semaphore(deps.settings.agentRequestConcurrency);
   }
 
-  private lane(dest: StorageNodeRef): Lane {
+  private lane(dest: StorageNode): Lane {
     let lane = this.lanes.get(dest.manta_storage_id);
     if (!lane) {
       lane = new Lane(this, dest);
@@ -132,7 +131,7 @@ class Lane {
 
   constructor(
     private readonly lanes: AgentLanes,
-    private readonly dest: StorageNodeRef,
+    private readonly dest: StorageNode,
   ) {}
 
   get load(): number {

@@ -5,14 +5,13 @@
  * store did not take into the assignment (already assigned before a restart) are released.
  */
 import { randomUUID } from 'node:crypto';
-import type { Task } from '../../../api/common.ts';
-import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { StorageNode, Task } from '../../../api/common.ts';
 import type { BoundedQueue } from '../../../async/index.ts';
 import type { BuiltAssignment } from './agent-lanes.ts';
 import type { EvacuateContext } from './context.ts';
 
 interface OpenAssignment {
-  dest: StorageNodeRef;
+  dest: StorageNode;
   tasks: Map<string, Task>;
   bytes: number;
   openedAt: number;
@@ -31,7 +30,7 @@ export class AssignmentBuilder {
   }
 
   /** Adds a placed object's task; a full assignment is sent on. */
-  async add(dest: StorageNodeRef, task: Task, sizeBytes: number): Promise<void> {
+  async add(dest: StorageNode, task: Task, sizeBytes: number): Promise<void> {
     let a = this.open.get(dest.manta_storage_id);
     if (!a) {
       a = { dest, tasks: new Map(), bytes: 0, openedAt: Date.now() };

@@ -5,59 +5,46 @@
  * and is never overwritten; one whose identity is the same but whose copies moved (another job
  * evacuating another of its sharks) gets our rewrite applied to it as it is now, with its etag.
  */
-import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { StorageNode } from '../../../api/common.ts';
+import type { MantaObjectValue } from '../../../manta/index.ts';
 import { BadObjectError, rewriteSharks } from './object.ts';
-import type { LiveRecord } from './types.ts';
+import type { LiveRecord, UnusableRecord } from './types.ts';
 
 export type ConflictResolution =
   /** The live record already is our rewrite (our own write from before a restart). */
   | { kind: 'ours' }
   /** Same object, copies moved by someone else: write this value under this etag instead. */
-  | { kind: 'rewrite'; value: Record<string, unknown>; etag: string }
+  | { kind: 'rewrite'; value: MantaObjectValue; etag: string }
   /** Same object, no longer on the evacuated shark: nothing left to do here. */
   | { kind: 'moved' }
   /** Same object, but another writer put a copy on our destination: place it elsewhere. */
-  | { kind: 'collision' }
-  /** A user wrote the object (a new objectId, other bytes): never overwritten. */
+  | { kind: 'collision'; live: LiveRecord }
+  /** A user wrote the object (a new objectId, other bytes, no object record): never overwritten. */
   | { kind: 'changed' };
 
 const IDENTITY = ['objectId', 'owner', 'contentMD5', 'contentLength'] as const;
 
-function storageIds(value: Record<string, unknown>): string[] | undefined {
-  const sharks = value.sharks;
-  if (!Array.isArray(sharks)) return undefined;
-  const ids: string[] = [];
-  for (const s of sharks) {
-    const id = (s as { manta_storage_id?: unknown } | null)?.manta_storage_id;
-    if (typeof id !== 'string') return undefined;
-    ids.push(id);
-  }
-  return ids;
-}
-
-function sameCopies(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
-  const x = storageIds(a);
-  const y = storageIds(b);
-  return x !== undefined && y !== undefined && x.join('\n') === y.join('\n');
+function storageIds(value: MantaObjectValue): string {
+  return value.sharks.map((s) => s.manta_storage_id).join('\n');
 }
 
 export function resolveConflict(
-  live: LiveRecord,
-  discovered: Record<string, unknown>,
-  ours: Record<string, unknown>,
+  live: LiveRecord | UnusableRecord,
+  discovered: MantaObjectValue,
+  ours: MantaObjectValue,
   evacuated: string,
-  dest: StorageNodeRef,
+  dest: StorageNode,
 ): ConflictResolution {
+  // No object record any more (malformed, a directory now): not ours, so a user's write.
+  if ('problem' in live) return { kind: 'changed' };
   if (!IDENTITY.every((k) => live.value[k] === discovered[k])) return { kind: 'changed' };
-  if (sameCopies(live.value, ours)) return { kind: 'ours' };
-  const ids = storageIds(live.value);
-  if (ids === undefined) return { kind: 'changed' };
-  if (!ids.includes(evacuated)) return { kind: 'moved' };
+  if (storageIds(live.value) === storageIds(ours)) return { kind: 'ours' };
+  if (!live.value.sharks.some((s) => s.manta_storage_id === evacuated)) return { kind: 'moved' };
   try {
     return { kind: 'rewrite', value: rewriteSharks(live.value, evacuated, dest), etag: live.etag };
   } catch (err) {
     // The destination now holds a copy already (the other job chose it too).
-    if (err instanceof BadObjectError) return { kind: 'collision' };
+    if (err instanceof BadObjectError) return { kind: 'collision', live };
     throw err;
   }
 }

@@ -3,10 +3,11 @@
  * signals that end or cancel it, and the few explicit structures that carry work between
  * stages other than their queues (objects to place again, work still in flight).
  */
-import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { StorageNode } from '../../../api/common.ts';
 import type { Semaphore } from '../../../async/index.ts';
 import { RebalancerError } from '../../../errors.ts';
 import type { Logger } from '../../../log/index.ts';
+import type { MantaObjectValue } from '../../../manta/index.ts';
 import type { ManagerMetrics } from '../../metrics.ts';
 import type { ManagerStore } from '../../store/index.ts';
 import type { AgentLanes } from './agent-lanes.ts';
@@ -35,7 +36,8 @@ export interface PipelineDeps {
 /** An object on its way to placement: its id and the record it is placed from. */
 export interface PlacedObject {
   id: string;
-  object: Record<string, unknown>;
+  /** Undefined when the store holds none usable for it: placement records it as an error. */
+  object: MantaObjectValue | undefined;
 }
 
 /** A stage failed; the message names it. */
@@ -101,7 +103,7 @@ export class WorkInFlight {
 
 export interface EvacuateContext {
   jobId: string;
-  fromShark: StorageNodeRef;
+  fromShark: StorageNode;
   /** The evacuated shark's storage id. */
   evacuated: string;
   retryOf: string | undefined;

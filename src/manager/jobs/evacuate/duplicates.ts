@@ -37,11 +37,12 @@ export async function rewriteDuplicates(deps: {
       if (reason === undefined) tally.complete++;
       else tally.skipped++;
     };
-    if (!SAME_FILE.every((k) => d.object[k] === d.primary[k])) {
+    const { object, primary } = d;
+    if (object === undefined || !SAME_FILE.every((k) => object[k] === primary[k])) {
       return settle('not_the_same_stored_file');
     }
     const dest = { manta_storage_id: d.destShark, datacenter: d.destDatacenter };
-    const result = await records.update(d, dest, {
+    const result = await records.update({ ...d, object }, dest, {
       destAllowed: () => true,
       placeAgain: () => false,
     });

@@ -3,16 +3,16 @@
  * agent gets; and the rewrite of `sharks` for the metadata update (manager.md §4.9).
  */
 import { createHash } from 'node:crypto';
-import { makeTask, type Task } from '../../../api/common.ts';
-import type { StorageNodeRef } from '../../../api/manager.ts';
+import { makeTask, type StorageNode, type Task } from '../../../api/common.ts';
 import { RebalancerError } from '../../../errors.ts';
+import type { MantaObjectValue } from '../../../manta/index.ts';
 import type { ObjectErrorDb } from '../../store/index.ts';
 
 export interface ObjectFacts {
   owner: string;
   md5: string;
   sizeBytes: number;
-  sharks: StorageNodeRef[];
+  sharks: StorageNode[];
   bucketId: string | undefined;
   name: string | undefined;
   key: string;
@@ -30,46 +30,27 @@ export class BadObjectError extends RebalancerError {
   }
 }
 
-function isRef(v: unknown): v is StorageNodeRef {
-  if (typeof v !== 'object' || v === null) return false;
-  const r = v as Record<string, unknown>;
-  return typeof r.manta_storage_id === 'string' && typeof r.datacenter === 'string';
-}
-
-export function objectFacts(value: Record<string, unknown>): ObjectFacts {
-  const { owner, contentMD5, contentLength, sharks, key } = value;
-  if (typeof owner !== 'string' || owner === '')
-    throw new BadObjectError('bad_manta_object', 'owner missing');
-  if (typeof key !== 'string' || key === '')
-    throw new BadObjectError('bad_manta_object', 'key missing');
-  if (typeof contentMD5 !== 'string')
-    throw new BadObjectError('bad_manta_object', 'contentMD5 missing');
-  if (typeof contentLength !== 'number' || !Number.isInteger(contentLength) || contentLength < 0) {
-    throw new BadObjectError(
-      'bad_content_length',
-      `contentLength ${JSON.stringify(contentLength)}`,
-    );
-  }
-  if (!Array.isArray(sharks) || !sharks.every(isRef)) {
-    throw new BadObjectError('missing_sharks', 'sharks missing or malformed');
-  }
+export function objectFacts(value: MantaObjectValue): ObjectFacts {
   return {
-    owner,
-    md5: contentMD5,
-    sizeBytes: contentLength,
-    sharks: sharks.map((s) => ({ manta_storage_id: s.manta_storage_id, datacenter: s.datacenter })),
-    bucketId: typeof value.bucket_id === 'string' ? value.bucket_id : undefined,
-    name: typeof value.name === 'string' ? value.name : undefined,
-    key,
+    owner: value.owner,
+    md5: value.contentMD5,
+    sizeBytes: value.contentLength,
+    sharks: value.sharks.map((s) => ({
+      manta_storage_id: s.manta_storage_id,
+      datacenter: s.datacenter,
+    })),
+    bucketId: value.bucket_id,
+    name: value.name,
+    key: value.key,
   };
 }
 
 /** The copy the agent downloads from: the first one not on the evacuated shark (§4.5). */
-export function sourceCopy(facts: ObjectFacts, evacuated: string): StorageNodeRef | undefined {
+export function sourceCopy(facts: ObjectFacts, evacuated: string): StorageNode | undefined {
   return facts.sharks.find((s) => s.manta_storage_id !== evacuated);
 }
 
-export function buildTask(objectId: string, facts: ObjectFacts, source: StorageNodeRef): Task {
+export function buildTask(objectId: string, facts: ObjectFacts, source: StorageNode): Task {
   const v2 =
     facts.bucketId === undefined
       ? {}
@@ -94,13 +75,11 @@ export function buildTask(objectId: string, facts: ObjectFacts, source: StorageN
  * every other member kept. Errors leave the object `error` (§13.1: never `complete`).
  */
 export function rewriteSharks(
-  value: Record<string, unknown>,
+  value: MantaObjectValue,
   evacuated: string,
-  dest: StorageNodeRef,
-): Record<string, unknown> {
-  const sharks = value.sharks;
-  if (!Array.isArray(sharks)) throw new BadObjectError('missing_sharks', 'sharks missing');
-  if (!sharks.every(isRef)) throw new BadObjectError('bad_manta_object', 'sharks malformed');
+  dest: StorageNode,
+): MantaObjectValue {
+  const { sharks } = value;
   const at = sharks.flatMap((s, i) => (s.manta_storage_id === evacuated ? [i] : []));
   if (at.length > 1)
     throw new BadObjectError('duplicate_shark', `${evacuated} listed ${at.length} times`);

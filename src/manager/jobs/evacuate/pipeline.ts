@@ -7,7 +7,7 @@
  * fails the run with that cause (CRIT-7, IMP-8), and the others are wound down.
  */
 import { setMaxListeners } from 'node:events';
-import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { StorageNode } from '../../../api/common.ts';
 import { BoundedQueue, Semaphore } from '../../../async/index.ts';
 import type { AssignmentRecord } from '../../store/index.ts';
 import { AgentLanes, type BuiltAssignment } from './agent-lanes.ts';
@@ -25,7 +25,7 @@ import { assign } from './stages/assign.ts';
 import { checkOutcomes } from './stages/check.ts';
 import { discover } from './stages/discover.ts';
 import { updateMetadata } from './stages/metadata.ts';
-import { post } from './stages/post.ts';
+import { leftovers, post } from './stages/post.ts';
 import { record } from './stages/record.ts';
 import type { EvacuateSettings, RecordBatch } from './types.ts';
 
@@ -45,7 +45,7 @@ export class EvacuatePipeline {
 
   constructor(
     jobId: string,
-    fromShark: StorageNodeRef,
+    fromShark: StorageNode,
     retryOf: string | undefined,
     deps: PipelineDeps,
     settings: EvacuateSettings,
@@ -122,11 +122,17 @@ export class EvacuatePipeline {
   async run(): Promise<void> {
     const ctx = this.ctx;
     const fail = (err: unknown) => this.fail(err);
+    const resumed = await leftovers(ctx).catch((err: unknown) => {
+      this.fail(new StageError('agents', err));
+      return undefined;
+    });
+    this.throwIfFailed();
+    if (resumed === undefined) return;
     await Promise.all([
       this.stage('discovery', () => discover(ctx, this.recordQ), this.recordQ),
       this.stage('recording', () => record(ctx, this.recordQ, this.placeQ), this.placeQ),
       this.stage('assignment building', () => assign(ctx, this.placeQ, this.postQ), this.postQ),
-      this.stage('agents', () => post(ctx, this.postQ, this.metadataQ), this.metadataQ),
+      this.stage('agents', () => post(ctx, resumed, this.postQ, this.metadataQ), this.metadataQ),
       this.stage('metadata update', () => updateMetadata(ctx, this.metadataQ, fail)),
     ]);
     this.throwIfFailed();

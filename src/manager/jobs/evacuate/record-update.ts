@@ -5,9 +5,10 @@
  * overwritten, our own earlier write recognised, another job's move of another copy merged.
  * Used for the objects a job moves and for their duplicates (snaplinks).
  */
-import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { StorageNode } from '../../../api/common.ts';
 import { sleep } from '../../../async/index.ts';
 import type { Logger } from '../../../log/index.ts';
+import type { MantaObjectValue } from '../../../manta/index.ts';
 import type { ObjectTarget } from '../../store/index.ts';
 import { resolveConflict } from './conflict.ts';
 import { BadObjectError, rewriteSharks } from './object.ts';
@@ -17,6 +18,7 @@ import {
   MetadataEtagMismatchError,
   MetadataObjectNotFoundError,
   type MetadataWriter,
+  type UnusableRecord,
 } from './types.ts';
 
 /** An update's outcome: a final target, or the object to be placed again from its live record. */
@@ -27,7 +29,7 @@ export interface RecordToUpdate {
   key: string;
   /** The etag it was read with. */
   etag: string;
-  object: Record<string, unknown>;
+  object: MantaObjectValue;
 }
 
 export class RecordUpdater {
@@ -45,7 +47,7 @@ export class RecordUpdater {
   ) {}
 
   /** The live record, transient failures retried (a shard just back may refuse for a moment). */
-  async readLive(shard: number, key: string): Promise<LiveRecord | undefined> {
+  async readLive(shard: number, key: string): Promise<LiveRecord | UnusableRecord | undefined> {
     const { metadata, settings, signal, log } = this.deps;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -63,7 +65,9 @@ export class RecordUpdater {
    * The live record, or 'failed' when the shard did not answer (transient failures already
    * retried): a shard outage makes the object's update fail, never the job.
    */
-  private async liveOrFailure(o: RecordToUpdate): Promise<LiveRecord | undefined | 'failed'> {
+  private async liveOrFailure(
+    o: RecordToUpdate,
+  ): Promise<LiveRecord | UnusableRecord | undefined | 'failed'> {
     try {
       return await this.readLive(o.shard, o.key);
     } catch (err) {
@@ -74,7 +78,7 @@ export class RecordUpdater {
   }
 
   private failed(o: RecordToUpdate, detail: string): UpdateResult {
-    const buckets = typeof o.object.bucket_id === 'string';
+    const buckets = o.object.bucket_id !== undefined;
     return {
       status: 'error',
       error: buckets ? 'mdapi_update_failed' : 'moray_update_failed',
@@ -90,13 +94,13 @@ export class RecordUpdater {
    */
   async update(
     o: RecordToUpdate,
-    dest: StorageNodeRef,
+    dest: StorageNode,
     policy: { destAllowed: () => boolean; placeAgain: () => boolean },
   ): Promise<UpdateResult> {
     const { metadata, settings, signal, log, evacuated } = this.deps;
     if (o.shard < 0)
       return { status: 'error', error: 'bad_shard_number', detail: `shard ${o.shard}` };
-    let value: Record<string, unknown>;
+    let value: MantaObjectValue;
     try {
       value = rewriteSharks(o.object, evacuated, dest);
     } catch (err) {
@@ -111,6 +115,9 @@ export class RecordUpdater {
         const live = await this.liveOrFailure(o);
         if (live === 'failed') return this.failed(o, 'reading the live record failed');
         if (!live) return { status: 'skipped', reason: 'metadata_object_not_found' };
+        // To be placed again from a record it cannot use: a bad record, as at discovery.
+        if ('problem' in live)
+          return { status: 'error', error: 'bad_manta_object', detail: live.problem };
         if (policy.placeAgain()) return { status: 'place_again', live };
         return { status: 'skipped', reason: 'destination_unreachable' };
       }
@@ -126,7 +133,7 @@ export class RecordUpdater {
           if (seen.kind === 'ours') return { status: 'complete' };
           if (seen.kind === 'moved') return { status: 'skipped', reason: 'object_not_on_shark' };
           if (seen.kind === 'collision' && policy.placeAgain()) {
-            return { status: 'place_again', live };
+            return { status: 'place_again', live: seen.live };
           }
           if (seen.kind !== 'rewrite' || ++rewrites > settings.maxConflictRewrites) {
             log.info(

@@ -6,14 +6,15 @@
  * from it together, never an old objectId with a new record (a user's identical re-upload has
  * a new objectId whose file the old one's copy is not).
  */
+import type { MantaObjectValue } from '../../../manta/index.ts';
 import type { ObjectStatus, StoredObject } from '../../store/index.ts';
-import type { LiveRecord, RecordBatch } from './types.ts';
+import type { LiveRecord, RecordBatch, UnusableRecord } from './types.ts';
 
 export interface RetryScanDeps {
   /** The previous job's objects in `status`, a page after `afterId`. */
   page(status: ObjectStatus, afterId: string | undefined): Promise<StoredObject[]>;
   /** The live record (undefined when gone), transient failures already retried. */
-  readLive(shard: number, key: string): Promise<LiveRecord | undefined>;
+  readLive(shard: number, key: string): Promise<LiveRecord | UnusableRecord | undefined>;
   /** True when the job's `exclude_key_prefixes` keep the key out (as discovery does). */
   excluded(key: string): boolean;
   evacuated: string;
@@ -30,12 +31,8 @@ const RETRIED: readonly ObjectStatus[] = [
   'post_processing',
 ];
 
-function namesShark(value: Record<string, unknown>, shark: string): boolean {
-  const sharks = value.sharks;
-  return (
-    Array.isArray(sharks) &&
-    sharks.some((c) => (c as { manta_storage_id?: unknown } | null)?.manta_storage_id === shark)
-  );
+function namesShark(value: MantaObjectValue, shark: string): boolean {
+  return value.sharks.some((c) => c.manta_storage_id === shark);
 }
 
 /** Yields the retry's objects as record batches, a page of the previous job at a time. */
@@ -60,12 +57,11 @@ export async function* retryBatches(deps: RetryScanDeps): AsyncGenerator<RecordB
           batch.skipped.push({ object: old, reason: 'metadata_object_not_found' });
           continue;
         }
-        const objectId = live.value.objectId;
-        if (typeof objectId !== 'string' || objectId === '') {
-          batch.malformed.push({ shard: o.shard, key: o.key, problem: 'objectId missing' });
+        if ('problem' in live) {
+          batch.malformed.push({ shard: o.shard, key: o.key, problem: live.problem });
           continue;
         }
-        const fresh = { id: objectId, key: o.key, shard: o.shard, etag: live.etag };
+        const fresh = { id: live.value.objectId, key: o.key, shard: o.shard, etag: live.etag };
         if (!namesShark(live.value, deps.evacuated)) {
           batch.skipped.push({
             object: { ...fresh, object: live.value },

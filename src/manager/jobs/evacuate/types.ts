@@ -4,22 +4,29 @@
  * stand-ins plug in alike.
  */
 import type { AgentAssignmentState, AssignmentPayload } from '../../../api/agent.ts';
-import type { StorageNodeRef } from '../../../api/manager.ts';
+import type { StorageNode } from '../../../api/common.ts';
 import { backoff } from '../../../async/index.ts';
 import { RebalancerError } from '../../../errors.ts';
-import type { DiscoveredObject, DiscoveryCheckpoint, SkipReasonDb } from '../../store/index.ts';
+import type { MantaObjectValue } from '../../../manta/index.ts';
+import type {
+  DiscoveredObject,
+  DiscoveryCheckpoint,
+  RecordedObject,
+  SkipReasonDb,
+} from '../../store/index.ts';
 
 /** What discovery yields (mirrors src/discovery's events, checkpoints as opaque cursors). */
 export type SourceEvent =
   | { kind: 'object'; object: DiscoveredObject }
-  | { kind: 'excluded'; object: DiscoveredObject }
+  /** Excluded by `exclude_key_prefixes`: recorded and skipped, without its record. */
+  | { kind: 'excluded'; object: RecordedObject }
   | { kind: 'malformed'; shard: number; key: string; problem: string }
   | { kind: 'checkpoint'; checkpoint: DiscoveryCheckpoint };
 
 /** Finds the objects with a copy on a shark, resuming after the given checkpoints. */
 export interface ObjectSource {
   scan(request: {
-    shark: StorageNodeRef;
+    shark: StorageNode;
     resume: readonly DiscoveryCheckpoint[];
     signal: AbortSignal;
   }): AsyncIterable<SourceEvent>;
@@ -31,19 +38,26 @@ export interface ObjectSource {
 export interface RecordBatch {
   objects: DiscoveredObject[];
   /** Recorded and skipped at once, with their reasons (exclusions, objects gone or moved). */
-  skipped: { object: DiscoveredObject; reason: SkipReasonDb }[];
+  skipped: { object: RecordedObject; reason: SkipReasonDb }[];
   malformed: { shard: number; key: string; problem: string }[];
   checkpoint: DiscoveryCheckpoint | undefined;
 }
 
 /** An object's record as its metadata shard holds it now. */
 export interface LiveRecord {
-  value: Record<string, unknown>;
+  value: MantaObjectValue;
+  etag: string;
+}
+
+/** A live record that is no object record the job can move (malformed, a directory now). */
+export interface UnusableRecord {
+  /** What is wrong, naming the field. */
+  problem: string;
   etag: string;
 }
 
 export type Placement =
-  | { outcome: 'placed'; shark: StorageNodeRef }
+  | { outcome: 'placed'; shark: StorageNode }
   | { outcome: 'skip'; reason: SkipReasonDb }
   /** No destination usable right now (e.g. no storinfo snapshot): wait, do not skip (§13.16). */
   | { outcome: 'wait' }
@@ -62,14 +76,14 @@ export interface PlacementAvoid {
  */
 export interface DestinationChooser {
   choose(
-    object: { id: string; sharks: readonly StorageNodeRef[]; sizeBytes: number },
+    object: { id: string; sharks: readonly StorageNode[]; sizeBytes: number },
     avoid: PlacementAvoid,
   ): Placement;
   /**
    * Reserves again the bytes of objects placed on `dest` before a restart (reservations live
    * in memory): a resumed job's in-flight assignments keep counting against their shark.
    */
-  restore(dest: StorageNodeRef, objects: readonly { id: string; sizeBytes: number }[]): void;
+  restore(dest: StorageNode, objects: readonly { id: string; sizeBytes: number }[]): void;
   /** The copies did not land: their bytes no longer count against the destination. */
   release(objectIds: readonly string[]): void;
   /**
@@ -113,8 +127,8 @@ export class AgentUnauthorizedError extends RebalancerError {
 
 /** Talks to the agent on a destination shark (L's wire format, agent.md §2). */
 export interface AgentClient {
-  post(dest: StorageNodeRef, payload: AssignmentPayload, signal: AbortSignal): Promise<PostOutcome>;
-  get(dest: StorageNodeRef, id: string, signal: AbortSignal): Promise<CheckOutcome>;
+  post(dest: StorageNode, payload: AssignmentPayload, signal: AbortSignal): Promise<PostOutcome>;
+  get(dest: StorageNode, id: string, signal: AbortSignal): Promise<CheckOutcome>;
 }
 
 export interface MetadataUpdate {
@@ -122,7 +136,7 @@ export interface MetadataUpdate {
   key: string;
   /** The etag read at discovery: the update applies only if the record is unchanged. */
   etag: string;
-  value: Record<string, unknown>;
+  value: MantaObjectValue;
 }
 
 /** The record changed since discovery: a user wrote it (invariant 3: never overwrite). */
@@ -144,8 +158,15 @@ export interface MetadataWriter {
    * written, or nothing is (L's `use_batched_updates`). Any failure rejects.
    */
   putBatch(shard: number, updates: readonly MetadataUpdate[], signal: AbortSignal): Promise<void>;
-  /** The live record and its etag (undefined when gone): tells our own earlier write from a user's. */
-  getObject(shard: number, key: string, signal: AbortSignal): Promise<LiveRecord | undefined>;
+  /**
+   * The live record and its etag (undefined when gone): tells our own earlier write from a
+   * user's. Validated: a record the job cannot use comes back as an UnusableRecord.
+   */
+  getObject(
+    shard: number,
+    key: string,
+    signal: AbortSignal,
+  ): Promise<LiveRecord | UnusableRecord | undefined>;
 }
 
 /** Tunables of one job: L's options plus the timings tests shorten. */

@@ -51,14 +51,9 @@ export async function assign(
 
   const place = async (next: PlacedObject): Promise<void> => {
     const { id, object } = next;
-    let facts: ReturnType<typeof objectFacts>;
-    try {
-      facts = objectFacts(object);
-    } catch (err) {
-      if (!(err instanceof BadObjectError)) throw err;
-      outcomes.error(id, err);
-      return;
-    }
+    if (object === undefined)
+      return outcomes.error(id, new BadObjectError('bad_manta_object', 'no usable record'));
+    const facts = objectFacts(object);
     const source = sourceCopy(facts, ctx.evacuated);
     if (!source) return outcomes.skip(id, 'source_is_evac_shark');
     const request = { id, sharks: facts.sharks, sizeBytes: facts.sizeBytes };

@@ -8,9 +8,9 @@
 import { reasonDbForm, type Task } from '../../../../api/common.ts';
 import type { BoundedQueue } from '../../../../async/index.ts';
 import {
+  type AssignedObject,
   type AssignmentRecord,
   type SkipReasonDb,
-  type StoredObject,
   skipReasonLabel,
   type TransitionGroup,
 } from '../../../store/index.ts';
@@ -67,7 +67,7 @@ async function placeAgain(
 ): Promise<void> {
   const { store, chooser, metrics, log } = ctx.deps;
   const objects = await store.objectsOfAssignment(ctx.jobId, a.record.id, 'assigned');
-  const again: StoredObject[] = [];
+  const again: AssignedObject[] = [];
   const skipped: string[] = [];
   for (const o of objects) {
     if (ctx.placeAgain.allow(o.id)) again.push(o);
@@ -139,6 +139,5 @@ async function complete(
 
 async function isMpuPart(ctx: CheckContext, objectId: string): Promise<boolean> {
   const o = await ctx.deps.store.getObject(ctx.jobId, objectId);
-  const name = o?.object.name;
-  return typeof name === 'string' && name.startsWith('.mpu-parts/');
+  return o?.object?.name?.startsWith('.mpu-parts/') === true;
 }

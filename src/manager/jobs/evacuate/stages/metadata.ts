@@ -5,12 +5,13 @@
  * atomic batch per shard. An object whose destination another job now evacuates, or took,
  * goes back to placement from its live record.
  */
-import type { StorageNodeRef } from '../../../../api/manager.ts';
+import type { StorageNode } from '../../../../api/common.ts';
 import type { BoundedQueue } from '../../../../async/index.ts';
+import type { MantaObjectValue } from '../../../../manta/index.ts';
 import {
+  type AssignedObject,
   type AssignmentRecord,
   type ObjectTarget,
-  type StoredObject,
   skipReasonLabel,
 } from '../../../store/index.ts';
 import { type EvacuateContext, isEvacuated, StageError } from '../context.ts';
@@ -59,10 +60,10 @@ async function updateAssignment(ctx: EvacuateContext, record: AssignmentRecord):
     ),
   );
   const groups = new Map<string, { target: ObjectTarget; ids: string[] }>();
-  const again: { id: string; etag: string; object: Record<string, unknown> }[] = [];
+  const again: { id: string; etag: string; object: MantaObjectValue }[] = [];
   let bytes = 0;
   results.forEach((target, i) => {
-    const o = objects[i] as StoredObject;
+    const o = objects[i] as AssignedObject;
     if (target.status === 'place_again') {
       again.push({ id: o.id, etag: target.live.etag, object: target.live.value });
       return;
@@ -71,7 +72,7 @@ async function updateAssignment(ctx: EvacuateContext, record: AssignmentRecord):
     const g = groups.get(key) ?? { target, ids: [] };
     g.ids.push(o.id);
     groups.set(key, g);
-    if (target.status === 'complete') bytes += Number(o.object.contentLength ?? 0);
+    if (target.status === 'complete') bytes += o.object.contentLength;
   });
   await store.transition(
     ctx.jobId,
@@ -100,15 +101,15 @@ async function updateAssignment(ctx: EvacuateContext, record: AssignmentRecord):
  */
 async function updateBatched(
   ctx: EvacuateContext,
-  objects: readonly StoredObject[],
-  dest: StorageNodeRef,
+  objects: readonly AssignedObject[],
+  dest: StorageNode,
 ): Promise<Map<string, ObjectTarget>> {
   const done = new Map<string, ObjectTarget>();
   if (isEvacuated(ctx, dest.manta_storage_id)) return done;
   const byShard = new Map<number, { id: string; update: MetadataUpdate }[]>();
   for (const o of objects) {
     if (o.shard < 0) continue;
-    let value: Record<string, unknown>;
+    let value: MantaObjectValue;
     try {
       value = rewriteSharks(o.object, ctx.evacuated, dest);
     } catch (err) {
@@ -145,8 +146,8 @@ async function updateBatched(
 /** Rewrites one object's record, etag-conditionally, retrying transient failures. */
 function updateOne(
   ctx: EvacuateContext,
-  o: StoredObject,
-  dest: StorageNodeRef,
+  o: AssignedObject,
+  dest: StorageNode,
 ): Promise<UpdateResult> {
   return ctx.records.update(o, dest, {
     // Another job may have started evacuating the destination since placement: never name it.

@@ -2,7 +2,7 @@
  * Posting (manager.md §4.7): built assignments go to their destination agent's lane
  * (agent-lanes.ts posts and polls them). A resumed run first sends the metadata stage what
  * agents finished, gives the lanes what was built but not known to be posted, and has them
- * poll what was posted; the stage ends when no lane holds work.
+ * poll what was posted (read before any stage starts); the stage ends when no lane holds work.
  */
 import type { Task } from '../../../../api/common.ts';
 import type { BoundedQueue } from '../../../../async/index.ts';
@@ -11,20 +11,41 @@ import type { BuiltAssignment } from '../agent-lanes.ts';
 import type { EvacuateContext } from '../context.ts';
 import { buildTask, objectFacts, sourceCopy } from '../object.ts';
 
+/** What an earlier run of the job left between placement and the metadata update. */
+export interface Leftovers {
+  /** Finished by their agents, metadata not updated. */
+  finished: AssignmentRecord[];
+  /** Built, not known to be posted. */
+  built: AssignmentRecord[];
+  /** Posted, not known to be finished. */
+  posted: AssignmentRecord[];
+}
+
+/**
+ * Read before any stage starts: once placement runs, the assignments it builds are stored
+ * `init` too, and would be taken for leftovers and posted (and finished) twice.
+ */
+export async function leftovers(ctx: EvacuateContext): Promise<Leftovers> {
+  const { store } = ctx.deps;
+  return {
+    finished: await store.assignmentsInStates(ctx.jobId, ['agent_complete']),
+    built: await store.assignmentsInStates(ctx.jobId, ['init']),
+    posted: await store.assignmentsInStates(ctx.jobId, ['assigned']),
+  };
+}
+
 export async function post(
   ctx: EvacuateContext,
+  resumed: Leftovers,
   input: BoundedQueue<BuiltAssignment>,
   finished: BoundedQueue<AssignmentRecord>,
 ): Promise<void> {
-  const { store } = ctx.deps;
-  for (const record of await store.assignmentsInStates(ctx.jobId, ['agent_complete'])) {
+  for (const record of resumed.finished) {
     ctx.inFlight.metadataPending++;
     await finished.push(record);
   }
-  for (const record of await store.assignmentsInStates(ctx.jobId, ['init'])) {
-    ctx.lanes.enqueue(await rebuild(ctx, record));
-  }
-  for (const record of await store.assignmentsInStates(ctx.jobId, ['assigned'])) {
+  for (const record of resumed.built) ctx.lanes.enqueue(await rebuild(ctx, record));
+  for (const record of resumed.posted) {
     ctx.lanes.adopt(await rebuild(ctx, record), (record.postedAt ?? record.createdAt).getTime());
   }
   for await (const a of input) {

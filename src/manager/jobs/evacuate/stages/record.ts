@@ -54,8 +54,8 @@ export async function record(
     }
     for (const m of batch.malformed) {
       const id = `malformed:${m.shard}:${m.key}`;
-      const object = { id, key: m.key, shard: m.shard, etag: '', object: {} };
-      await store.recordFailed(ctx.jobId, object, 'bad_manta_object', m.problem);
+      const where = { id, key: m.key, shard: m.shard };
+      await store.recordFailed(ctx.jobId, where, 'bad_manta_object', m.problem);
       log.warn({ shard: m.shard, key: m.key, problem: m.problem }, 'malformed record');
     }
     const skippedIds = new Set(skipped.map((o) => o.id));
