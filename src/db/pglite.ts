@@ -1,4 +1,4 @@
-import { PGlite, types } from '@electric-sql/pglite';
+import { type Extensions, PGlite, types } from '@electric-sql/pglite';
 import { toDatabaseError } from './errors.ts';
 import {
   type Database,
@@ -53,10 +53,17 @@ export class PgliteDatabase implements Database {
     this.#db = db;
   }
 
-  static async open(dataDir?: string): Promise<PgliteDatabase> {
+  /** `extensions`: PGlite contrib modules to load (e.g. hstore), for CREATE EXTENSION. */
+  static async open(
+    dataDir?: string,
+    options: { extensions?: Extensions } = {},
+  ): Promise<PgliteDatabase> {
     // int8 as a string, as node-postgres returns it: ids can exceed 2^53.
     const parsers = { [types.INT8]: (value: string) => value };
-    const db = new PGlite(dataDir === undefined ? { parsers } : { dataDir, parsers });
+    const extensions = options.extensions ?? {};
+    const db = new PGlite(
+      dataDir === undefined ? { parsers, extensions } : { dataDir, parsers, extensions },
+    );
     await db.waitReady;
     return new PgliteDatabase(db);
   }
