@@ -10,13 +10,21 @@
 import type { Row } from '../db/index.ts';
 import { RebalancerError } from '../errors.ts';
 import type { MantaObjectValue } from '../manta/index.ts';
+import type {
+  BucketsCheckpoint,
+  BucketsDiscoveredObject,
+  BucketsResume,
+  BucketsShardSource,
+} from './buckets-types.ts';
 
 /** The id columns Moray may use: `_id`, and `_idx` on older migrated tables (protocols.md §3.2). */
 export type IdColumn = '_id' | '_idx';
 
-/** An object that has a copy on the shark being scanned for. */
-export interface DiscoveredObject {
+/** An object of a Moray shard that has a copy on the shark being scanned for. */
+export interface MorayDiscoveredObject {
   readonly kind: 'object';
+  /** Absent on Moray objects; `'buckets'` on buckets (v2) ones. */
+  readonly tier?: undefined;
   readonly shard: number;
   /** Moray `_key` (= `value.key`). */
   readonly key: string;
@@ -31,6 +39,9 @@ export interface DiscoveredObject {
   /** The Moray row id (`_id`, or `_idx`), decimal. */
   readonly rowId: string;
 }
+
+/** An object on the shark: from a Moray shard, or (`tier: 'buckets'`) a buckets-mdapi shard. */
+export type DiscoveredObject = MorayDiscoveredObject | BucketsDiscoveredObject;
 
 /** An object on the shark that `exclude_key_prefixes` keeps out of the job. */
 export interface ExcludedObject {
@@ -48,8 +59,11 @@ export interface ExcludedObject {
 /** A row whose `_value` could not be understood; it may or may not concern the shark. */
 export interface MalformedRecord {
   readonly kind: 'malformed';
+  /** `'buckets'` for a buckets-mdapi row (`shard` is then a buckets shard). */
+  readonly tier?: 'buckets';
   readonly shard: number;
   readonly key: string;
+  /** Moray: the row id; buckets: `<vnode>/<owner>/<bucket_id>/<name>`. */
   readonly rowId: string;
   /** What is wrong, naming the field. */
   readonly problem: string;
@@ -66,7 +80,12 @@ export interface Checkpoint {
   readonly done: boolean;
 }
 
-export type DiscoveryEvent = DiscoveredObject | ExcludedObject | MalformedRecord | Checkpoint;
+export type DiscoveryEvent =
+  | DiscoveredObject
+  | ExcludedObject
+  | MalformedRecord
+  | Checkpoint
+  | BucketsCheckpoint;
 
 /** Where to resume a shard: per column, the last `through` (and whether it was done). */
 export type ShardCheckpoints = Partial<Record<IdColumn, { through?: string; done?: boolean }>>;
@@ -90,10 +109,19 @@ export interface StreamingDatabase {
   query<R extends Row = Row>(text: string, params?: readonly unknown[]): Promise<{ rows: R[] }>;
 }
 
-/** One metadata shard and how to read it. */
-export type ShardSource =
+/** A Moray shard and how to read it. */
+export type MorayShardSource =
   | { readonly shard: number; readonly mode: 'moray'; readonly client: MoraySqlClient }
   | { readonly shard: number; readonly mode: 'direct-db'; readonly db: StreamingDatabase };
+
+/** One metadata shard and how to read it: Moray, or buckets-mdapi (`mode: 'buckets-…'`). */
+export type ShardSource = MorayShardSource | BucketsShardSource;
+
+/** Where to resume a buckets shard, per buckets shard number. */
+export type BucketsCheckpoints = ReadonlyMap<number, BucketsResume>;
+
+/** What a buckets shard's failing read was: the vnode list, or one vnode. */
+export type BucketsScope = 'vnodes' | `vnode ${number}`;
 
 /** A shard that could not be scanned, after retries: discovery fails with this. */
 export class DiscoveryShardError extends RebalancerError {
@@ -101,21 +129,25 @@ export class DiscoveryShardError extends RebalancerError {
   readonly code = 'discovery_shard_failed';
   constructor(
     readonly shard: number,
-    readonly column: IdColumn,
+    /** The Moray id column, or (buckets) what was being read. */
+    readonly column: IdColumn | BucketsScope,
     /**
      * The window that failed: moray mode `{from: '14', to: '20'}`; direct-db mode the resume
-     * point `{from: '> 10'}` or `{from: 'from the start'}`.
+     * point `{from: '> 10'}` or `{from: 'from the start'}`; buckets the position in the vnode.
      */
     readonly window: { readonly from: string; readonly to: string | undefined },
     readonly attempts: number,
     cause: unknown,
+    /** Which metadata tier `shard` numbers (they overlap). */
+    readonly tier: 'moray' | 'buckets' = 'moray',
   ) {
     const range =
       window.to === undefined
         ? `${column} ${window.from}`
         : `${column} ${window.from}..${window.to}`;
     const why = cause instanceof Error ? cause.message : String(cause);
-    super(`discovery of shard ${shard} failed at ${range} after ${attempts} attempt(s): ${why}`, {
+    const which = tier === 'buckets' ? `buckets shard ${shard}` : `shard ${shard}`;
+    super(`discovery of ${which} failed at ${range} after ${attempts} attempt(s): ${why}`, {
       cause,
     });
   }

@@ -49,7 +49,9 @@ const got = (events: DiscoveryEvent[], kind: 'object' | 'excluded' | 'malformed'
     .filter((e) => e.kind === kind)
     .map((e) => {
       if (e.kind === 'object') return `${e.shard} ${e.key} ${e.etag}`;
-      return e.kind === 'checkpoint' ? '' : `${e.shard} ${e.key}`;
+      return e.kind === 'checkpoint' || e.kind === 'buckets-checkpoint'
+        ? ''
+        : `${e.shard} ${e.key}`;
     })
     .sort();
 
