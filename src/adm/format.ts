@@ -39,9 +39,19 @@ export function formatJobStatus(id: string, s: JobStatus): string {
     '',
     'Results:',
   ];
-  const { error_breakdown, skip_breakdown, ...counts } = s.results;
+  const { error_breakdown, skip_breakdown, tiers, ...counts } = s.results;
   const width = Math.max(...Object.keys(counts).map((k) => k.length)) + 2;
   for (const [k, v] of Object.entries(counts)) lines.push(`  ${`${k}:`.padEnd(width)}${v}`);
+  if (tiers && tiers.v2.Total > 0) {
+    const keys = Object.keys(tiers.v1) as (keyof typeof tiers.v1)[];
+    const w = Math.max(...keys.map((k) => k.length)) + 2;
+    lines.push('', `  ${''.padEnd(w)}${'v1'.padStart(10)}${'v2'.padStart(10)}`);
+    for (const k of keys) {
+      lines.push(
+        `  ${`${k}:`.padEnd(w)}${String(tiers.v1[k]).padStart(10)}${String(tiers.v2[k]).padStart(10)}`,
+      );
+    }
+  }
   if (skip_breakdown) {
     lines.push('', 'Skipped by reason:');
     for (const [k, v] of Object.entries(skip_breakdown)) lines.push(`  ${k}: ${v}`);

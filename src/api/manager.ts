@@ -110,6 +110,20 @@ export const RESULT_STATUS_KEYS = [
 export type ResultStatusKey = (typeof RESULT_STATUS_KEYS)[number];
 
 const Count = Type.Integer({ minimum: 0 });
+/** One metadata tier's objects by status (the six keys of L's results, and their total). */
+export const TierResults = Type.Object(
+  {
+    Unprocessed: Count,
+    Assigned: Count,
+    Skipped: Count,
+    Error: Count,
+    'Post Processing': Count,
+    Complete: Count,
+    Total: Count,
+  },
+  { title: 'TierResults' },
+);
+export type TierResults = Record<ResultStatusKey | 'Total', number>;
 export const JobResults = Type.Object(
   {
     Unprocessed: Count,
@@ -122,12 +136,18 @@ export const JobResults = Type.Object(
     Total: Count,
     error_breakdown: Type.Optional(Type.Record(Type.String(), Type.Record(Type.String(), Count))),
     skip_breakdown: Type.Optional(Type.Record(Type.String(), Count)),
+    /**
+     * Addition, for a job with buckets objects: its objects apart by metadata tier, `v1`
+     * (Moray) and `v2` (buckets-mdapi); the keys above are their sums (duplicates apart).
+     */
+    tiers: Type.Optional(Type.Object({ v1: TierResults, v2: TierResults })),
   },
   { title: 'JobResults' },
 );
 export type JobResults = Record<ResultStatusKey | 'Duplicates' | 'Total', number> & {
   error_breakdown?: Record<string, Record<string, number>>;
   skip_breakdown?: Record<string, number>;
+  tiers?: { v1: TierResults; v2: TierResults };
 };
 
 export const JobStatus = Type.Object(

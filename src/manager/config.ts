@@ -37,13 +37,19 @@ export interface ManagerOptions {
 }
 
 export interface MdapiConfig {
-  shards: { host: string }[];
+  /** buckets-mdapi shards; the number is the first label of the host (L). */
+  shards: { host: string; shard: number }[];
   connection_timeout_ms: number;
   max_batch_size: number;
   operation_timeout_ms: number;
   max_retries: number;
   initial_backoff_ms: number;
   max_backoff_ms: number;
+  /**
+   * Ours: the vnode count of the buckets placement ring (buckets-mdplacement), needed only to
+   * find an MPU part's upload record; 0 (default): upload records are not rewritten.
+   */
+  vnode_count: number;
 }
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -61,6 +67,11 @@ export interface ManagerConfig {
    * not listed uses L's name `postgres://postgres@<N>.rebalancer-postgres.<domain>:5432/moray`.
    */
   direct_db_urls: ReadonlyMap<number, string>;
+  /**
+   * Ours: with direct_db, the PostgreSQL URL of each buckets shard's clone; a shard not listed
+   * uses L's `postgres://postgres@<N>.rebalancer-buckets-postgres.<domain>:5432/buckets_metadata`.
+   */
+  buckets_direct_db_urls: ReadonlyMap<number, string>;
   options: ManagerOptions;
   mdapi: MdapiConfig;
   /** Ours: PostgreSQL URL; embedded PGlite when absent. */
@@ -124,6 +135,10 @@ class Reader {
   ) {}
   private key(k: string): string {
     return this.prefix === '' ? k : `${this.prefix}.${k}`;
+  }
+  /** The dotted path of `k`. */
+  path(k: string): string {
+    return this.key(k);
   }
   int(k: string, def: number | undefined, min: number, max: number): number {
     const v = this.obj[k];
@@ -209,22 +224,28 @@ function shardNumber(host: string, key: string): number {
   return Number(m[1]);
 }
 
+/** `key`'s hosts with their shard numbers, sorted; a number listed twice is an error. */
+function numberedShards(r: Reader, key: string, required: boolean) {
+  const shards = r.hosts(key, required).map((s, i) => ({
+    host: s.host,
+    shard: shardNumber(s.host, `${r.path(key)}[${i}].host`),
+  }));
+  shards.sort((a, b) => a.shard - b.shard);
+  for (let i = 1; i < shards.length; i++) {
+    if (shards[i]?.shard === shards[i - 1]?.shard) {
+      throw new ConfigError(r.path(key), `shard ${shards[i]?.shard} is listed twice`);
+    }
+  }
+  return shards;
+}
+
 export function parseConfig(raw: unknown): ManagerConfig {
   if (!isObject(raw)) throw new ConfigError('(root)', 'the configuration must be a JSON object');
   const r = new Reader(raw, '');
   const domain = r.str('domain_name', undefined);
   if (domain === undefined) throw new ConfigError('domain_name', 'is required');
-  const shards = r.hosts('shards', true).map((s, i) => ({
-    host: s.host,
-    shard: shardNumber(s.host, `shards[${i}].host`),
-  }));
+  const shards = numberedShards(r, 'shards', true);
   if (shards.length === 0) throw new ConfigError('shards', 'must contain at least one shard');
-  shards.sort((a, b) => a.shard - b.shard);
-  for (let i = 1; i < shards.length; i++) {
-    if (shards[i]?.shard === shards[i - 1]?.shard) {
-      throw new ConfigError('shards', `shard ${shards[i]?.shard} is listed twice`);
-    }
-  }
   const levelText = (r.str('log_level', 'debug') ?? 'debug').toLowerCase();
   const level = LOG_LEVELS[levelText];
   if (!level) throw new ConfigError('log_level', `unknown level ${JSON.stringify(levelText)}`);
@@ -238,7 +259,8 @@ export function parseConfig(raw: unknown): ManagerConfig {
     max_fill_percentage: r.int('max_fill_percentage', 100, 1, 100),
     snaplink_cleanup_required: r.bool('snaplink_cleanup_required', false),
     direct_db: r.bool('direct_db', false),
-    direct_db_urls: directDbUrls(raw.direct_db_urls),
+    direct_db_urls: directDbUrls(raw.direct_db_urls, 'direct_db_urls'),
+    buckets_direct_db_urls: directDbUrls(raw.buckets_direct_db_urls, 'buckets_direct_db_urls'),
     options: {
       max_tasks_per_assignment: o.int('max_tasks_per_assignment', 50, 1, 100_000),
       max_metadata_update_threads: o.int('max_metadata_update_threads', 10, 1, 1000),
@@ -259,13 +281,14 @@ export function parseConfig(raw: unknown): ManagerConfig {
       ),
     },
     mdapi: {
-      shards: m.hosts('shards', false),
+      shards: numberedShards(m, 'shards', false),
       connection_timeout_ms: m.int('connection_timeout_ms', 5000, 1, 3_600_000),
       max_batch_size: m.int('max_batch_size', 100, 1, 100_000),
       operation_timeout_ms: m.int('operation_timeout_ms', 30_000, 1, 3_600_000),
       max_retries: m.int('max_retries', 3, 0, 100),
       initial_backoff_ms: m.int('initial_backoff_ms', 100, 0, 3_600_000),
       max_backoff_ms: m.int('max_backoff_ms', 5000, 0, 3_600_000),
+      vnode_count: m.int('vnode_count', 0, 0, 1_000_000),
     },
     database_url: r.str('database_url', undefined),
     database_dir: r.str('database_dir', undefined),
@@ -301,14 +324,14 @@ export function shardRange(config: Pick<ManagerConfig, 'shards'>): { min: number
   return { min: first.shard, max: last.shard };
 }
 
-function directDbUrls(value: unknown): ReadonlyMap<number, string> {
+function directDbUrls(value: unknown, name: string): ReadonlyMap<number, string> {
   const urls = new Map<number, string>();
   if (value === undefined || value === null) return urls;
   if (!isObject(value)) {
-    throw new ConfigError('direct_db_urls', 'must be an object of shard number → PostgreSQL URL');
+    throw new ConfigError(name, 'must be an object of shard number → PostgreSQL URL');
   }
   for (const [shard, url] of Object.entries(value)) {
-    const key = `direct_db_urls.${shard}`;
+    const key = `${name}.${shard}`;
     if (!/^[0-9]+$/.test(shard)) throw new ConfigError(key, 'the key must be a shard number');
     if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) {
       throw new ConfigError(key, 'must be a postgres:// URL');
@@ -323,6 +346,14 @@ export function directDbUrl(config: ManagerConfig, shard: number): string {
   return (
     config.direct_db_urls.get(shard) ??
     `postgres://postgres@${shard}.rebalancer-postgres.${config.domain_name}:5432/moray`
+  );
+}
+
+/** Where direct-db discovery reads a buckets shard: its configured URL, or L's pgclone name. */
+export function bucketsDirectDbUrl(config: ManagerConfig, shard: number): string {
+  return (
+    config.buckets_direct_db_urls.get(shard) ??
+    `postgres://postgres@${shard}.rebalancer-buckets-postgres.${config.domain_name}:5432/buckets_metadata`
   );
 }
 

@@ -1,8 +1,9 @@
 /**
  * The evacuate environment of a real deployment, from the config: Moray clients per shard
- * (metadata updates, and discovery unless `direct_db`), each shard's PostgreSQL clone for
- * discovery with `direct_db`, a shared storinfo poller and a picker per job, the agents' HTTP
- * client. (Buckets objects, through mdapi, are not handled yet.)
+ * (metadata updates, and discovery unless `direct_db`), a buckets-mdapi client per `mdapi`
+ * shard (v2 metadata updates, and discovery unless `direct_db`), each shard's PostgreSQL clone
+ * (Moray's and buckets-postgres') for discovery with `direct_db`, a shared storinfo poller and
+ * a picker per job, the agents' HTTP client.
  *
  * Given the config as a function, it follows a SIGUSR1 reload (src/manager/reload.ts): the
  * `live` keys (fill limit, max_sharks, blocklists, agent_auth_token) reach running jobs at their
@@ -22,14 +23,13 @@ import {
   StorinfoClient,
   StorinfoPoller,
 } from '../storinfo/index.ts';
+import { bucketsTier } from './buckets-tier.ts';
 import { directDbUrl, effectiveExcludePrefixes, type ManagerConfig } from './config.ts';
-import {
-  DiscoveryObjectSource,
-  MorayMetadataWriter,
-  PickerChooser,
-} from './jobs/evacuate/adapters.ts';
+import { MorayMetadataWriter, PickerChooser } from './jobs/evacuate/adapters.ts';
 import { HttpAgentClient } from './jobs/evacuate/agent-client.ts';
+import { DiscoveryObjectSource } from './jobs/evacuate/discovery-source.ts';
 import type { EvacuateEnvironment } from './jobs/evacuate/job.ts';
+import { TieredMetadataWriter } from './jobs/evacuate/metadata-router.ts';
 import {
   type AgentClient,
   DEFAULT_SETTINGS,
@@ -90,10 +90,21 @@ export function createEnvironment(
       );
     }
   }
-  const shards = (): ShardSource[] =>
-    config.direct_db
-      ? [...clones.entries()].map(([shard, db]) => ({ shard, mode: 'direct-db', db }))
-      : [...clients.entries()].map(([shard, client]) => ({ shard, mode: 'moray', client }));
+  const buckets = bucketsTier(config, log);
+  const shards = (): ShardSource[] => [
+    ...(config.direct_db
+      ? [...clones.entries()].map(([shard, db]) => ({ shard, mode: 'direct-db' as const, db }))
+      : [...clients.entries()].map(([shard, client]) => ({
+          shard,
+          mode: 'moray' as const,
+          client,
+        }))),
+    ...buckets.sources(),
+  ];
+  const metadata = new TieredMetadataWriter({
+    moray: new MorayMetadataWriter(clientFor),
+    ...(buckets.writer ? { buckets: buckets.writer } : {}),
+  });
   const storinfo = new StorinfoClient({ baseUrl: config.storinfo_url });
   const poller = new StorinfoPoller({
     client: storinfo,
@@ -147,7 +158,7 @@ export function createEnvironment(
       return sourceFor(current());
     },
     agents,
-    metadata: new MorayMetadataWriter(clientFor),
+    metadata,
     metrics,
     chooser: (job) => new LiveChooser(current, (c) => pickerFor(job, c)),
     get settings() {
@@ -161,7 +172,9 @@ export function createEnvironment(
       await agents.close();
       await storinfo.close();
       const morays = new Set([...clients.values(), storageShard]);
-      await Promise.all([...morays, ...clones.values()].map((c) => c.close()));
+      await Promise.all(
+        [...morays, ...clones.values()].map((c) => c.close()).concat(buckets.close()),
+      );
     },
   };
 }

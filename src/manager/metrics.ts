@@ -26,6 +26,7 @@ export class ManagerMetrics {
   private readonly objects: Counter<'type'>;
   private readonly errors: Counter<'error'>;
   private readonly skips: Counter<'reason'>;
+  private readonly uploadRecords: Counter<'outcome'>;
   readonly mdThreads: Gauge;
   readonly bytes: Counter;
   readonly assignmentTime: Histogram;
@@ -63,6 +64,12 @@ export class ManagerMetrics {
       name: 'skip_count',
       help: 'objects skipped',
       labelNames: ['reason'],
+      registers,
+    });
+    this.uploadRecords = new Counter({
+      name: 'rebalancer_mpu_upload_records',
+      help: 'MPU upload records after their parts moved, by outcome',
+      labelNames: ['outcome'],
       registers,
     });
     this.mdThreads = new Gauge({
@@ -140,6 +147,11 @@ export class ManagerMetrics {
     if (n === 0) return;
     this.skips.inc({ reason }, n);
     this.skips.inc({ reason: 'total' }, n);
+  }
+
+  /** rewritten, absent, unchanged, disabled, or failed. */
+  uploadRecord(outcome: string): void {
+    this.uploadRecords.inc({ outcome });
   }
 
   async text(): Promise<string> {

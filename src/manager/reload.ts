@@ -34,6 +34,7 @@ export const RELOAD_CLASSES: Readonly<Record<ConfigKey, ReloadClass>> = {
   snaplink_cleanup_required: 'live',
   direct_db: 'restart',
   direct_db_urls: 'restart',
+  buckets_direct_db_urls: 'restart',
   database_url: 'restart',
   database_dir: 'restart',
   storinfo_url: 'restart',
@@ -69,6 +70,7 @@ export const RELOAD_CLASSES: Readonly<Record<ConfigKey, ReloadClass>> = {
   'mdapi.max_retries': 'restart',
   'mdapi.initial_backoff_ms': 'restart',
   'mdapi.max_backoff_ms': 'restart',
+  'mdapi.vnode_count': 'restart',
 };
 
 export const CONFIG_KEYS = Object.keys(RELOAD_CLASSES) as ConfigKey[];
@@ -77,6 +79,7 @@ export const CONFIG_KEYS = Object.keys(RELOAD_CLASSES) as ConfigKey[];
 const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set([
   'database_url',
   'direct_db_urls',
+  'buckets_direct_db_urls',
   'agent_auth_token',
 ]);
 

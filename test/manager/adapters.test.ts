@@ -21,7 +21,14 @@ const NONE = { never: new Set<string>(), later: new Set<string>() };
 const silentLog = createLogger({ name: 'adapters-test', level: 'silent' });
 
 const signal = new AbortController().signal;
-const update = { shard: 1, key: '/a/stor/x', etag: 'E1', value: mantaObject({ key: '/a/stor/x' }) };
+const update = {
+  shard: 1,
+  key: '/a/stor/x',
+  etag: 'E1',
+  value: mantaObject({ key: '/a/stor/x' }),
+  previous: mantaObject({ key: '/a/stor/x' }),
+};
+const ref = (key: string) => ({ tier: 'moray' as const, shard: 1, key, object: undefined });
 
 function conflict(actual: string): EtagConflictError {
   return new EtagConflictError({
@@ -246,6 +253,7 @@ describe('MorayMetadataWriter.putBatch against a Moray shard', () => {
         key,
         etag: etags[i]!,
         value: mantaObject({ key, sharks }),
+        previous: mantaObject({ key }),
       }));
       // One stale etag: the whole batch fails and nothing is written.
       await assert.rejects(
@@ -276,13 +284,13 @@ describe('MorayMetadataWriter.getObject against a Moray shard', () => {
       const dir = { key: '/a/stor/dir', owner: 'a', type: 'directory' };
       const dirEtag = (await client.putObject('manta', dir.key, dir)).etag;
       const writer = new MorayMetadataWriter(() => client);
-      assert.deepEqual(await writer.getObject(1, good.key, signal), { value: good, etag });
-      assert.deepEqual(await writer.getObject(1, dir.key, signal), {
+      assert.deepEqual(await writer.getObject(ref(good.key), signal), { value: good, etag });
+      assert.deepEqual(await writer.getObject(ref(dir.key), signal), {
         problem:
           'field record must have required properties objectId, contentLength, contentMD5, sharks',
         etag: dirEtag,
       });
-      assert.equal(await writer.getObject(1, '/a/stor/gone', signal), undefined);
+      assert.equal(await writer.getObject(ref('/a/stor/gone'), signal), undefined);
     } finally {
       await client.close();
       await shard.close();

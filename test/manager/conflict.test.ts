@@ -34,6 +34,7 @@ describe('resolveConflict', () => {
       kind: 'rewrite',
       value: { ...moved, sharks: [DEST, THIRD] },
       etag: 'live-etag',
+      previous: moved,
     });
   });
 

@@ -19,6 +19,7 @@ import {
   type Placement,
   type PlacementAvoid,
   type PostOutcome,
+  type RecordRef,
   type SourceEvent,
 } from '../../src/manager/jobs/evacuate/types.ts';
 import { JobRunner } from '../../src/manager/jobs/runner.ts';
@@ -87,7 +88,7 @@ class FakeMetadata implements MetadataWriter {
   batches = 0;
   batchesApplied = 0;
   /** Atomic, as Moray's batch: one stale etag, missing record or transient error fails all. */
-  async putBatch(_shard: number, updates: readonly MetadataUpdate[]): Promise<void> {
+  async putBatch(_shard: number, updates: readonly MetadataUpdate[]): Promise<MetadataUpdate[]> {
     this.batches++;
     for (const u of updates) {
       if ((this.transientFailures.get(u.key) ?? 0) > 0) throw new Error('ECONNRESET');
@@ -97,9 +98,10 @@ class FakeMetadata implements MetadataWriter {
     }
     for (const u of updates) this.records.set(u.key, { etag: `${u.etag}+`, value: u.value });
     this.batchesApplied++;
+    return [];
   }
   /** Validated, as MorayMetadataWriter's. */
-  async getObject(_shard: number, key: string) {
+  async getObject({ key }: RecordRef) {
     const found = this.records.get(key);
     if (!found) return undefined;
     const { etag, value } = found;
@@ -527,9 +529,9 @@ describe('evacuate pipeline', () => {
     // lr1 changed since discovery, and its shard stops answering reads.
     metadata.records.set(objects[0]!.key, { etag: 'moved-on', value: objects[0]!.object });
     const read = metadata.getObject.bind(metadata);
-    metadata.getObject = async (shard, key) => {
-      if (key === objects[0]!.key) throw new Error('shard 1 is unreachable (cooling down)');
-      return read(shard, key);
+    metadata.getObject = async (ref) => {
+      if (ref.key === objects[0]!.key) throw new Error('shard 1 is unreachable (cooling down)');
+      return read(ref);
     };
     const run = runner(source(objects), new FakeAgents(), metadata);
     const job = await newJob();

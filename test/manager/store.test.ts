@@ -114,7 +114,7 @@ describe('manager store', () => {
         ),
         /skipped_reason_check/,
       );
-      assert.deepEqual(await migrate(old.db), [5, 6]);
+      assert.deepEqual(await migrate(old.db), [5, 6, 7]);
       const upgraded = await ManagerStore.open(old.db);
       await upgraded.recordDiscovered(id, [
         { id: 'x', key: '/x', shard: 1, etag: 'e', object: undefined },

@@ -17,6 +17,7 @@ import {
   type MetadataUpdate,
   type MetadataWriter,
   type ObjectSource,
+  type RecordRef,
 } from '../../src/manager/jobs/evacuate/types.ts';
 import { ManagerMetrics } from '../../src/manager/metrics.ts';
 import { type ManagerService, startManagerService } from '../../src/manager/service.ts';
@@ -58,10 +59,10 @@ class GatedMetadata implements MetadataWriter {
     this.inFlight--;
     this.done++;
   }
-  async putBatch(): Promise<void> {
+  async putBatch(): Promise<MetadataUpdate[]> {
     throw new Error('not batched');
   }
-  async getObject(_shard: number, key: string) {
+  async getObject({ key }: RecordRef) {
     const o = objects.find((x) => x.key === key);
     return o && { value: o.object, etag: o.etag };
   }

@@ -13,6 +13,7 @@ import {
   jobActionName,
   jobStateName,
   RESULT_STATUS_KEYS,
+  type TierResults,
   type UpdateJobPayload,
 } from '../../api/manager.ts';
 import { RebalancerError } from '../../errors.ts';
@@ -121,8 +122,13 @@ export function buildResults(rows: readonly CountRow[]): JobResults {
   };
   const errors: Record<string, Record<string, number>> = {};
   const skips: Record<string, number> = {};
+  const v2 = tierResults();
   for (const row of rows) {
-    if (row.bucket === 'status') {
+    if (row.bucket === 'buckets_status') {
+      const key = STATUS_KEYS[row.name as keyof typeof STATUS_KEYS];
+      if (key === undefined) throw new UnknownStoredValueError('status counter', row.name);
+      v2[key] = row.count;
+    } else if (row.bucket === 'status') {
       const key = STATUS_KEYS[row.name as keyof typeof STATUS_KEYS];
       if (key === undefined) throw new UnknownStoredValueError('status counter', row.name);
       results[key] = row.count;
@@ -143,7 +149,27 @@ export function buildResults(rows: readonly CountRow[]): JobResults {
     RESULT_STATUS_KEYS.reduce((sum, key) => sum + results[key], 0) + results.Duplicates;
   if (Object.keys(errors).length > 0) results.error_breakdown = errors;
   if (Object.keys(skips).length > 0) results.skip_breakdown = skips;
+  // v2 objects are counted apart and v1 is the rest; a job without v2 objects keeps L's shape.
+  const v1 = tierResults();
+  for (const key of RESULT_STATUS_KEYS) {
+    v1[key] = results[key] - v2[key];
+    v1.Total += v1[key];
+    v2.Total += v2[key];
+  }
+  if (v2.Total > 0) results.tiers = { v1, v2 };
   return results;
+}
+
+function tierResults(): TierResults {
+  return {
+    Unprocessed: 0,
+    Assigned: 0,
+    Skipped: 0,
+    Error: 0,
+    'Post Processing': 0,
+    Complete: 0,
+    Total: 0,
+  };
 }
 
 export class JobService {

@@ -71,10 +71,10 @@ export async function createAssignment(
        VALUES ($1, $2, $3, $4, 'init', 0, $5)`,
       [a.id, jobId, a.destShark, a.destDatacenter, a.totalBytes],
     );
-    const { rows } = await tx.query<{ id: string }>(
+    const { rows } = await tx.query<{ id: string; tier: string }>(
       `UPDATE evacuate_objects SET status = 'assigned', assignment_id = $3, dest_shark = $4,
               skipped_reason = NULL, error = NULL, error_detail = NULL, updated_at = now()
-        WHERE job_id = $1 AND status = 'unprocessed' AND id = ANY($2::text[]) RETURNING id`,
+        WHERE job_id = $1 AND status = 'unprocessed' AND id = ANY($2::text[]) RETURNING id, tier`,
       [jobId, a.objectIds, a.id, a.destShark],
     );
     if (rows.length === 0) {
@@ -86,8 +86,11 @@ export async function createAssignment(
       [a.id, rows.length],
     );
     await new CountDeltas()
-      .add('status', 'unprocessed', -rows.length)
-      .add('status', 'assigned', rows.length)
+      .moved(
+        'unprocessed',
+        'assigned',
+        rows.map((r) => r.tier),
+      )
       .apply(tx, jobId);
     return { assignment: toRecord(updated.rows[0]!), objectIds: rows.map((r) => r.id) };
   });

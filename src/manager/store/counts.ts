@@ -4,7 +4,11 @@
  */
 import type { Queryable } from '../../db/index.ts';
 
-export type CountBucket = 'status' | 'error' | 'skip' | 'duplicates';
+/**
+ * `buckets_status` counts the buckets (v2) objects per status, apart: the totals are
+ * `status`, so a job without v2 objects writes nothing more (v1 = total − v2).
+ */
+export type CountBucket = 'status' | 'error' | 'skip' | 'duplicates' | 'buckets_status';
 
 /** Accumulates counter changes to apply in one statement. */
 export class CountDeltas {
@@ -17,6 +21,14 @@ export class CountDeltas {
     if (entry) entry.n += n;
     else this.deltas.set(key, { bucket, name, n });
     return this;
+  }
+
+  /** `tiers` objects (one tier each) moved from status `from` (none: new) to `to`. */
+  moved(from: string | undefined, to: string, tiers: readonly string[]): this {
+    const v2 = tiers.filter((t) => t === 'buckets').length;
+    if (from !== undefined)
+      this.add('status', from, -tiers.length).add('buckets_status', from, -v2);
+    return this.add('status', to, tiers.length).add('buckets_status', to, v2);
   }
 
   get size(): number {

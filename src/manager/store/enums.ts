@@ -73,6 +73,18 @@ export const OBJECT_ERRORS = [
 ] as const;
 export type ObjectErrorDb = (typeof OBJECT_ERRORS)[number];
 
+/**
+ * Where an object's metadata lives: Moray's `manta` bucket (v1) or buckets-mdapi (v2). Shard
+ * numbers of the two tiers overlap, so a shard is always named with its tier.
+ */
+export const METADATA_TIERS = ['moray', 'buckets'] as const;
+export type MetadataTier = (typeof METADATA_TIERS)[number];
+
+/** L's rule: a record with a `bucket_id` member (even null) is a buckets (v2) object. */
+export function tierOf(value: { bucket_id?: unknown } | undefined): MetadataTier {
+  return value !== undefined && 'bucket_id' in value ? 'buckets' : 'moray';
+}
+
 export const ASSIGNMENT_STATES = [
   'init',
   'assigned',
@@ -107,6 +119,7 @@ export const parseObjectStatus = parser<ObjectStatus>('status', OBJECT_STATUSES)
 export const parseObjectError = parser<ObjectErrorDb>('error', OBJECT_ERRORS);
 export const parseJobState = parser<JobStateDb>('job state', JOB_STATES);
 export const parseJobAction = parser<JobActionDb>('job action', JOB_ACTIONS);
+export const parseTier = parser<MetadataTier>('tier', METADATA_TIERS);
 export const parseAssignmentState = parser<AssignmentState>('assignment state', ASSIGNMENT_STATES);
 
 const UNIT_REASONS: ReadonlySet<string> = new Set(SKIP_REASONS);

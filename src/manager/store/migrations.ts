@@ -154,6 +154,28 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX duplicates_pending ON duplicates (job_id, status)',
     ],
   },
+  {
+    version: 7,
+    // Buckets (v2) objects: their shard numbers overlap Moray's, so checkpoints are keyed by
+    // tier and objects carry theirs (L's rule for rows recorded before: `bucket_id` is v2),
+    // with exact per-status counts of the v2 ones.
+    name: 'metadata tiers',
+    statements: [
+      `ALTER TABLE evacuate_objects ADD COLUMN tier text NOT NULL DEFAULT 'moray'
+         CHECK (tier IN ('moray', 'buckets'))`,
+      `UPDATE evacuate_objects SET tier = 'buckets' WHERE object ? 'bucket_id'`,
+      `ALTER TABLE discovery_checkpoints ADD COLUMN tier text NOT NULL DEFAULT 'moray'
+         CHECK (tier IN ('moray', 'buckets'))`,
+      'ALTER TABLE discovery_checkpoints DROP CONSTRAINT discovery_checkpoints_pkey',
+      'ALTER TABLE discovery_checkpoints ADD PRIMARY KEY (job_id, tier, shard)',
+      'ALTER TABLE job_counts DROP CONSTRAINT job_counts_bucket_check',
+      `ALTER TABLE job_counts ADD CONSTRAINT job_counts_bucket_check
+         CHECK (bucket IN ('status', 'error', 'skip', 'duplicates', 'buckets_status'))`,
+      `INSERT INTO job_counts (job_id, bucket, name, count)
+       SELECT job_id, 'buckets_status', status, count(*) FROM evacuate_objects
+        WHERE tier = 'buckets' GROUP BY job_id, status`,
+    ],
+  },
 ];
 
 const LOCK_KEY = 0x7265_6261; // "reba": serialises concurrent migrators

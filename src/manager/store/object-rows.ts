@@ -4,12 +4,15 @@
  */
 import type { MantaObjectValue } from '../../manta/index.ts';
 import {
+  type MetadataTier,
   type ObjectErrorDb,
   type ObjectStatus,
   parseObjectError,
   parseObjectStatus,
   parseSkipReason,
+  parseTier,
   type SkipReasonDb,
+  tierOf,
 } from './enums.ts';
 import { requiredRecord, storedRecord } from './records.ts';
 
@@ -19,6 +22,16 @@ export interface ObjectLocation {
   id: string;
   key: string;
   shard: number;
+  /** The tier `shard` belongs to; absent: the record's (moray unless it has a `bucket_id`). */
+  tier?: MetadataTier;
+}
+
+/** The tier of an object being recorded. */
+export function tierOfObject(o: {
+  tier?: MetadataTier;
+  object?: { bucket_id?: unknown };
+}): MetadataTier {
+  return o.tier ?? tierOf(o.object);
 }
 
 /** An object as discovery reports it: its Manta record and where it was found. */
@@ -45,15 +58,20 @@ interface ObjectProgress {
   destShark: string | undefined;
 }
 
-export interface StoredObject extends RecordedObject, ObjectProgress {}
+export interface StoredObject extends RecordedObject, ObjectProgress {
+  tier: MetadataTier;
+}
 
 /** An object of an assignment: it was placed from its record, so it has one. */
-export interface AssignedObject extends DiscoveredObject, ObjectProgress {}
+export interface AssignedObject extends DiscoveredObject, ObjectProgress {
+  tier: MetadataTier;
+}
 
 export interface ObjectRow extends Record<string, unknown> {
   id: string;
   key: string;
   shard: number;
+  tier: string;
   etag: string;
   object: unknown;
   status: string;
@@ -65,7 +83,7 @@ export interface ObjectRow extends Record<string, unknown> {
 }
 
 export const OBJECT_COLUMNS =
-  'id, key, shard, etag, object, status, skipped_reason, error, error_detail, assignment_id, dest_shark';
+  'id, key, shard, tier, etag, object, status, skipped_reason, error, error_detail, assignment_id, dest_shark';
 
 /** A row read back; its record, if any, is left to the caller. */
 function fieldsOf(row: ObjectRow): Omit<StoredObject, 'object'> {
@@ -73,6 +91,7 @@ function fieldsOf(row: ObjectRow): Omit<StoredObject, 'object'> {
     id: row.id,
     key: row.key,
     shard: row.shard,
+    tier: parseTier(row.tier),
     etag: row.etag,
     status: parseObjectStatus(row.status),
     skippedReason: row.skipped_reason === null ? undefined : parseSkipReason(row.skipped_reason),

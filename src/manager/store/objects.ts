@@ -8,8 +8,10 @@ import { RebalancerError } from '../../errors.ts';
 import type { MantaObjectValue } from '../../manta/index.ts';
 import { CountDeltas } from './counts.ts';
 import {
+  type MetadataTier,
   type ObjectErrorDb,
   type ObjectStatus,
+  parseTier,
   type SkipReasonDb,
   TERMINAL_OBJECT_STATUSES,
 } from './enums.ts';
@@ -20,12 +22,15 @@ import {
   type ObjectRow,
   type RecordedObject,
   type StoredObject,
+  tierOfObject,
   toAssigned,
   toStored,
 } from './object-rows.ts';
 import { recordText } from './records.ts';
 
 export interface DiscoveryCheckpoint {
+  /** Absent: moray. */
+  tier?: MetadataTier;
   shard: number;
   cursor: string | null;
   done: boolean;
@@ -60,10 +65,10 @@ export async function recordDiscovered(
     const result: RecordResult = { recorded: [], duplicates: 0 };
     if (objects.length > 0) {
       const inserted = await tx.query<{ id: string; key: string; shard: number }>(
-        `INSERT INTO evacuate_objects (job_id, id, key, shard, etag, object, status)
-         SELECT $1, t.id, t.key, t.shard, t.etag, t.object::jsonb, 'unprocessed'
-           FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[])
-                AS t(id, key, shard, etag, object)
+        `INSERT INTO evacuate_objects (job_id, id, key, shard, etag, object, status, tier)
+         SELECT $1, t.id, t.key, t.shard, t.etag, t.object::jsonb, 'unprocessed', t.tier
+           FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[])
+                AS t(id, key, shard, etag, object, tier)
          ON CONFLICT (job_id, id) DO NOTHING
          RETURNING id, key, shard`,
         [
@@ -73,6 +78,7 @@ export async function recordDiscovered(
           objects.map((o) => o.shard),
           objects.map((o) => o.etag),
           objects.map((o) => recordText(o.object)),
+          objects.map(tierOfObject),
         ],
       );
       const fresh = new Set(inserted.rows.map((r) => `${r.id}\u0000${r.key}\u0000${r.shard}`));
@@ -88,7 +94,7 @@ export async function recordDiscovered(
       }
       if (others.length > 0) result.duplicates = await recordDuplicates(tx, jobId, others);
       const deltas = new CountDeltas()
-        .add('status', 'unprocessed', result.recorded.length)
+        .moved(undefined, 'unprocessed', result.recorded.map(tierOfObject))
         .add('duplicates', 'duplicates', result.duplicates);
       await deltas.apply(tx, jobId);
     }
@@ -130,10 +136,11 @@ export async function saveCheckpoint(
   checkpoint: DiscoveryCheckpoint,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO discovery_checkpoints (job_id, shard, cursor, done) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (job_id, shard) DO UPDATE
+    `INSERT INTO discovery_checkpoints (job_id, tier, shard, cursor, done)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (job_id, tier, shard) DO UPDATE
        SET cursor = EXCLUDED.cursor, done = EXCLUDED.done, updated_at = now()`,
-    [jobId, checkpoint.shard, checkpoint.cursor, checkpoint.done],
+    [jobId, checkpoint.tier ?? 'moray', checkpoint.shard, checkpoint.cursor, checkpoint.done],
   );
 }
 
@@ -141,11 +148,25 @@ export async function loadCheckpoints(
   db: Queryable,
   jobId: string,
 ): Promise<DiscoveryCheckpoint[]> {
-  const { rows } = await db.query<{ shard: number; cursor: string | null; done: boolean }>(
-    'SELECT shard, cursor, done FROM discovery_checkpoints WHERE job_id = $1 ORDER BY shard',
+  const { rows } = await db.query<{
+    tier: string;
+    shard: number;
+    cursor: string | null;
+    done: boolean;
+  }>(
+    `SELECT tier, shard, cursor, done FROM discovery_checkpoints WHERE job_id = $1
+      ORDER BY tier DESC, shard`,
     [jobId],
   );
-  return rows.map((r) => ({ shard: r.shard, cursor: r.cursor, done: r.done }));
+  return rows.map((r) => {
+    const tier = parseTier(r.tier);
+    return {
+      ...(tier === 'moray' ? {} : { tier }),
+      shard: r.shard,
+      cursor: r.cursor,
+      done: r.done,
+    };
+  });
 }
 
 /** One page of a job's objects in `status`, ordered by id, after `afterId`. */
@@ -255,18 +276,22 @@ export async function transitionObjects(
         params.push(g.select.assignmentId);
         where = 'assignment_id = $10::uuid';
       }
-      const { rows } = await tx.query<{ id: string }>(
+      const { rows } = await tx.query<{ id: string; tier: string }>(
         `UPDATE evacuate_objects
             SET status = $3::text, skipped_reason = $4::text, error = $5::text, error_detail = $6::text,
                 assignment_id = CASE WHEN $9::boolean THEN assignment_id ELSE $7::uuid END,
                 dest_shark = CASE WHEN $9::boolean THEN dest_shark ELSE $8::text END,
                 updated_at = now()
           WHERE job_id = $1 AND status = $2::text AND ${where}
-          RETURNING id`,
+          RETURNING id, tier`,
         params,
       );
       const n = rows.length;
-      deltas.add('status', g.from, -n).add('status', to.status, n);
+      deltas.moved(
+        g.from,
+        to.status,
+        rows.map((r) => r.tier),
+      );
       if (reason !== null) deltas.add('skip', reason, n);
       if (error !== null) deltas.add('error', error, n);
       changed.push(rows.map((r) => r.id));
@@ -288,15 +313,19 @@ export async function recordFailed(
   detail: string,
 ): Promise<boolean> {
   return db.transaction(async (tx) => {
+    const tier = object.tier ?? 'moray';
     const { rows } = await tx.query(
       `INSERT INTO evacuate_objects
-         (job_id, id, key, shard, etag, object, status, error, error_detail)
-       VALUES ($1, $2, $3, $4, '', $5::jsonb, 'error', $6, $7)
+         (job_id, id, key, shard, etag, object, status, error, error_detail, tier)
+       VALUES ($1, $2, $3, $4, '', $5::jsonb, 'error', $6, $7, $8)
        ON CONFLICT (job_id, id) DO NOTHING RETURNING id`,
-      [jobId, object.id, object.key, object.shard, recordText(undefined), error, detail],
+      [jobId, object.id, object.key, object.shard, recordText(undefined), error, detail, tier],
     );
     if (rows.length === 0) return false;
-    await new CountDeltas().add('status', 'error', 1).add('error', error, 1).apply(tx, jobId);
+    await new CountDeltas()
+      .moved(undefined, 'error', [tier])
+      .add('error', error, 1)
+      .apply(tx, jobId);
     return true;
   });
 }
@@ -313,13 +342,13 @@ export async function placeAgainFromLive(
 ): Promise<string[]> {
   if (objects.length === 0) return [];
   return db.transaction(async (tx) => {
-    const { rows } = await tx.query<{ id: string }>(
+    const { rows } = await tx.query<{ id: string; tier: string }>(
       `UPDATE evacuate_objects o
           SET status = 'unprocessed', etag = t.etag, object = t.object::jsonb,
               assignment_id = NULL, dest_shark = NULL, updated_at = now()
          FROM unnest($2::text[], $3::text[], $4::text[]) AS t(id, etag, object)
         WHERE o.job_id = $1 AND o.id = t.id AND o.status = 'post_processing'
-        RETURNING o.id`,
+        RETURNING o.id, o.tier`,
       [
         jobId,
         objects.map((o) => o.id),
@@ -328,8 +357,11 @@ export async function placeAgainFromLive(
       ],
     );
     await new CountDeltas()
-      .add('status', 'post_processing', -rows.length)
-      .add('status', 'unprocessed', rows.length)
+      .moved(
+        'post_processing',
+        'unprocessed',
+        rows.map((r) => r.tier),
+      )
       .apply(tx, jobId);
     return rows.map((r) => r.id);
   });

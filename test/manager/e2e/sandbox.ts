@@ -44,10 +44,20 @@ export class E2ESandbox {
     );
   }
 
-  static async start(name: string, layout: SandboxLayout): Promise<E2ESandbox> {
+  /** `managerOptions`: top-level keys of the manager's config.json over the sandbox's. */
+  static async start(
+    name: string,
+    layout: SandboxLayout,
+    managerOptions?: Record<string, unknown>,
+  ): Promise<E2ESandbox> {
     const dir = await mkdtemp(join(tmpdir(), `e2e-${name}-`));
     try {
-      const sandbox = await startSandbox({ dir, layout, databaseUrl: testPostgresUrl() });
+      const sandbox = await startSandbox({
+        dir,
+        layout,
+        databaseUrl: testPostgresUrl(),
+        ...(managerOptions ? { managerOptions } : {}),
+      });
       return new E2ESandbox(dir, sandbox, layout);
     } catch (err) {
       await rm(dir, { recursive: true, force: true });

@@ -1,15 +1,9 @@
 /**
- * The pipeline's interfaces implemented over the project's modules: discovery (src/discovery),
- * the destination picker (src/storinfo) and the Moray client (src/moray).
+ * The pipeline's interfaces implemented over the project's modules: the destination picker
+ * (src/storinfo) and the Moray client (src/moray). Discovery's is discovery-source.ts.
  */
+
 import type { StorageNode } from '../../../api/common.ts';
-import type { ShardSource } from '../../../discovery/index.ts';
-import {
-  type DiscoveryOptions,
-  discoverObjects,
-  keyExcluder,
-  type ShardCheckpoints,
-} from '../../../discovery/index.ts';
 import { RebalancerError } from '../../../errors.ts';
 import { isMantaObjectValue, mantaObjectProblem } from '../../../manta/index.ts';
 import {
@@ -20,7 +14,6 @@ import {
   ObjectNotFoundError,
 } from '../../../moray/index.ts';
 import type { DestinationPicker, Reservations } from '../../../storinfo/index.ts';
-import type { DiscoveryCheckpoint } from '../../store/index.ts';
 import {
   type DestinationChooser,
   type LiveRecord,
@@ -28,94 +21,11 @@ import {
   MetadataObjectNotFoundError,
   type MetadataUpdate,
   type MetadataWriter,
-  type ObjectSource,
   type Placement,
   type PlacementAvoid,
-  type SourceEvent,
+  type RecordRef,
   type UnusableRecord,
 } from './types.ts';
-
-/** Discovery over the configured shards; a shard's checkpoint cursor is its ShardCheckpoints JSON. */
-export class DiscoveryObjectSource implements ObjectSource {
-  private readonly exclude: (key: string) => string | undefined;
-
-  constructor(
-    private readonly shards: () => readonly ShardSource[],
-    private readonly options: Omit<
-      DiscoveryOptions,
-      'shark' | 'shards' | 'checkpoints' | 'signal'
-    > = {},
-  ) {
-    this.exclude = keyExcluder(options.excludeKeyPrefixes ?? [], options.excludeMatch);
-  }
-
-  excludes(key: string): boolean {
-    return this.exclude(key) !== undefined;
-  }
-
-  async *scan(request: {
-    shark: StorageNode;
-    resume: readonly DiscoveryCheckpoint[];
-    signal: AbortSignal;
-  }): AsyncIterable<SourceEvent> {
-    const state = new Map<number, ShardCheckpoints>();
-    for (const c of request.resume) {
-      if (c.cursor !== null) state.set(c.shard, JSON.parse(c.cursor) as ShardCheckpoints);
-    }
-    const discovery = discoverObjects({
-      ...this.options,
-      shark: request.shark.manta_storage_id,
-      shards: this.shards(),
-      checkpoints: state,
-      signal: request.signal,
-    });
-    for await (const event of discovery) {
-      switch (event.kind) {
-        case 'object':
-          yield {
-            kind: 'object',
-            object: {
-              id: event.id,
-              key: event.key,
-              shard: event.shard,
-              etag: event.etag,
-              object: { ...event.value },
-            },
-          };
-          break;
-        case 'excluded':
-          yield {
-            kind: 'excluded',
-            object: {
-              id: event.id,
-              key: event.key,
-              shard: event.shard,
-              etag: '',
-              object: undefined,
-            },
-          };
-          break;
-        case 'malformed':
-          yield { kind: 'malformed', shard: event.shard, key: event.key, problem: event.problem };
-          break;
-        case 'checkpoint': {
-          const shard = { ...state.get(event.shard) };
-          shard[event.column] = {
-            ...(event.through === undefined ? {} : { through: event.through }),
-            done: event.done,
-          };
-          state.set(event.shard, shard);
-          // Discovery itself skips finished columns, so the shard is never marked done here.
-          yield {
-            kind: 'checkpoint',
-            checkpoint: { shard: event.shard, cursor: JSON.stringify(shard), done: false },
-          };
-          break;
-        }
-      }
-    }
-  }
-}
 
 /** The storinfo destination picker, reserving each object's bytes under its id. */
 export class PickerChooser implements DestinationChooser {
@@ -219,11 +129,12 @@ export class MorayMetadataWriter implements MetadataWriter {
     }
   }
 
+  /** One atomic Moray `batch`: all applied (resolves with none left) or none (rejects). */
   async putBatch(
     shard: number,
     updates: readonly MetadataUpdate[],
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<readonly MetadataUpdate[]> {
     signal.throwIfAborted();
     await this.guarded(shard, () =>
       this.clientFor(shard).batch(
@@ -235,11 +146,11 @@ export class MorayMetadataWriter implements MetadataWriter {
         })),
       ),
     );
+    return [];
   }
 
   async getObject(
-    shard: number,
-    key: string,
+    { shard, key }: RecordRef,
     signal: AbortSignal,
   ): Promise<LiveRecord | UnusableRecord | undefined> {
     signal.throwIfAborted();

@@ -4,6 +4,7 @@
  * the same objectId, owner, MD5 and size. A record whose identity changed was written by a user
  * and is never overwritten; one whose identity is the same but whose copies moved (another job
  * evacuating another of its sharks) gets our rewrite applied to it as it is now, with its etag.
+ * A buckets (v2) record's identity is its id (its etag): a user's overwrite gives it a new one.
  */
 import type { StorageNode } from '../../../api/common.ts';
 import type { MantaObjectValue } from '../../../manta/index.ts';
@@ -14,7 +15,7 @@ export type ConflictResolution =
   /** The live record already is our rewrite (our own write from before a restart). */
   | { kind: 'ours' }
   /** Same object, copies moved by someone else: write this value under this etag instead. */
-  | { kind: 'rewrite'; value: MantaObjectValue; etag: string }
+  | { kind: 'rewrite'; value: MantaObjectValue; etag: string; previous: MantaObjectValue }
   /** Same object, no longer on the evacuated shark: nothing left to do here. */
   | { kind: 'moved' }
   /** Same object, but another writer put a copy on our destination: place it elsewhere. */
@@ -41,7 +42,12 @@ export function resolveConflict(
   if (storageIds(live.value) === storageIds(ours)) return { kind: 'ours' };
   if (!live.value.sharks.some((s) => s.manta_storage_id === evacuated)) return { kind: 'moved' };
   try {
-    return { kind: 'rewrite', value: rewriteSharks(live.value, evacuated, dest), etag: live.etag };
+    return {
+      kind: 'rewrite',
+      value: rewriteSharks(live.value, evacuated, dest),
+      etag: live.etag,
+      previous: live.value,
+    };
   } catch (err) {
     // The destination now holds a copy already (the other job chose it too).
     if (err instanceof BadObjectError) return { kind: 'collision', live };

@@ -9,7 +9,7 @@ import type { StorageNode } from '../../../api/common.ts';
 import { sleep } from '../../../async/index.ts';
 import type { Logger } from '../../../log/index.ts';
 import type { MantaObjectValue } from '../../../manta/index.ts';
-import type { ObjectTarget } from '../../store/index.ts';
+import { type MetadataTier, type ObjectTarget, tierOf } from '../../store/index.ts';
 import { resolveConflict } from './conflict.ts';
 import { BadObjectError, rewriteSharks } from './object.ts';
 import {
@@ -17,7 +17,9 @@ import {
   type LiveRecord,
   MetadataEtagMismatchError,
   MetadataObjectNotFoundError,
+  MetadataRejectedError,
   type MetadataWriter,
+  type RecordRef,
   type UnusableRecord,
 } from './types.ts';
 
@@ -25,6 +27,8 @@ import {
 export type UpdateResult = ObjectTarget | { status: 'place_again'; live: LiveRecord };
 
 export interface RecordToUpdate {
+  /** Absent: the record's own (L's rule). */
+  tier?: MetadataTier;
   shard: number;
   key: string;
   /** The etag it was read with. */
@@ -47,15 +51,16 @@ export class RecordUpdater {
   ) {}
 
   /** The live record, transient failures retried (a shard just back may refuse for a moment). */
-  async readLive(shard: number, key: string): Promise<LiveRecord | UnusableRecord | undefined> {
+  async readLive(ref: RecordRef): Promise<LiveRecord | UnusableRecord | undefined> {
     const { metadata, settings, signal, log } = this.deps;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await metadata.getObject(shard, key, signal);
+        return await metadata.getObject(ref, signal);
       } catch (err) {
         signal.throwIfAborted();
-        if (attempt >= settings.metadataAttempts) throw err;
-        log.warn({ err, shard, key, attempt }, 'reading a live record failed; retrying');
+        if (attempt >= settings.metadataAttempts || err instanceof MetadataRejectedError) throw err;
+        const { tier, shard, key } = ref;
+        log.warn({ err, tier, shard, key, attempt }, 'reading a live record failed; retrying');
         await sleep(settings.metadataBackoffMs(attempt), signal);
       }
     }
@@ -67,23 +72,54 @@ export class RecordUpdater {
    */
   private async liveOrFailure(
     o: RecordToUpdate,
-  ): Promise<LiveRecord | UnusableRecord | undefined | 'failed'> {
+  ): Promise<LiveRecord | UnusableRecord | undefined | { failed: string }> {
+    const tier = this.tierOf(o);
     try {
-      return await this.readLive(o.shard, o.key);
+      return await this.readLive({ tier, shard: o.shard, key: o.key, object: o.object });
     } catch (err) {
       this.deps.signal.throwIfAborted();
-      this.deps.log.warn({ key: o.key, shard: o.shard, err }, 'reading a live record failed');
-      return 'failed';
+      this.deps.log.warn({ key: o.key, tier, shard: o.shard, err }, 'reading a live record failed');
+      const why = err instanceof Error ? err.message : String(err);
+      return { failed: `reading the live record failed: ${why}` };
     }
   }
 
+  private tierOf(o: RecordToUpdate): MetadataTier {
+    return o.tier ?? tierOf(o.object);
+  }
+
   private failed(o: RecordToUpdate, detail: string): UpdateResult {
-    const buckets = o.object.bucket_id !== undefined;
+    const buckets = this.tierOf(o) === 'buckets';
     return {
       status: 'error',
       error: buckets ? 'mdapi_update_failed' : 'moray_update_failed',
       detail,
     };
+  }
+
+  /**
+   * The record is gone (deleted by its user). A v2 record's typed outcome is an error, as the
+   * buckets tier reports it (L's mdapi_object_not_found); a v1 one a skip.
+   */
+  private gone(o: RecordToUpdate): UpdateResult {
+    return this.tierOf(o) === 'buckets'
+      ? { status: 'error', error: 'mdapi_object_not_found', detail: `${o.key}: object deleted` }
+      : { status: 'skipped', reason: 'metadata_object_not_found' };
+  }
+
+  /** A user rewrote the object (a v2 one: it has a new id); the user's version is kept. */
+  private changed(o: RecordToUpdate): UpdateResult {
+    this.deps.log.info(
+      { key: o.key, shard: o.shard, tier: this.tierOf(o), reason: 'metadata_etag_mismatch' },
+      'metadata changed since discovery: object left as the user wrote it',
+    );
+    return this.tierOf(o) === 'buckets'
+      ? {
+          status: 'error',
+          error: 'mdapi_etag_mismatch',
+          detail: `${o.key}: overwritten by its user`,
+        }
+      : { status: 'skipped', reason: 'metadata_etag_mismatch' };
   }
 
   /**
@@ -109,12 +145,13 @@ export class RecordUpdater {
       throw err;
     }
     let etag = o.etag;
+    let previous = o.object;
     let rewrites = 0;
     for (let attempt = 1; ; attempt++) {
       if (!policy.destAllowed()) {
         const live = await this.liveOrFailure(o);
-        if (live === 'failed') return this.failed(o, 'reading the live record failed');
-        if (!live) return { status: 'skipped', reason: 'metadata_object_not_found' };
+        if (live && 'failed' in live) return this.failed(o, live.failed);
+        if (!live) return this.gone(o);
         // To be placed again from a record it cannot use: a bad record, as at discovery.
         if ('problem' in live)
           return { status: 'error', error: 'bad_manta_object', detail: live.problem };
@@ -122,13 +159,13 @@ export class RecordUpdater {
         return { status: 'skipped', reason: 'destination_unreachable' };
       }
       try {
-        await metadata.putObject({ shard: o.shard, key: o.key, etag, value }, signal);
+        await metadata.putObject({ shard: o.shard, key: o.key, etag, value, previous }, signal);
         return { status: 'complete' };
       } catch (err) {
         if (err instanceof MetadataEtagMismatchError) {
           const live = await this.liveOrFailure(o);
-          if (live === 'failed') return this.failed(o, 'reading the live record failed');
-          if (!live) return { status: 'skipped', reason: 'metadata_object_not_found' };
+          if (live && 'failed' in live) return this.failed(o, live.failed);
+          if (!live) return this.gone(o);
           const seen = resolveConflict(live, o.object, value, evacuated, dest);
           if (seen.kind === 'ours') return { status: 'complete' };
           if (seen.kind === 'moved') return { status: 'skipped', reason: 'object_not_on_shark' };
@@ -136,21 +173,15 @@ export class RecordUpdater {
             return { status: 'place_again', live: seen.live };
           }
           if (seen.kind !== 'rewrite' || ++rewrites > settings.maxConflictRewrites) {
-            log.info(
-              { key: o.key, shard: o.shard, reason: 'metadata_etag_mismatch' },
-              'metadata changed since discovery: object skipped',
-            );
-            return { status: 'skipped', reason: 'metadata_etag_mismatch' };
+            return this.changed(o);
           }
-          ({ value, etag } = seen);
+          ({ value, etag, previous } = seen);
           attempt = 0;
           continue;
         }
-        if (err instanceof MetadataObjectNotFoundError) {
-          return { status: 'skipped', reason: 'metadata_object_not_found' };
-        }
+        if (err instanceof MetadataObjectNotFoundError) return this.gone(o);
         signal.throwIfAborted();
-        if (attempt >= settings.metadataAttempts) {
+        if (attempt >= settings.metadataAttempts || err instanceof MetadataRejectedError) {
           log.warn({ key: o.key, shard: o.shard, err }, 'metadata update failed');
           return this.failed(o, err instanceof Error ? err.message : String(err));
         }

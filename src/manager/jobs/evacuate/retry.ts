@@ -8,13 +8,13 @@
  */
 import type { MantaObjectValue } from '../../../manta/index.ts';
 import type { ObjectStatus, StoredObject } from '../../store/index.ts';
-import type { LiveRecord, RecordBatch, UnusableRecord } from './types.ts';
+import type { LiveRecord, RecordBatch, RecordRef, UnusableRecord } from './types.ts';
 
 export interface RetryScanDeps {
   /** The previous job's objects in `status`, a page after `afterId`. */
   page(status: ObjectStatus, afterId: string | undefined): Promise<StoredObject[]>;
   /** The live record (undefined when gone), transient failures already retried. */
-  readLive(shard: number, key: string): Promise<LiveRecord | UnusableRecord | undefined>;
+  readLive(ref: RecordRef): Promise<LiveRecord | UnusableRecord | undefined>;
   /** True when the job's `exclude_key_prefixes` keep the key out (as discovery does). */
   excluded(key: string): boolean;
   evacuated: string;
@@ -47,21 +47,22 @@ export async function* retryBatches(deps: RetryScanDeps): AsyncGenerator<RecordB
       const batch: RecordBatch = { objects: [], skipped: [], malformed: [], checkpoint: undefined };
       for (const o of page) {
         if (o.error === 'bad_shard_number') continue;
-        const old = { id: o.id, key: o.key, shard: o.shard, etag: o.etag, object: o.object };
+        const where = { id: o.id, key: o.key, shard: o.shard, tier: o.tier };
+        const old = { ...where, etag: o.etag, object: o.object };
         if (deps.excluded(o.key)) {
           batch.skipped.push({ object: old, reason: 'excluded_key_prefix' });
           continue;
         }
-        const live = await deps.readLive(o.shard, o.key);
+        const live = await deps.readLive(o);
         if (live === undefined) {
           batch.skipped.push({ object: old, reason: 'metadata_object_not_found' });
           continue;
         }
         if ('problem' in live) {
-          batch.malformed.push({ shard: o.shard, key: o.key, problem: live.problem });
+          batch.malformed.push({ tier: o.tier, shard: o.shard, key: o.key, problem: live.problem });
           continue;
         }
-        const fresh = { id: live.value.objectId, key: o.key, shard: o.shard, etag: live.etag };
+        const fresh = { ...where, id: live.value.objectId, etag: live.etag };
         if (!namesShark(live.value, deps.evacuated)) {
           batch.skipped.push({
             object: { ...fresh, object: live.value },

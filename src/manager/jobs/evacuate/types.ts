@@ -11,6 +11,7 @@ import type { MantaObjectValue } from '../../../manta/index.ts';
 import type {
   DiscoveredObject,
   DiscoveryCheckpoint,
+  MetadataTier,
   RecordedObject,
   SkipReasonDb,
 } from '../../store/index.ts';
@@ -20,7 +21,7 @@ export type SourceEvent =
   | { kind: 'object'; object: DiscoveredObject }
   /** Excluded by `exclude_key_prefixes`: recorded and skipped, without its record. */
   | { kind: 'excluded'; object: RecordedObject }
-  | { kind: 'malformed'; shard: number; key: string; problem: string }
+  | { kind: 'malformed'; tier?: MetadataTier; shard: number; key: string; problem: string }
   | { kind: 'checkpoint'; checkpoint: DiscoveryCheckpoint };
 
 /** Finds the objects with a copy on a shark, resuming after the given checkpoints. */
@@ -39,7 +40,7 @@ export interface RecordBatch {
   objects: DiscoveredObject[];
   /** Recorded and skipped at once, with their reasons (exclusions, objects gone or moved). */
   skipped: { object: RecordedObject; reason: SkipReasonDb }[];
-  malformed: { shard: number; key: string; problem: string }[];
+  malformed: { tier?: MetadataTier; shard: number; key: string; problem: string }[];
   checkpoint: DiscoveryCheckpoint | undefined;
 }
 
@@ -132,11 +133,25 @@ export interface AgentClient {
 }
 
 export interface MetadataUpdate {
+  /** The metadata shard of the record's tier (Moray and buckets shard numbers overlap). */
   shard: number;
   key: string;
   /** The etag read at discovery: the update applies only if the record is unchanged. */
   etag: string;
   value: MantaObjectValue;
+  /**
+   * The record `value` was rewritten from. A buckets record's etag is its id, which a metadata
+   * update does not change, so its writer compares the live copies with these instead.
+   */
+  previous: MantaObjectValue;
+}
+
+/** Where a record lives: its tier, shard and key, and (v2) the stored record naming its vnode. */
+export interface RecordRef {
+  tier: MetadataTier;
+  shard: number;
+  key: string;
+  object: MantaObjectValue | undefined;
 }
 
 /** The record changed since discovery: a user wrote it (invariant 3: never overwrite). */
@@ -149,24 +164,57 @@ export class MetadataObjectNotFoundError extends RebalancerError {
   override readonly name = 'MetadataObjectNotFoundError';
   readonly code = 'metadata_object_not_found';
 }
+/**
+ * The shard refused the request for a reason another attempt will not change (e.g. the vnode
+ * is not hosted there): the object's update fails with the cause, never succeeds.
+ */
+export class MetadataRejectedError extends RebalancerError {
+  override readonly name = 'MetadataRejectedError';
+  readonly code = 'metadata_rejected';
+}
 
-/** Writes an object's rewritten record, etag-conditionally. Other errors are transient. */
+/** What became of an MPU upload record after one of its parts moved. */
+export type UploadRecordOutcome =
+  /** Both header copies now name the destination. */
+  | 'rewritten'
+  /** No such record (the upload was committed or aborted): nothing to do. */
+  | 'absent'
+  /** The record names the evacuated shark nowhere. */
+  | 'unchanged'
+  /** The placement ring's vnode count is not configured: records cannot be found. */
+  | 'disabled';
+
+/**
+ * The metadata tier: Moray (v1) and buckets-mdapi (v2) behind one port, routed by the record's
+ * tier. Writes are etag-conditional; errors other than the typed ones are transient.
+ */
 export interface MetadataWriter {
   putObject(update: MetadataUpdate, signal: AbortSignal): Promise<void>;
   /**
-   * All of `updates` (one shard's) at once, atomically: every etag matches and every record is
-   * written, or nothing is (L's `use_batched_updates`). Any failure rejects.
+   * `updates` (one tier's, one shard's) at once (L's `use_batched_updates`). Resolves with the
+   * updates not applied, to be made one by one: none or all for an atomic Moray batch, those
+   * of failed vnodes or changed records for buckets-mdapi. Rejects when nothing was applied.
    */
-  putBatch(shard: number, updates: readonly MetadataUpdate[], signal: AbortSignal): Promise<void>;
+  putBatch(
+    shard: number,
+    updates: readonly MetadataUpdate[],
+    signal: AbortSignal,
+  ): Promise<readonly MetadataUpdate[]>;
   /**
    * The live record and its etag (undefined when gone): tells our own earlier write from a
    * user's. Validated: a record the job cannot use comes back as an UnusableRecord.
    */
-  getObject(
-    shard: number,
-    key: string,
+  getObject(ref: RecordRef, signal: AbortSignal): Promise<LiveRecord | UnusableRecord | undefined>;
+  /**
+   * Rewrites the pre-allocated sharks of the upload record of the MPU part `part` (just moved
+   * from `evacuated` to `dest`). Absent for a tier without multipart uploads.
+   */
+  updateUploadRecord?(
+    part: MantaObjectValue,
+    evacuated: string,
+    dest: StorageNode,
     signal: AbortSignal,
-  ): Promise<LiveRecord | UnusableRecord | undefined>;
+  ): Promise<UploadRecordOutcome>;
 }
 
 /** Tunables of one job: L's options plus the timings tests shorten. */

@@ -11,6 +11,7 @@ import {
   type MetadataUpdate,
   type MetadataWriter,
   type ObjectSource,
+  type RecordRef,
 } from '../../../../src/manager/jobs/evacuate/types.ts';
 import type { DiscoveredObject } from '../../../../src/manager/store/index.ts';
 import {
@@ -71,10 +72,11 @@ export class MemoryMetadata implements MetadataWriter {
     if (current.etag !== u.etag) throw new MetadataEtagMismatchError(u.key);
     this.records.set(u.key, { etag: `${u.etag}+`, value: u.value });
   }
-  async putBatch(_shard: number, updates: readonly MetadataUpdate[]): Promise<void> {
+  async putBatch(_shard: number, updates: readonly MetadataUpdate[]): Promise<MetadataUpdate[]> {
     for (const u of updates) await this.putObject(u);
+    return [];
   }
-  async getObject(_shard: number, key: string): Promise<LiveRecord | undefined> {
+  async getObject({ key }: RecordRef): Promise<LiveRecord | undefined> {
     return this.records.get(key);
   }
 }

@@ -7,6 +7,7 @@
  */
 import { reasonDbForm, type Task } from '../../../../api/common.ts';
 import type { BoundedQueue } from '../../../../async/index.ts';
+import { mpuPartUploadId } from '../../../../manta/mpu.ts';
 import {
   type AssignedObject,
   type AssignmentRecord,
@@ -137,7 +138,9 @@ async function complete(
   await finished.push({ ...a.record, state: 'agent_complete' });
 }
 
+/** A v2 MPU part by its name (`.mpu-parts/<uploadId>/<n>`, the pattern of src/manta/mpu.ts). */
 async function isMpuPart(ctx: CheckContext, objectId: string): Promise<boolean> {
   const o = await ctx.deps.store.getObject(ctx.jobId, objectId);
-  return o?.object?.name?.startsWith('.mpu-parts/') === true;
+  const name = o?.object?.name ?? o?.object?.key;
+  return o?.tier === 'buckets' && name !== undefined && mpuPartUploadId(name) !== undefined;
 }

@@ -77,7 +77,7 @@ async function discoverRetry(
   const batches = retryBatches({
     page: (status, after) =>
       ctx.deps.store.objectsByStatus(previous, status, after, ctx.settings.storePage),
-    readLive: (shard, key) => ctx.records.readLive(shard, key),
+    readLive: (ref) => ctx.records.readLive(ref),
     excluded: (key) => ctx.deps.source.excludes(key),
     evacuated: ctx.evacuated,
     stopped: () => ctx.draining(),

@@ -18,6 +18,7 @@ import { type EvacuateContext, isEvacuated, StageError } from '../context.ts';
 import { BadObjectError, rewriteSharks } from '../object.ts';
 import type { UpdateResult } from '../record-update.ts';
 import type { MetadataUpdate } from '../types.ts';
+import { updateUploadRecords } from '../upload-records.ts';
 
 export async function updateMetadata(
   ctx: EvacuateContext,
@@ -89,15 +90,23 @@ async function updateAssignment(ctx: EvacuateContext, record: AssignmentRecord):
       metrics.objectSkips(skipReasonLabel(g.target.reason), g.ids.length);
   }
   ctx.stats.bytesMoved += bytes;
+  await updateUploadRecords(
+    ctx,
+    objects
+      .filter((o, i) => o.tier === 'buckets' && results[i]?.status === 'complete')
+      .map((o) => o.object),
+    dest,
+  );
   const placed = new Set(await store.placeAgainFromLive(ctx.jobId, again));
   for (const o of again) if (placed.has(o.id)) ctx.placeAgain.push({ id: o.id, object: o.object });
   await store.setAssignmentState(record.id, ['agent_complete'], 'post_processed');
 }
 
 /**
- * `use_batched_updates`: one atomic batch per shard for the objects whose record can be
- * rewritten. Returns the objects done that way; the rest (a failed batch included: one user
- * write fails the whole batch) take the one-by-one path, which tells each outcome apart.
+ * `use_batched_updates`: one batch per tier and shard for the objects whose record can be
+ * rewritten (an atomic Moray batch; a buckets-mdapi batch of per-vnode transactions). Returns
+ * the objects done that way; the rest (a failed Moray batch: one user write fails it whole;
+ * changed v2 records; failed vnodes) take the one-by-one path, which tells each outcome apart.
  */
 async function updateBatched(
   ctx: EvacuateContext,
@@ -106,7 +115,8 @@ async function updateBatched(
 ): Promise<Map<string, ObjectTarget>> {
   const done = new Map<string, ObjectTarget>();
   if (isEvacuated(ctx, dest.manta_storage_id)) return done;
-  const byShard = new Map<number, { id: string; update: MetadataUpdate }[]>();
+  const groups = new Map<string, { tier: string; shard: number; updates: MetadataUpdate[] }>();
+  const ids = new Map<MetadataUpdate, string>();
   for (const o of objects) {
     if (o.shard < 0) continue;
     let value: MantaObjectValue;
@@ -116,25 +126,36 @@ async function updateBatched(
       if (err instanceof BadObjectError) continue;
       throw err;
     }
-    const group = byShard.get(o.shard) ?? [];
-    group.push({ id: o.id, update: { shard: o.shard, key: o.key, etag: o.etag, value } });
-    byShard.set(o.shard, group);
+    const group = groups.get(`${o.tier}:${o.shard}`) ?? {
+      tier: o.tier,
+      shard: o.shard,
+      updates: [],
+    };
+    const update = { shard: o.shard, key: o.key, etag: o.etag, value, previous: o.object };
+    group.updates.push(update);
+    ids.set(update, o.id);
+    groups.set(`${o.tier}:${o.shard}`, group);
   }
   await Promise.all(
-    [...byShard].map(([shard, group]) =>
+    [...groups.values()].map(({ tier, shard, updates }) =>
       ctx.mdLimit.run(async () => {
+        let left: ReadonlySet<MetadataUpdate>;
         try {
-          await ctx.deps.metadata.putBatch(
-            shard,
-            group.map((g) => g.update),
-            ctx.signal,
-          );
-          for (const g of group) done.set(g.id, { status: 'complete' });
+          left = new Set(await ctx.deps.metadata.putBatch(shard, updates, ctx.signal));
         } catch (err) {
           ctx.signal.throwIfAborted();
           ctx.deps.log.info(
-            { err, shard, objects: group.length },
+            { err, tier, shard, objects: updates.length },
             'batched metadata update failed; updating the objects one by one',
+          );
+          return;
+        }
+        for (const u of updates)
+          if (!left.has(u)) done.set(ids.get(u) as string, { status: 'complete' });
+        if (left.size > 0) {
+          ctx.deps.log.info(
+            { tier, shard, objects: left.size },
+            'objects the batch did not update: updating them one by one',
           );
         }
       }),

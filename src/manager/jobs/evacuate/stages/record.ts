@@ -53,10 +53,15 @@ export async function record(
         metrics.objectSkips(skipReasonLabel(reason), ids.length);
     }
     for (const m of batch.malformed) {
-      const id = `malformed:${m.shard}:${m.key}`;
-      const where = { id, key: m.key, shard: m.shard };
+      const tier = m.tier ?? 'moray';
+      // Shard numbers of the tiers overlap: a v2 one is named apart.
+      const id =
+        tier === 'moray'
+          ? `malformed:${m.shard}:${m.key}`
+          : `malformed:${tier}:${m.shard}:${m.key}`;
+      const where = { id, key: m.key, shard: m.shard, tier };
       await store.recordFailed(ctx.jobId, where, 'bad_manta_object', m.problem);
-      log.warn({ shard: m.shard, key: m.key, problem: m.problem }, 'malformed record');
+      log.warn({ tier, shard: m.shard, key: m.key, problem: m.problem }, 'malformed record');
     }
     const skippedIds = new Set(skipped.map((o) => o.id));
     for (const o of result.recorded) {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BoundedQueue } from '../../../../../src/async/index.ts';
-import { DiscoveryObjectSource } from '../../../../../src/manager/jobs/evacuate/adapters.ts';
+import { DiscoveryObjectSource } from '../../../../../src/manager/jobs/evacuate/discovery-source.ts';
 import { discover } from '../../../../../src/manager/jobs/evacuate/stages/discover.ts';
 import type {
   ObjectSource,

@@ -10,6 +10,7 @@ import { updateMetadata } from '../../../../../src/manager/jobs/evacuate/stages/
 import type {
   MetadataUpdate,
   MetadataWriter,
+  RecordRef,
 } from '../../../../../src/manager/jobs/evacuate/types.ts';
 import type {
   AssignmentRecord,
@@ -64,8 +65,8 @@ class Shaky implements MetadataWriter {
     this.batches++;
     return this.inner.putBatch(shard, updates, signal);
   }
-  getObject(shard: number, key: string, signal: AbortSignal) {
-    return this.inner.getObject(shard, key, signal);
+  getObject(ref: RecordRef, signal: AbortSignal) {
+    return this.inner.getObject(ref, signal);
   }
 }
 
