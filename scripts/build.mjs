@@ -13,6 +13,7 @@ export const ENTRY_POINTS = [
   'adm/main',
   'sandbox/main',
   'sandbox/moray/main',
+  'sandbox/mdapi/main',
   'sandbox/mako/main',
   'sandbox/storinfo/main',
 ];

@@ -18,6 +18,23 @@ export const SandboxShard = Type.Object({
 });
 export type SandboxShard = Static<typeof SandboxShard>;
 
+/**
+ * A buckets-mdapi shard stand-in. The sandbox starts it with the discovery RPCs
+ * (`listvnodes`/`listowners`) served: the production server lacks them, and on PGlite there is
+ * no database the manager could scan directly instead.
+ */
+export const SandboxBucketsShard = Type.Object({
+  /** `N.buckets-mdapi.<domain>`: the shard number is the first label. */
+  name: Type.String(),
+  host: Type.String(),
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  /** The vnodes of the buckets ring this shard hosts (its `manta_bucket_<vnode>` schemas). */
+  vnodes: Type.Array(Type.Integer({ minimum: 0 }), { minItems: 1 }),
+  /** Set when the shard's schemas are in a real PostgreSQL (direct-db discovery works). */
+  database_url: Type.Optional(Type.String()),
+});
+export type SandboxBucketsShard = Static<typeof SandboxBucketsShard>;
+
 export const SandboxShark = Type.Object({
   manta_storage_id: Type.String(),
   datacenter: Type.String(),
@@ -46,6 +63,8 @@ export const SandboxDescription = Type.Object({
     }),
   ),
   shards: Type.Array(SandboxShard, { minItems: 1 }),
+  /** Absent in a description written before buckets shards existed: none. */
+  buckets_shards: Type.Optional(Type.Array(SandboxBucketsShard)),
   sharks: Type.Array(SandboxShark, { minItems: 1 }),
   /** The sandbox's own processes, so that `down` can stop every one of them. */
   processes: Type.Array(SandboxProcess),

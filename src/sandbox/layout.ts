@@ -9,6 +9,10 @@ export interface SandboxLayout {
   datacenters: number;
   /** What each mako pretends its filesystem holds; storinfo reports usage against it. */
   sharkCapacityBytes: number;
+  /** buckets-mdapi shards (`N.buckets-mdapi.<domain>`); absent or 0: none. */
+  bucketsShards?: number;
+  /** Vnodes of the buckets ring, dealt to the buckets shards round-robin; default 8. */
+  bucketsVnodes?: number;
 }
 
 export const DEFAULT_LAYOUT: SandboxLayout = {
@@ -17,7 +21,11 @@ export const DEFAULT_LAYOUT: SandboxLayout = {
   sharks: 6,
   datacenters: 2,
   sharkCapacityBytes: 16 * 1024 ** 3,
+  bucketsShards: 2,
+  bucketsVnodes: 8,
 };
+
+export const DEFAULT_BUCKETS_VNODES = 8;
 
 export class SandboxLayoutError extends RebalancerError {
   override readonly name = 'SandboxLayoutError';
@@ -33,6 +41,17 @@ export function validateLayout(layout: SandboxLayout): SandboxLayout {
   positive('shards', layout.shards, 64);
   positive('sharks', layout.sharks, 256);
   positive('datacenters', layout.datacenters, layout.sharks);
+  const bucketsShards = layout.bucketsShards ?? 0;
+  if (!Number.isInteger(bucketsShards) || bucketsShards < 0 || bucketsShards > 64) {
+    throw new SandboxLayoutError(
+      `buckets shards must be an integer from 0 to 64, not ${bucketsShards}`,
+    );
+  }
+  // Every buckets shard must host at least one vnode.
+  positive('buckets vnodes', layout.bucketsVnodes ?? DEFAULT_BUCKETS_VNODES, 4096);
+  if (bucketsShards > (layout.bucketsVnodes ?? DEFAULT_BUCKETS_VNODES)) {
+    throw new SandboxLayoutError('buckets vnodes must be at least the number of buckets shards');
+  }
   if (!Number.isSafeInteger(layout.sharkCapacityBytes) || layout.sharkCapacityBytes < 1 << 20) {
     throw new SandboxLayoutError('shark capacity must be at least 1 MiB');
   }
@@ -49,3 +68,11 @@ export const storageId = (n: number, domain: string): string => `${n}.stor.${dom
 /** Datacenters are dealt round-robin, so every datacenter has sharks when sharks >= dcs. */
 export const datacenterOf = (n: number, datacenters: number): string =>
   `dc${((n - 1) % datacenters) + 1}`;
+/** The buckets shard number is the name's first label, as L's config reads it. */
+export const bucketsShardName = (n: number, domain: string): string =>
+  `${n}.buckets-mdapi.${domain}`;
+
+/** The vnodes buckets shard `n` (1-based) of `shards` hosts: those with v % shards == n - 1. */
+export function bucketsShardVnodes(n: number, shards: number, vnodes: number): number[] {
+  return Array.from({ length: vnodes }, (_, v) => v).filter((v) => v % shards === n - 1);
+}

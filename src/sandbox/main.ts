@@ -51,6 +51,18 @@ program
   )
   .option('--domain <domain>', 'Manta DNS domain', DEFAULT_LAYOUT.domain)
   .option(
+    '--buckets-shards <n>',
+    'buckets-mdapi shards (0: none); they serve listvnodes/listowners, which production lacks, so the RPC listing works on PGlite',
+    integer(0, 64),
+    DEFAULT_LAYOUT.bucketsShards,
+  )
+  .option(
+    '--buckets-vnodes <n>',
+    'vnodes of the buckets ring, dealt to the buckets shards round-robin',
+    integer(1, 4096),
+    DEFAULT_LAYOUT.bucketsVnodes,
+  )
+  .option(
     '--database-url <url>',
     'real PostgreSQL (admin URL) for the shards and the manager; embedded PGlite otherwise',
   )
@@ -65,6 +77,8 @@ program
         sharks: opts.sharks,
         datacenters: opts.datacenters,
         sharkCapacityBytes: opts.sharkCapacity,
+        bucketsShards: opts.bucketsShards,
+        bucketsVnodes: opts.bucketsVnodes,
       },
       databaseUrl: opts.databaseUrl,
       rebalancer: opts.rebalancer,
@@ -75,6 +89,10 @@ program
     console.log(`  storinfo ${description.storinfo.url}`);
     for (const shard of description.shards)
       console.log(`  shard    ${shard.name} ${shard.host}:${shard.port}`);
+    for (const shard of description.buckets_shards ?? [])
+      console.log(
+        `  buckets  ${shard.name} ${shard.host}:${shard.port} vnodes ${shard.vnodes.join(',')}`,
+      );
     for (const shark of description.sharks) {
       const agent = shark.agent_url ? `, agent ${shark.agent_url}` : '';
       console.log(
@@ -94,6 +112,17 @@ program
   .option('--max-size <size>', 'largest object (sizes are log-uniform)', bytes, 1024 ** 2)
   .option('--sharks <ids>', 'comma-separated storage ids to place copies on (default all)')
   .option('--seed <n>', 'random seed, for a reproducible sandbox', integer(0))
+  .option(
+    '--buckets-objects <n>',
+    'buckets (v2) objects to create in the buckets shards, plus MPU uploads in each state',
+    integer(0),
+    0,
+  )
+  .option(
+    '--mpu-uploads <n>',
+    'MPU uploads per state (default: one per 200 buckets objects)',
+    integer(0),
+  )
   .action(async (opts) => {
     const sandbox = await readSandboxDescription(resolve(opts.dir));
     const report = await seedSandbox(sandbox, {
@@ -104,6 +133,8 @@ program
       maxSize: opts.maxSize,
       sharks: opts.sharks?.split(','),
       seed: opts.seed,
+      bucketsObjects: opts.bucketsObjects,
+      ...(opts.mpuUploads === undefined ? {} : { mpuUploads: opts.mpuUploads }),
     });
     console.log(JSON.stringify(report));
   });
@@ -131,6 +162,11 @@ program
     'real PostgreSQL (admin URL) for the shards and the manager; embedded PGlite otherwise',
   )
   .option('--objects <n>', 'objects to seed (1-3 copies each)', integer(0), 5000)
+  .option(
+    '--buckets-objects <n>',
+    'buckets (v2) objects to seed besides, plus MPU uploads (default: 10% of --objects)',
+    integer(0),
+  )
   .option('--min-size <size>', 'smallest object', bytes, 1024)
   .option('--max-size <size>', 'largest object (sizes are log-uniform)', bytes, 1024 ** 2)
   .option('--seed <n>', 'random seed, for a reproducible run', integer(0, 0xfffffff0))
@@ -142,6 +178,7 @@ program
       dir: opts.dir === undefined ? undefined : resolve(opts.dir),
       databaseUrl: opts.databaseUrl,
       objects: opts.objects,
+      bucketsObjects: opts.bucketsObjects ?? Math.round(opts.objects / 10),
       seed: opts.seed ?? Math.floor(Math.random() * 0xfffffff0),
       shark: opts.shark,
       minSize: opts.minSize,

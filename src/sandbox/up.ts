@@ -5,6 +5,7 @@ import type { Logger } from '../log/index.ts';
 import { BucketNotFoundError, MorayClient } from '../moray/index.ts';
 import {
   readSandboxDescription,
+  type SandboxBucketsShard,
   type SandboxDescription,
   type SandboxProcess,
   type SandboxShard,
@@ -30,6 +31,7 @@ import {
   stopProcess,
 } from './process.ts';
 import { buildRecord } from './storinfo/record.ts';
+import { bucketsManagerAliases, bucketsManagerConfig, startBucketsShard } from './up-buckets.ts';
 
 export interface StartSandboxOptions {
   dir: string;
@@ -64,11 +66,16 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
   const started = new Startup(dir, options.log);
   try {
     // Start services concurrently: each takes seconds (PGlite, module loading), not CPU-bound.
-    const [shards, sharks] = await Promise.all([
+    const [shards, sharks, bucketsShards] = await Promise.all([
       allOrFirstError(
         range(layout.shards).map((n) => started.shard(n, layout, options.databaseUrl)),
       ),
       allOrFirstError(range(layout.sharks).map((n) => started.mako(n, layout))),
+      allOrFirstError(
+        range(layout.bucketsShards ?? 0).map((n) =>
+          started.bucketsShard(n, layout, options.databaseUrl),
+        ),
+      ),
     ]);
     await writeMakoAliases(dir, sharks);
     await prepareShards(shards, sharks, layout);
@@ -77,6 +84,7 @@ export async function startSandbox(options: StartSandboxOptions): Promise<Sandbo
       domain: layout.domain,
       storinfo: { url: storinfo.address.url },
       shards,
+      buckets_shards: bucketsShards,
       sharks,
       processes: started.processes,
     };
@@ -107,6 +115,7 @@ export async function stopSandbox(dir: string): Promise<SandboxDescription> {
   for (const proc of [...description.processes].reverse()) await stopProcess(proc.pid);
   const databases = [
     ...description.shards.map((shard) => shard.database_url),
+    ...(description.buckets_shards ?? []).map((shard) => shard.database_url),
     description.manager?.database_url,
   ];
   for (const url of databases) if (url) await dropSandboxDatabase(url);
@@ -145,6 +154,7 @@ async function writeMakoAliases(dir: string, sharks: readonly SandboxShark[]): P
 function managerAliases(sandbox: SandboxDescription): Record<string, string> {
   const aliases: Record<string, string> = {};
   for (const shard of sandbox.shards) aliases[`${shard.name}:2020`] = `${shard.host}:${shard.port}`;
+  Object.assign(aliases, bucketsManagerAliases(sandbox.buckets_shards ?? []));
   for (const shark of sandbox.sharks) {
     if (shark.agent_url) aliases[`${shark.manta_storage_id}:7878`] = new URL(shark.agent_url).host;
   }
@@ -254,6 +264,23 @@ class Startup {
     };
   }
 
+  bucketsShard(
+    n: number,
+    layout: SandboxLayout,
+    adminUrl: string | undefined,
+  ): Promise<SandboxBucketsShard> {
+    return startBucketsShard(n, layout, {
+      dir: this.dir,
+      adminUrl,
+      start: (name, entry, args) => this.#start(name, entry, args),
+      createDatabase: async (admin, suffix) => {
+        const url = await createSandboxDatabase(admin, suffix);
+        this.#databases.push(url);
+        return url;
+      },
+    });
+  }
+
   async mako(n: number, layout: SandboxLayout): Promise<SandboxShark> {
     const id = storageId(n, layout.domain);
     const root = join(this.dir, 'sharks', String(n), 'manta');
@@ -331,6 +358,7 @@ class Startup {
     const base: Record<string, unknown> = {
       domain_name: sandbox.domain,
       shards: sandbox.shards.map((shard) => ({ host: shard.name })),
+      ...bucketsManagerConfig(sandbox.buckets_shards ?? []),
       listen_address: '127.0.0.1',
       listen_port: 0,
       metrics_port: 0,

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { RebalancerError } from '../errors.ts';
 import { md5OfFile } from '../manta/index.ts';
 import { MorayClient } from '../moray/index.ts';
+import { runBounded } from './bounded.ts';
 import type { SandboxDescription, SandboxShark } from './description.ts';
 
 /** One object's metadata as a shard holds it. */
@@ -236,17 +237,6 @@ async function checkCopy(
     throw err;
   }
   return md5 === object.contentMD5 ? undefined : 'md5 mismatch';
-}
-
-async function runBounded(tasks: Array<() => Promise<void>>, limit: number): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const task = tasks[next++] as () => Promise<void>;
-      await task();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
 }
 
 /** What a user's last write of a key left: the record that must be live now, or none. */

@@ -65,6 +65,10 @@ interface DemoJson {
   skip_breakdown: Record<string, number>;
   verified: number;
   lost: number;
+  verification: {
+    v1: { objects: number; verified: number; lost: number };
+    v2?: { objects: number; lost: number; metadata_changed?: number; mpu_part_no_data?: number };
+  };
   passed: boolean;
   seconds: number;
   objects_per_second: number;
@@ -98,6 +102,19 @@ function assertOutcome(result: DemoJson, out: Run): void {
   // 200 seeded + 5 single-copy objects on the shark + the object a user overwrites.
   assert.equal(result.objects, 206);
   assert.equal(result.verified, 206);
+  // The verifier reports the tiers apart: v1 as above; v2 the default 10% (20 objects) plus
+  // one MPU upload in each state (a final object, 6 parts, 2 upload records).
+  assert.deepEqual(result.verification.v1, {
+    objects: 206,
+    verified: 206,
+    lost: 0,
+    // The 5 single-copy objects and the user's overwrite, skipped as reported.
+    still_on_shark: 6,
+  });
+  assert.equal(result.verification.v2?.objects, 29);
+  assert.equal(result.verification.v2?.lost, 0);
+  assert.equal(result.verification.v2?.metadata_changed, 0);
+  assert.equal(result.verification.v2?.mpu_part_no_data, 3);
   assert.equal(result.skip_breakdown.source_is_evac_shark, 5);
   assert.equal(result.skip_breakdown.metadata_etag_mismatch, 1);
   assert.equal(result.errors, 0);
@@ -132,7 +149,8 @@ describe('rebalancer-sandbox demo', { timeout: TIMEOUT }, () => {
     assert.match(out.stderr, /PASSED: evacuated 1\.stor\.sandbox\.test/);
     assert.match(out.stderr, /Checks\n {2}ok {4}job finished/);
     const pids = await servicePids(dir);
-    assert.equal(pids.length, 16);
+    // 2 Moray shards, 2 buckets-mdapi shards, 6 makos, storinfo, 6 agents, the manager.
+    assert.equal(pids.length, 18);
     assert.deepEqual(
       pids.filter((pid) => isRunning(pid)),
       [],
@@ -196,7 +214,7 @@ describe('rebalancer-sandbox demo', { timeout: TIMEOUT }, () => {
       );
       const down = await run(SANDBOX_BIN, ['down', '--dir', dir]);
       assert.equal(down.code, 0, down.stderr);
-      assert.match(down.stdout, /stopped 16 processes/);
+      assert.match(down.stdout, /stopped 18 processes/);
       assert.deepEqual(
         pids.filter((pid) => isRunning(pid)),
         [],

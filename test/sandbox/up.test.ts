@@ -49,7 +49,9 @@ test('up describes every service in sandbox.json, each a running process', () =>
       ['4.stor.sandbox.test', 'dc2'],
     ],
   );
-  assert.equal(sandbox.processes.length, 2 + 4 + 1);
+  // 2 Moray shards, 4 makos, storinfo, and the default 2 buckets-mdapi shards.
+  assert.equal(sandbox.processes.length, 2 + 4 + 1 + 2);
+  assert.equal(sandbox.buckets_shards?.length, 2);
   for (const proc of sandbox.processes) assert.ok(isRunning(proc.pid), proc.name);
   for (const shard of sandbox.shards)
     assert.equal(shard.database_url !== undefined, pgUrl !== undefined);

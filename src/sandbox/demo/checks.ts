@@ -22,6 +22,8 @@ export interface CheckInput {
   /** The user's write during the job and the record as it is now. */
   userWrite: UserWrite | undefined;
   userRecordNow: ObjectState | undefined;
+  /** Buckets (v2) rows naming the evacuated shark before: the job must count them too. */
+  bucketsOnEvacuated?: number;
 }
 
 /** Objects of `snapshot` whose every copy is on `shark`. */
@@ -44,7 +46,7 @@ export function checkDemo(input: CheckInput): DemoCheck[] {
   const { status, verification: v } = input;
   const r = status.results;
   const skips = r.skip_breakdown ?? {};
-  const onEvacuated = countOn(input.before, input.evacuated);
+  const onEvacuated = countOn(input.before, input.evacuated) + (input.bucketsOnEvacuated ?? 0);
   const checks: DemoCheck[] = [
     {
       name: 'job finished',

@@ -6,6 +6,7 @@ export interface DemoCommandOptions {
   dir?: string;
   databaseUrl?: string;
   objects: number;
+  bucketsObjects: number;
   seed: number;
   shark?: string;
   minSize: number;
@@ -22,6 +23,7 @@ export async function demoCommand(options: DemoCommandOptions): Promise<number> 
     dir: options.dir,
     databaseUrl: options.databaseUrl,
     objects: options.objects,
+    bucketsObjects: options.bucketsObjects,
     seed: options.seed,
     shark: options.shark,
     minSize: options.minSize,

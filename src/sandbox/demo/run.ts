@@ -13,7 +13,16 @@ import { readSandboxDescription, type SandboxDescription } from '../description.
 import { DEFAULT_LAYOUT, storageId } from '../layout.ts';
 import { stopProcess } from '../process.ts';
 import { startSandbox, stopSandbox } from '../up.ts';
-import { type EvacuationVerification, snapshotObjects, verifySnapshot } from '../verify.ts';
+import { snapshotObjects, verifySnapshot } from '../verify.ts';
+import {
+  bucketsOn,
+  checkBuckets,
+  type DemoTierVerification,
+  seedDemoBuckets,
+  v1Tier,
+  v2Tier,
+  verifyDemoBuckets,
+} from './buckets.ts';
 import { checkDemo, countOn, type DemoCheck, onlyOn } from './checks.ts';
 import { type DemoObjects, seedDemo } from './objects.ts';
 import { clearThrottle, overwriteAsUser, throttleSource, type UserWrite } from './overwrite.ts';
@@ -24,6 +33,8 @@ export interface DemoOptions {
   dir?: string;
   databaseUrl?: string;
   objects: number;
+  /** Buckets (v2) objects seeded besides (MPU uploads on top). */
+  bucketsObjects: number;
   seed: number;
   /** Storage id to evacuate; default `1.stor.<domain>`. */
   shark?: string;
@@ -56,6 +67,8 @@ export interface DemoResult {
   verified: number;
   lost: number;
   still_on_shark: number;
+  /** The independent verifier's findings per tier: Moray (v1) and buckets-mdapi (v2). */
+  verification: { v1: DemoTierVerification; v2?: DemoTierVerification };
   passed: boolean;
   checks: DemoCheck[];
   problems: string[];
@@ -146,6 +159,15 @@ export class DemoRun {
         : undefined,
     });
     if (o.out.isTTY) o.out.write('\r\x1b[K');
+    const buckets = await seedDemoBuckets(sandbox, {
+      objects: o.bucketsObjects,
+      seed: o.seed,
+      minSize: o.minSize,
+      maxSize: o.maxSize,
+    });
+    if (buckets.seeded) {
+      say(`  ${buckets.before.size} buckets (v2) rows, MPU uploads included`);
+    }
     const before = await snapshotObjects(sandbox);
     const seedSeconds = seconds(seedStarted);
     say(
@@ -158,7 +180,7 @@ export class DemoRun {
     const job = await client.createEvacuate(shark, undefined);
     say(`Evacuating ${shark}: job ${job}`);
     const { status, userWrite } = await this.#watch(client, job, sandbox, seeded, shark, {
-      expected: countOn(before, shark),
+      expected: countOn(before, shark) + bucketsOn(buckets.before, shark),
     });
     const jobSeconds = seconds(jobStarted);
 
@@ -176,12 +198,15 @@ export class DemoRun {
     const checks = checkDemo({
       evacuated: shark,
       before,
+      bucketsOnEvacuated: bucketsOn(buckets.before, shark),
       status,
       verification,
       singleCopy,
       userWrite,
       userRecordNow: userWrite ? now.get(userWrite.key) : undefined,
     });
+    const v2 = await verifyDemoBuckets(sandbox, buckets, shark);
+    if (v2) checks.push(checkBuckets(v2));
     const verifySeconds = seconds(verifyStarted);
     const r = status.results;
     const result: DemoResult = {
@@ -197,9 +222,13 @@ export class DemoRun {
       verified: verification.verified,
       lost: verification.lost,
       still_on_shark: stillOn(now, shark),
+      verification: {
+        v1: v1Tier(verification, stillOn(now, shark)),
+        ...(v2 ? { v2: v2Tier(v2) } : {}),
+      },
       passed: checks.every((c) => c.ok),
       checks,
-      problems: problemsOf(verification),
+      problems: problemsOf([...verification.problems, ...(v2?.problems ?? [])]),
       seconds: 0,
       objects_per_second: jobSeconds > 0 ? round(r.Total / jobSeconds) : 0,
       phases: {
@@ -321,10 +350,10 @@ function stillOn(now: Map<string, { sharks: string[] }>, shark: string): number 
   return n;
 }
 
-function problemsOf(v: EvacuationVerification): string[] {
-  const shown = v.problems.slice(0, MAX_PROBLEMS);
-  if (v.problems.length > MAX_PROBLEMS) {
-    shown.push(`... and ${v.problems.length - MAX_PROBLEMS} more`);
+function problemsOf(problems: readonly string[]): string[] {
+  const shown = problems.slice(0, MAX_PROBLEMS);
+  if (problems.length > MAX_PROBLEMS) {
+    shown.push(`... and ${problems.length - MAX_PROBLEMS} more`);
   }
   return shown;
 }

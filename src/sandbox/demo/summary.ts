@@ -16,7 +16,7 @@ export function formatSummary(
     .map(([reason, counts]) => `${reason} ${n(Object.values(counts).reduce((a, b) => a + b, 0))}`)
     .join(', ');
   const rows: [string, string, string][] = [
-    ['objects in the sandbox', n(result.objects), 'all of them re-read and checked'],
+    ['objects in the sandbox', n(result.objects), 'Moray (v1): all of them re-read and checked'],
     ['objects on the shark', n(result.job_objects), `the job's total`],
     ['complete', n(result.complete), 'moved off the shark'],
     ['skipped', n(result.skipped), breakdown(result.skip_breakdown)],
@@ -25,6 +25,14 @@ export function formatSummary(
     ['still on the shark', n(result.still_on_shark), 'reported skips only'],
     ['lost', n(result.lost), result.lost === 0 ? '' : 'see problems below'],
   ];
+  const v2 = result.verification.v2;
+  if (v2) {
+    rows.push([
+      'buckets (v2) rows',
+      n(v2.objects),
+      `verified ${n(v2.verified)}, still on the shark ${n(v2.still_on_shark)}, lost ${n(v2.lost)}, metadata changed ${n(v2.metadata_changed ?? 0)}, committed MPU parts without data ${n(v2.mpu_part_no_data ?? 0)}`,
+    ]);
+  }
   const width = Math.max(...rows.map((r) => r[0].length));
   const valueWidth = Math.max(...rows.map((r) => r[1].length));
   const lines = [

@@ -11,6 +11,7 @@
  * the server's exact outcome and error.
  */
 import type { Queryable } from '../../db/index.ts';
+import { RebalancerError } from '../../errors.ts';
 import type { UpdateObjectPayload, VnodeFailure } from '../../mdapi/index.ts';
 import type { ParsedConditions } from './conditions.ts';
 import { MdapiAppError, objectNotFound } from './errors.ts';
@@ -24,7 +25,10 @@ export interface BatchItem {
 }
 
 /** Thrown inside a group's transaction to roll the one-statement attempt back. */
-class NotAllApplied extends Error {}
+class NotAllApplied extends RebalancerError {
+  override readonly name = 'NotAllApplied';
+  readonly code = 'mdapi_batch_not_all_applied';
+}
 
 function bulkSql(vnode: number): string {
   return `UPDATE ${vnodeTable(vnode, 'manta_bucket_object')} AS o
@@ -72,7 +76,7 @@ async function bulkUpdate(
     column((i) => jsonbParam(i.payload.properties)),
     column((i) => (i.conditions.ifMatch ? JSON.stringify(i.conditions.ifMatch) : null)),
   ]);
-  if (rowCount !== items.length) throw new NotAllApplied();
+  if (rowCount !== items.length) throw new NotAllApplied('the bulk update missed a row');
 }
 
 async function updateGroup(

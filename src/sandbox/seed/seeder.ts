@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RebalancerError } from '../../errors.ts';
 import { md5Base64 } from '../../manta/index.ts';
+import { runBounded } from '../bounded.ts';
 import type { SandboxShark } from '../description.ts';
 import { shardIndexOfVnode } from '../ring.ts';
 import { SeededRandom } from './random.ts';
@@ -227,7 +228,7 @@ export class Seeder {
 }
 
 /** `count` sharks, spread over as many datacenters as possible (as Manta places copies). */
-function pickCopies(
+export function pickCopies(
   random: SeededRandom,
   sharks: readonly SandboxShark[],
   count: number,
@@ -246,15 +247,4 @@ function pickCopies(
     }
   }
   return picked;
-}
-
-async function runBounded(tasks: Array<() => Promise<void>>, limit: number): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const task = tasks[next++] as () => Promise<void>;
-      await task();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
 }
