@@ -43,6 +43,8 @@ type ErrorClass = new (...args: never[]) => Error;
 /** Constructor arguments for classes that cannot be built without any; several for classes
  * whose code depends on them (one list per code). */
 const moray = { method: 'getObject', shard: 'localhost:2020', message: 'm' };
+const mdapi = { method: 'getobject', shard: '1.buckets-mdapi.test' };
+
 const FIXTURES: Readonly<Record<string, readonly unknown[][]>> = {
   DatabaseError: [
     ['m', {}],
@@ -72,6 +74,14 @@ const FIXTURES: Readonly<Record<string, readonly unknown[][]>> = {
     ['PayloadTooLarge', 'm'],
   ],
   AdmRequestError: [['m'], ['m', 500], ['m', 200, 'body']],
+  MdapiError: [['m', mdapi]],
+  MdapiServerError: [['PostgresError', 'm', mdapi]],
+  MdapiEtagMismatchError: [['PreconditionFailedError', 'm', mdapi]],
+  MdapiObjectNotFoundError: [['ObjectNotFound', 'm', mdapi]],
+  MdapiOverloadedError: [['OverloadedError', 'm', mdapi]],
+  MdapiUnsupportedError: [['m', mdapi]],
+  MdapiTransientError: [['m', mdapi]],
+  MdapiProtocolError: [['m', 'field', mdapi]],
 };
 
 /** `name` is not the class name: the peer's error name, or (AgentResponseError) its base's. */

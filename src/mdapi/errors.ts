@@ -24,6 +24,7 @@ export interface MdapiErrorOptions {
 
 /** Any failed buckets-mdapi RPC. */
 export abstract class MdapiError extends RebalancerError {
+  readonly code: string = 'mdapi_error';
   readonly method: string;
   readonly shard: string;
   /** Attempts made before giving up (more than 1 after retries). */
@@ -38,7 +39,7 @@ export abstract class MdapiError extends RebalancerError {
 
 /** The server answered with an application error (the wrapped DATA form). */
 export class MdapiServerError extends MdapiError {
-  readonly code: string = 'mdapi_server_error';
+  override readonly code: string = 'mdapi_server_error';
   /** buckets-mdapi's error name, e.g. `PostgresError`, `LimitConstraintError`. */
   readonly serverName: string;
   readonly serverMessage: string;
@@ -78,17 +79,17 @@ export class MdapiOverloadedError extends MdapiServerError {
 
 /** The server does not implement the method (Fast ERROR "Unsupported functon: …"). */
 export class MdapiUnsupportedError extends MdapiError {
-  readonly code = 'mdapi_unsupported';
+  override readonly code = 'mdapi_unsupported';
 }
 
 /** The shard could not be reached, the connection was lost or a reply did not come in time. */
 export class MdapiTransientError extends MdapiError {
-  readonly code = 'mdapi_transient';
+  override readonly code = 'mdapi_transient';
 }
 
 /** A reply that is not what the RPC returns; `field` says what is wrong. */
 export class MdapiProtocolError extends MdapiError {
-  readonly code = 'mdapi_protocol';
+  override readonly code = 'mdapi_protocol';
   constructor(
     message: string,
     readonly field: string,
