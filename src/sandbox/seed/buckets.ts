@@ -10,23 +10,13 @@ import type { SandboxShark } from '../description.ts';
 import { type BucketsObjectInput, BucketsWriter } from './buckets-writer.ts';
 import { type MpuCounts, MpuSeeder } from './mpu.ts';
 import { SeededRandom } from './random.ts';
-import { pickCopies, SeedError } from './seeder.ts';
+import { copySharks, type ObjectsPlan, pickCopies, SeedError } from './seeder.ts';
 
-export interface BucketsSeedPlan {
-  /** Ordinary objects (MPU uploads come on top). */
-  objects: number;
-  minCopies: number;
-  maxCopies: number;
-  minSize: number;
-  maxSize: number;
-  /** Storage ids eligible for copies; every shark when absent. */
-  sharks?: readonly string[];
-  owners?: number;
+/** `objects` counts ordinary objects: MPU uploads come on top. */
+export interface BucketsSeedPlan extends ObjectsPlan {
   bucketsPerOwner?: number;
   /** Uploads in each MPU state; default one per 200 objects, at least 1 (0 without objects). */
   mpuUploads?: number;
-  seed?: number;
-  onProgress?: (seeded: number) => void;
 }
 
 export interface BucketsSeedReport {
@@ -53,12 +43,7 @@ export async function seedBuckets(
   const started = performance.now();
   if (tier.shards.length === 0) throw new SeedError('the sandbox has no buckets shards');
   const random = new SeededRandom((plan.seed ?? Date.now()) ^ 0x5bd1e995);
-  const eligible = eligibleSharks(sharks, plan.sharks);
-  if (plan.maxCopies > eligible.length || plan.minCopies < 1 || plan.minCopies > plan.maxCopies) {
-    throw new SeedError(
-      `copies must be 1 <= min (${plan.minCopies}) <= max (${plan.maxCopies}) <= sharks (${eligible.length})`,
-    );
-  }
+  const eligible = copySharks(sharks, plan);
   const writer = new BucketsWriter(tier);
   const owners = Array.from({ length: plan.owners ?? 4 }, () => random.uuid());
   const buckets: { owner: string; id: string; name: string }[] = [];
@@ -128,16 +113,4 @@ export async function seedBuckets(
 function userHeaders(i: number): Record<string, string | null> {
   if (i % 3 !== 0) return {};
   return { 'm-seed': `v${i}`, 'm-unset': null, 'content-disposition': 'inline' };
-}
-
-function eligibleSharks(
-  sharks: readonly SandboxShark[],
-  ids: readonly string[] | undefined,
-): SandboxShark[] {
-  if (!ids) return [...sharks];
-  return ids.map((id) => {
-    const shark = sharks.find((s) => s.manta_storage_id === id);
-    if (!shark) throw new SeedError(`unknown shark ${id}`);
-    return shark;
-  });
 }

@@ -24,7 +24,8 @@ export interface SeedShard {
   batch(requests: BatchPut[]): Promise<unknown>;
 }
 
-export interface SeedPlan {
+/** What seeding either metadata tier is asked for: the objects, their sizes and copies. */
+export interface ObjectsPlan {
   objects: number;
   minCopies: number;
   maxCopies: number;
@@ -34,11 +35,14 @@ export interface SeedPlan {
   /** Storage ids eligible for copies; every shark when absent. */
   sharks?: readonly string[];
   owners?: number;
-  directoriesPerOwner?: number;
   seed?: number;
+  onProgress?: (seeded: number) => void;
+}
+
+export interface SeedPlan extends ObjectsPlan {
+  directoriesPerOwner?: number;
   /** Puts per Moray batch RPC. */
   batchSize?: number;
-  onProgress?: (seeded: number) => void;
 }
 
 export interface SeedReport {
@@ -86,12 +90,7 @@ export class Seeder {
     const started = performance.now();
     const random = new SeededRandom(plan.seed ?? Date.now());
     this.#batchSize = plan.batchSize ?? 200;
-    const eligible = this.#eligibleSharks(plan.sharks);
-    if (plan.maxCopies > eligible.length || plan.minCopies < 1 || plan.minCopies > plan.maxCopies) {
-      throw new SeedError(
-        `copies must be 1 <= min (${plan.minCopies}) <= max (${plan.maxCopies}) <= sharks (${eligible.length})`,
-      );
-    }
+    const eligible = copySharks([...this.#sharks.values()], plan);
     const owners = Array.from({ length: plan.owners ?? 4 }, () => random.uuid());
     const directories = owners.flatMap((owner) =>
       Array.from(
@@ -216,15 +215,27 @@ export class Seeder {
     }
     await writeFile(join(dir, objectId), content);
   }
+}
 
-  #eligibleSharks(ids: readonly string[] | undefined): SandboxShark[] {
-    if (!ids) return [...this.#sharks.values()];
-    return ids.map((id) => {
-      const shark = this.#sharks.get(id);
-      if (!shark) throw new SeedError(`unknown shark ${id}`);
-      return shark;
-    });
+/**
+ * The sharks `plan` may put copies on (its `sharks`, or all of them), once its copy counts are
+ * known to fit them.
+ */
+export function copySharks(
+  sharks: readonly SandboxShark[],
+  plan: Pick<ObjectsPlan, 'sharks' | 'minCopies' | 'maxCopies'>,
+): SandboxShark[] {
+  const eligible = plan.sharks?.map((id) => {
+    const shark = sharks.find((s) => s.manta_storage_id === id);
+    if (!shark) throw new SeedError(`unknown shark ${id}`);
+    return shark;
+  }) ?? [...sharks];
+  if (plan.maxCopies > eligible.length || plan.minCopies < 1 || plan.minCopies > plan.maxCopies) {
+    throw new SeedError(
+      `copies must be 1 <= min (${plan.minCopies}) <= max (${plan.maxCopies}) <= sharks (${eligible.length})`,
+    );
   }
+  return eligible;
 }
 
 /** `count` sharks, spread over as many datacenters as possible (as Manta places copies). */

@@ -4,7 +4,7 @@
  * put copies (avoidFor, isEvacuated: DESIGN invariant 8).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
   avoidFor,
   isEvacuated,
@@ -12,9 +12,7 @@ import {
   StageError,
   WorkInFlight,
 } from '../../../../src/manager/jobs/evacuate/context.ts';
-import type { ManagerStore } from '../../../../src/manager/store/index.ts';
-import type { TestDatabase } from '../../../support/database.ts';
-import { DEST, DEST2, EVAC, harness, mantaObject, openStore } from './helpers.ts';
+import { DEST, DEST2, EVAC, harness, mantaObject, useStore } from './helpers.ts';
 import { scriptedAgents } from './scripted-agent.ts';
 
 describe('PlaceAgain', () => {
@@ -79,14 +77,7 @@ describe('StageError', () => {
 });
 
 describe('avoidFor and isEvacuated', () => {
-  let tdb: TestDatabase;
-  let store: ManagerStore;
-  before(async () => {
-    ({ store, tdb } = await openStore());
-  });
-  after(async () => {
-    await tdb.drop();
-  });
+  const fixture = useStore();
 
   test('never: this job and every other evacuated shark; later: the lanes not ready', async () => {
     const agents = await scriptedAgents([DEST]);
@@ -94,7 +85,7 @@ describe('avoidFor and isEvacuated', () => {
       let others = [DEST2.manta_storage_id];
       const job = { id: 'j1', fromShark: EVAC, retryOf: undefined };
       const h = harness({
-        store,
+        store: fixture.store,
         job,
         agents: agents.client,
         evacuating: () => others,

@@ -6,8 +6,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { after, before } from 'node:test';
 import type { Task } from '../../../../src/api/common.ts';
 import { BoundedQueue, Semaphore } from '../../../../src/async/index.ts';
+import type { Database } from '../../../../src/db/index.ts';
 import { createLogger, type Logger } from '../../../../src/log/index.ts';
 import {
   AgentLanes,
@@ -70,9 +72,38 @@ export const TEST_SETTINGS: EvacuateSettings = {
   queueCapacity: 16,
 };
 
-export async function openStore(): Promise<{ store: ManagerStore; tdb: TestDatabase }> {
-  const tdb = await createTestDatabase();
-  return { store: await ManagerStore.open(tdb.db), tdb };
+/** The store (and its database) a describe block's tests share. */
+export interface StoreFixture {
+  readonly store: ManagerStore;
+  readonly db: Database;
+}
+
+/**
+ * Opens a fresh store before the enclosing describe block's tests and drops its database after
+ * them. Hooks run in the order they are registered: a block whose own clean-up still uses the
+ * database registers that `after` before calling this.
+ */
+export function useStore(): StoreFixture {
+  let opened: { store: ManagerStore; tdb: TestDatabase } | undefined;
+  before(async () => {
+    const tdb = await createTestDatabase();
+    opened = { store: await ManagerStore.open(tdb.db), tdb };
+  });
+  after(async () => {
+    await opened?.tdb.drop();
+  });
+  const get = () => {
+    if (opened === undefined) throw new Error('the store is opened in a before() hook');
+    return opened;
+  };
+  return {
+    get store() {
+      return get().store;
+    },
+    get db() {
+      return get().tdb.db;
+    },
+  };
 }
 
 export function newJob(store: ManagerStore, retryOf?: string): Promise<JobRecord> {
@@ -222,7 +253,7 @@ export async function storedAssignment(
     destShark: dest.manta_storage_id,
     destDatacenter: dest.datacenter,
     totalBytes: objects.reduce((s, o) => s + Number(o.object.contentLength), 0),
-    objectIds: objects.map((o) => o.id),
+    objectIds: idsOf(objects),
   });
   if (!created) throw new Error('the store built no assignment');
   const tasks: Task[] = objects.map((o) => {
@@ -233,6 +264,9 @@ export async function storedAssignment(
   });
   return { record: created.assignment, dest, tasks };
 }
+
+/** The ids of `objects`, in order. */
+export const idsOf = (objects: readonly DiscoveredObject[]): string[] => objects.map((o) => o.id);
 
 /** Every object's status (and reason or error) in the store, by id. */
 export async function statuses(

@@ -5,13 +5,12 @@
  * could give objects back is in flight.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { BoundedQueue } from '../../../../../src/async/index.ts';
 import type { BuiltAssignment } from '../../../../../src/manager/jobs/evacuate/agent-lanes.ts';
 import type { PlacedObject } from '../../../../../src/manager/jobs/evacuate/context.ts';
 import { assign } from '../../../../../src/manager/jobs/evacuate/stages/assign.ts';
-import type { DiscoveredObject, ManagerStore } from '../../../../../src/manager/store/index.ts';
-import type { TestDatabase } from '../../../../support/database.ts';
+import type { DiscoveredObject } from '../../../../../src/manager/store/index.ts';
 import { recordingLogger } from '../../../../support/log.ts';
 import {
   countsOf,
@@ -20,14 +19,15 @@ import {
   EVAC,
   type HarnessOptions,
   harness,
+  idsOf,
   mantaObject,
   newJob,
   OTHER,
-  openStore,
   pickerChooser,
   statuses,
   storedAssignment,
   until,
+  useStore,
 } from '../helpers.ts';
 import { scriptedAgents } from '../scripted-agent.ts';
 
@@ -54,19 +54,12 @@ function start(h: ReturnType<typeof harness>) {
 }
 
 describe('assign stage', () => {
-  let tdb: TestDatabase;
-  let store: ManagerStore;
-  before(async () => {
-    ({ store, tdb } = await openStore());
-  });
-  after(async () => {
-    await tdb.drop();
-  });
+  const fixture = useStore();
 
   async function setUp(objects: DiscoveredObject[], o: Partial<HarnessOptions> = {}) {
-    const job = await newJob(store);
-    await store.recordDiscovered(job.id, objects);
-    return harness({ store, job, ...o });
+    const job = await newJob(fixture.store);
+    await fixture.store.recordDiscovered(job.id, objects);
+    return harness({ store: fixture.store, job, ...o });
   }
 
   test('objects join their destination’s assignment; full ones leave at once, the rest at the end', async () => {
@@ -83,13 +76,13 @@ describe('assign stage', () => {
       8,
     );
     for (const a of s.built) {
-      const stored = await store.getAssignment(a.record.id);
+      const stored = await fixture.store.getAssignment(a.record.id);
       assert.equal(stored?.state, 'init');
       assert.equal(stored?.taskCount, a.tasks.length);
       assert.equal(a.record.destShark, a.dest.manta_storage_id);
       for (const t of a.tasks) {
         assert.deepEqual(t.source, OTHER, 'copied from the copy not being evacuated');
-        const o = await store.getObject(h.ctx.jobId, t.object_id);
+        const o = await fixture.store.getObject(h.ctx.jobId, t.object_id);
         assert.deepEqual([o?.status, o?.destShark], ['assigned', a.dest.manta_storage_id]);
       }
     }
@@ -119,19 +112,12 @@ describe('assign stage', () => {
       s.built.map((a) => a.tasks.map((t) => t.object_id)),
       [['ok']],
     );
-    assert.deepEqual(
-      await statuses(
-        store,
-        h.ctx.jobId,
-        objects.map((o) => o.id),
-      ),
-      {
-        ok: 'assigned',
-        single: 'skipped:source_is_evac_shark',
-        ondest: 'skipped:object_already_on_dest_shark',
-      },
-    );
-    assert.equal((await countsOf(store, h.ctx.jobId))['status:skipped'], 2);
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, idsOf(objects)), {
+      ok: 'assigned',
+      single: 'skipped:source_is_evac_shark',
+      ondest: 'skipped:object_already_on_dest_shark',
+    });
+    assert.equal((await countsOf(fixture.store, h.ctx.jobId))['status:skipped'], 2);
   });
 
   test('a shark another job evacuates is never a destination (invariant 8)', async () => {
@@ -161,7 +147,7 @@ describe('assign stage', () => {
     const gauge = `rebalancer_job_waiting_for_destinations{job="${h.ctx.jobId}"`;
     await until(async () => (await h.metrics.text()).includes(gauge), 'the waiting gauge');
     assert.ok(recorder.records.some((r) => r.msg.startsWith('waiting for destinations')));
-    assert.equal((await store.getObject(h.ctx.jobId, 'w1'))?.status, 'unprocessed');
+    assert.equal((await fixture.store.getObject(h.ctx.jobId, 'w1'))?.status, 'unprocessed');
     pick.setSnapshot([DEST]);
     await s.end();
     assert.equal(s.built.length, 1);
@@ -197,7 +183,7 @@ describe('assign stage', () => {
       await s.push(objects);
       await new Promise((r) => setTimeout(r, 50));
       assert.equal(s.built.length, 0, 'deferred, not placed on the avoided agent');
-      assert.equal((await store.getObject(h.ctx.jobId, 'd1'))?.status, 'unprocessed');
+      assert.equal((await fixture.store.getObject(h.ctx.jobId, 'd1'))?.status, 'unprocessed');
       agents.agent(DEST).autoComplete = true;
       release();
       // Play the metadata stage: the blocker's update ends.
@@ -258,7 +244,7 @@ describe('assign stage', () => {
     await s.end();
     assert.deepEqual(s.built, []);
     assert.equal(pick.reservations.reservedBytes(DEST.manta_storage_id), 0);
-    assert.deepEqual(await countsOf(store, h.ctx.jobId), { 'status:unprocessed': 3 });
-    assert.deepEqual(await store.assignmentsInStates(h.ctx.jobId, ['init']), []);
+    assert.deepEqual(await countsOf(fixture.store, h.ctx.jobId), { 'status:unprocessed': 3 });
+    assert.deepEqual(await fixture.store.assignmentsInStates(h.ctx.jobId, ['init']), []);
   });
 });

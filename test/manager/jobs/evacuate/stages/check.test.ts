@@ -4,22 +4,22 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Task } from '../../../../../src/api/common.ts';
 import type { BuiltAssignment } from '../../../../../src/manager/jobs/evacuate/agent-lanes.ts';
 import { checkOutcomes } from '../../../../../src/manager/jobs/evacuate/stages/check.ts';
-import type { DiscoveredObject, ManagerStore } from '../../../../../src/manager/store/index.ts';
-import type { TestDatabase } from '../../../../support/database.ts';
+import type { DiscoveredObject } from '../../../../../src/manager/store/index.ts';
 import {
   counter,
   DEST,
   harness,
+  idsOf,
   mantaObject,
   newJob,
-  openStore,
   pickerChooser,
   statuses,
   storedAssignment,
+  useStore,
 } from '../helpers.ts';
 
 const failedTask = (a: BuiltAssignment, id: string, status: Task['status']): Task => {
@@ -29,19 +29,17 @@ const failedTask = (a: BuiltAssignment, id: string, status: Task['status']): Tas
 };
 
 describe('check stage', () => {
-  let tdb: TestDatabase;
-  let store: ManagerStore;
-  before(async () => {
-    ({ store, tdb } = await openStore());
-  });
-  after(async () => {
-    await tdb.drop();
-  });
+  const fixture = useStore();
 
   /** A job, its context and one posted assignment of `objects` whose bytes are reserved. */
   async function posted(objects: DiscoveredObject[], settings = {}) {
     const pick = pickerChooser([DEST]);
-    const h = harness({ store, job: await newJob(store), chooser: pick.chooser, settings });
+    const h = harness({
+      store: fixture.store,
+      job: await newJob(fixture.store),
+      chooser: pick.chooser,
+      settings,
+    });
     const a = await storedAssignment(h, objects);
     pick.chooser.restore(
       DEST,
@@ -59,7 +57,7 @@ describe('check stage', () => {
 
   test('posted: the assignment is the agent’s now', async () => {
     const { h, a } = await posted([mantaObject('p1')]);
-    assert.equal((await store.getAssignment(a.record.id))?.state, 'assigned');
+    assert.equal((await fixture.store.getAssignment(a.record.id))?.state, 'assigned');
     assert.equal(h.finished.size, 0);
   });
 
@@ -74,13 +72,13 @@ describe('check stage', () => {
       ],
       Date.now() - 1000,
     );
-    assert.deepEqual(await statuses(store, h.ctx.jobId, ['f1', 'f2', 'f3', 'f4']), {
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, ['f1', 'f2', 'f3', 'f4']), {
       f1: 'post_processing',
       f2: 'skipped:md5_mismatch',
       f3: 'skipped:{http_status_code:500}',
       f4: 'post_processing',
     });
-    assert.equal((await store.getAssignment(a.record.id))?.state, 'agent_complete');
+    assert.equal((await fixture.store.getAssignment(a.record.id))?.state, 'agent_complete');
     const next = await h.finished.shift();
     assert.deepEqual(next.done === false && [next.value.id, next.value.state], [
       a.record.id,
@@ -119,20 +117,13 @@ describe('check stage', () => {
       ],
       Date.now(),
     );
-    assert.deepEqual(
-      await statuses(
-        store,
-        h.ctx.jobId,
-        objects.map((o) => o.id),
-      ),
-      {
-        part1: 'skipped:mpu_part_no_data',
-        part2: 'skipped:mpu_part_no_data',
-        part3: 'skipped:md5_mismatch',
-        photo: 'skipped:source_object_not_found',
-        v1: 'skipped:source_object_not_found',
-      },
-    );
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, idsOf(objects)), {
+      part1: 'skipped:mpu_part_no_data',
+      part2: 'skipped:mpu_part_no_data',
+      part3: 'skipped:md5_mismatch',
+      photo: 'skipped:source_object_not_found',
+      v1: 'skipped:source_object_not_found',
+    });
   });
 
   for (const [reason, state] of [
@@ -143,11 +134,11 @@ describe('check stage', () => {
     test(`refused (${reason}): its objects are skipped, the assignment ${state}`, async () => {
       const { h, a, pick, outcomes } = await posted([mantaObject('r1'), mantaObject('r2')]);
       await outcomes.refused(a, reason);
-      assert.deepEqual(await statuses(store, h.ctx.jobId, ['r1', 'r2']), {
+      assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, ['r1', 'r2']), {
         r1: `skipped:${reason}`,
         r2: `skipped:${reason}`,
       });
-      assert.equal((await store.getAssignment(a.record.id))?.state, state);
+      assert.equal((await fixture.store.getAssignment(a.record.id))?.state, state);
       assert.deepEqual(
         [reservation(pick, 'r1'), reservation(pick, 'r2')],
         ['released', 'released'],
@@ -161,11 +152,11 @@ describe('check stage', () => {
     const objects = [mantaObject('x1'), mantaObject('x2')];
     const { h, a, pick, outcomes } = await posted(objects, { maxPlacementsPerObject: 2 });
     await outcomes.abandoned(a, 'destination_unreachable');
-    assert.deepEqual(await statuses(store, h.ctx.jobId, ['x1', 'x2']), {
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, ['x1', 'x2']), {
       x1: 'unprocessed',
       x2: 'unprocessed',
     });
-    assert.equal((await store.getAssignment(a.record.id))?.state, 'agent_unavailable');
+    assert.equal((await fixture.store.getAssignment(a.record.id))?.state, 'agent_unavailable');
     assert.deepEqual([reservation(pick, 'x1'), reservation(pick, 'x2')], ['released', 'released']);
     const again = h.ctx.placeAgain.take();
     assert.deepEqual(
@@ -178,7 +169,7 @@ describe('check stage', () => {
     // x1 placed again, and given up again: its second placement was its last.
     const second = await storedAssignment(h, [objects[0]!]);
     await outcomes.abandoned(second, 'network_error');
-    assert.deepEqual(await statuses(store, h.ctx.jobId, ['x1', 'x2']), {
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, ['x1', 'x2']), {
       x1: 'skipped:network_error',
       x2: 'unprocessed',
     });
@@ -189,7 +180,7 @@ describe('check stage', () => {
     const { h, a, outcomes } = await posted([mantaObject('y1')]);
     h.drain();
     await outcomes.abandoned(a, 'agent_assignment_no_ent');
-    assert.deepEqual(await statuses(store, h.ctx.jobId, ['y1']), {
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, ['y1']), {
       y1: 'skipped:agent_assignment_no_ent',
     });
     assert.equal(h.ctx.placeAgain.size, 0);

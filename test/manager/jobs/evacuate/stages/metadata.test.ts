@@ -12,18 +12,13 @@ import type {
   MetadataWriter,
   RecordRef,
 } from '../../../../../src/manager/jobs/evacuate/types.ts';
-import type {
-  AssignmentRecord,
-  DiscoveredObject,
-  ManagerStore,
-} from '../../../../../src/manager/store/index.ts';
+import type { AssignmentRecord, DiscoveredObject } from '../../../../../src/manager/store/index.ts';
 import { MorayClient } from '../../../../../src/moray/index.ts';
 import {
   createMantaBuckets,
   type MorayShard,
   startMorayShard,
 } from '../../../../../src/sandbox/moray/index.ts';
-import type { TestDatabase } from '../../../../support/database.ts';
 import {
   counter,
   DEST,
@@ -31,13 +26,14 @@ import {
   EVAC,
   type HarnessOptions,
   harness,
+  idsOf,
   mantaObject,
   newJob,
   OTHER,
-  openStore,
   silent,
   statuses,
   storedAssignment,
+  useStore,
 } from '../helpers.ts';
 
 /** The real writer, with transient failures, a hang, and a count of calls on top. */
@@ -71,20 +67,18 @@ class Shaky implements MetadataWriter {
 }
 
 describe('metadata stage against a Moray shard', () => {
-  let tdb: TestDatabase;
-  let store: ManagerStore;
   let shard: MorayShard;
   let moray: MorayClient;
-  before(async () => {
-    ({ store, tdb } = await openStore());
-    await createMantaBuckets(tdb.db);
-    shard = await startMorayShard({ db: tdb.db, log: silent });
-    moray = new MorayClient({ host: shard.host, port: shard.port, log: silent });
-  });
+  // Registered first, so the shard is closed before useStore() drops the database it serves.
   after(async () => {
     await moray.close();
     await shard.close();
-    await tdb.drop();
+  });
+  const fixture = useStore();
+  before(async () => {
+    await createMantaBuckets(fixture.db);
+    shard = await startMorayShard({ db: fixture.db, log: silent });
+    moray = new MorayClient({ host: shard.host, port: shard.port, log: silent });
   });
 
   /** Objects written to Moray, recorded with the etag Moray gave them. */
@@ -101,17 +95,22 @@ describe('metadata stage against a Moray shard', () => {
   /** A job whose agent finished an assignment of `objects`; the stage run over it. */
   async function runOver(objects: DiscoveredObject[], o: Partial<HarnessOptions> = {}) {
     const writer = new Shaky(new MorayMetadataWriter(() => moray));
-    const h = harness({ store, job: await newJob(store), metadata: writer, ...o });
+    const h = harness({
+      store: fixture.store,
+      job: await newJob(fixture.store),
+      metadata: writer,
+      ...o,
+    });
     const a = await storedAssignment(h, objects);
-    await store.setAssignmentState(a.record.id, ['init'], 'assigned');
-    await store.transition(h.ctx.jobId, [
+    await fixture.store.setAssignmentState(a.record.id, ['init'], 'assigned');
+    await fixture.store.transition(h.ctx.jobId, [
       {
         select: { assignmentId: a.record.id },
         from: 'assigned',
         to: { status: 'post_processing' },
       },
     ]);
-    await store.setAssignmentState(a.record.id, ['assigned'], 'agent_complete');
+    await fixture.store.setAssignmentState(a.record.id, ['assigned'], 'agent_complete');
     const record: AssignmentRecord = { ...a.record, state: 'agent_complete' };
     const failures: unknown[] = [];
     const run = async () => {
@@ -133,12 +132,12 @@ describe('metadata stage against a Moray shard', () => {
     await run();
     assert.deepEqual(failures, []);
     for (const o of objects) assert.deepEqual(await sharksOf(o.key), [DEST, OTHER]);
-    assert.deepEqual(await statuses(store, h.ctx.jobId, ['m1', 'm2', 'm3']), {
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, ['m1', 'm2', 'm3']), {
       m1: 'complete',
       m2: 'complete',
       m3: 'complete',
     });
-    assert.equal((await store.getAssignment(a.record.id))?.state, 'post_processed');
+    assert.equal((await fixture.store.getAssignment(a.record.id))?.state, 'post_processed');
     assert.equal(h.ctx.stats.bytesMoved, 30);
     assert.equal(h.ctx.inFlight.metadataPending, 0);
     assert.equal(await counter(h.metrics, 'object_count', 'type', 'evacuate'), 3);
@@ -164,28 +163,21 @@ describe('metadata stage against a Moray shard', () => {
     const { h, failures, run } = await runOver(objects);
     await run();
     assert.deepEqual(failures, []);
-    assert.deepEqual(
-      await statuses(
-        store,
-        h.ctx.jobId,
-        objects.map((o) => o.id),
-      ),
-      {
-        user: 'skipped:metadata_etag_mismatch',
-        merge: 'complete',
-        ours: 'complete',
-        moved: 'skipped:object_not_on_shark',
-        gone: 'skipped:metadata_object_not_found',
-        collide: 'unprocessed',
-      },
-    );
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, idsOf(objects)), {
+      user: 'skipped:metadata_etag_mismatch',
+      merge: 'complete',
+      ours: 'complete',
+      moved: 'skipped:object_not_on_shark',
+      gone: 'skipped:metadata_object_not_found',
+      collide: 'unprocessed',
+    });
     const userNow = await moray.getObject('manta', user.key);
     assert.deepEqual([userNow.value.objectId, userNow.value.sharks], ['user-new', [EVAC, OTHER]]);
     assert.deepEqual(await sharksOf(merge!.key), [DEST, DEST2], 'the other job’s move kept');
     assert.deepEqual(await sharksOf(moved!.key), [DEST2, OTHER]);
     // The collision goes back to placement from its live record and etag.
     const live = await moray.getObject('manta', collide!.key);
-    const stored = await store.getObject(h.ctx.jobId, 'collide');
+    const stored = await fixture.store.getObject(h.ctx.jobId, 'collide');
     assert.equal(stored?.etag, live._etag);
     assert.deepEqual(
       h.ctx.placeAgain.take().map((o) => [o.id, o.object?.sharks]),
@@ -202,7 +194,7 @@ describe('metadata stage against a Moray shard', () => {
     writer.failures.set(objects[1]!.key, 5);
     await run();
     assert.deepEqual(failures, []);
-    assert.deepEqual(await statuses(store, h.ctx.jobId, ['t1', 't2']), {
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, ['t1', 't2']), {
       t1: 'complete',
       t2: 'error:moray_update_failed',
     });
@@ -217,7 +209,7 @@ describe('metadata stage against a Moray shard', () => {
     await run();
     assert.equal(writer.puts, 0);
     assert.deepEqual(await sharksOf(objects[0]!.key), [EVAC, OTHER]);
-    assert.deepEqual(await statuses(store, h.ctx.jobId, ['v1']), { v1: 'unprocessed' });
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, ['v1']), { v1: 'unprocessed' });
     assert.deepEqual(
       h.ctx.placeAgain.take().map((o) => o.id),
       ['v1'],
@@ -235,7 +227,7 @@ describe('metadata stage against a Moray shard', () => {
     const fallback = await runOver(mixed, { settings: { batchedUpdates: true } });
     await fallback.run();
     assert.deepEqual([fallback.writer.batches, fallback.writer.puts], [1, 2]);
-    assert.deepEqual(await statuses(store, fallback.h.ctx.jobId, ['b4', 'b5']), {
+    assert.deepEqual(await statuses(fixture.store, fallback.h.ctx.jobId, ['b4', 'b5']), {
       b4: 'complete',
       b5: 'skipped:metadata_etag_mismatch',
     });
@@ -251,7 +243,7 @@ describe('metadata stage against a Moray shard', () => {
     assert.equal(failures.length, 1);
     assert.match(String(failures[0]), /metadata update failed: the manager is stopping/);
     assert.equal(h.ctx.inFlight.metadataPending, 0);
-    assert.deepEqual(await statuses(store, h.ctx.jobId, ['h1']), { h1: 'post_processing' });
-    assert.equal((await store.getAssignment(a.record.id))?.state, 'agent_complete');
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, ['h1']), { h1: 'post_processing' });
+    assert.equal((await fixture.store.getAssignment(a.record.id))?.state, 'agent_complete');
   });
 });

@@ -18,17 +18,16 @@ import {
   ManagerStore,
 } from '../../../../../src/manager/store/index.ts';
 import { silentLog, type TempDirs, tempDirs, testConfig } from '../../../../agent/helpers.ts';
-import type { TestDatabase } from '../../../../support/database.ts';
 import {
   DEST,
   harness,
   mantaObject,
   newJob,
-  openStore,
   pickerChooser,
   statuses,
   storedAssignment,
   until,
+  useStore,
 } from '../helpers.ts';
 
 /** The real store, counting the stage's reads of assignments to resume. */
@@ -41,8 +40,7 @@ class ReadCountingStore extends ManagerStore {
 }
 
 describe('post stage against a real agent', () => {
-  let tdb: TestDatabase;
-  let store: ManagerStore;
+  const fixture = useStore();
   let dirs: TempDirs;
   let agent: RunningAgent;
   let http: HttpAgentClient;
@@ -53,7 +51,6 @@ describe('post stage against a real agent', () => {
   let agents: AgentClient;
 
   before(async () => {
-    ({ store, tdb } = await openStore());
     dirs = await tempDirs();
     agent = await startAgent(testConfig(dirs, { idPolicy: 'token', domainName: 'test' }), {
       log: silentLog,
@@ -78,7 +75,6 @@ describe('post stage against a real agent', () => {
     await http.close();
     await agent.close();
     await dirs.cleanup();
-    await tdb.drop();
   });
 
   async function drained(q: BoundedQueue<AssignmentRecord>): Promise<AssignmentRecord[]> {
@@ -91,9 +87,9 @@ describe('post stage against a real agent', () => {
   }
 
   test('built assignments are posted; what the agent finished goes on to the metadata stage', async () => {
-    const job = await newJob(store);
+    const job = await newJob(fixture.store);
     // As in a run, placement builds them after the stage read what an earlier run left.
-    const reads = new ReadCountingStore(tdb.db);
+    const reads = new ReadCountingStore(fixture.db);
     const h = harness({ store: reads, job, agents });
     const input = new BoundedQueue<BuiltAssignment>(4);
     const running = post(h.ctx, await leftovers(h.ctx), input, h.finished);
@@ -124,22 +120,22 @@ describe('post stage against a real agent', () => {
       ].sort(),
     );
     assert.deepEqual([h.ctx.inFlight.inTransit, h.ctx.inFlight.metadataPending], [0, 2]);
-    assert.deepEqual(await statuses(store, job.id, ['q1', 'q2', 'q3', 'q4']), {
+    assert.deepEqual(await statuses(fixture.store, job.id, ['q1', 'q2', 'q3', 'q4']), {
       q1: 'post_processing',
       q2: 'skipped:md5_mismatch',
       q3: 'post_processing',
       q4: 'post_processing',
     });
     for (const a of [a1, a2])
-      assert.equal((await store.getAssignment(a.record.id))?.state, 'agent_complete');
+      assert.equal((await fixture.store.getAssignment(a.record.id))?.state, 'agent_complete');
     assert.deepEqual(h.failures, []);
   });
 
   test('an assignment placement builds once the run started is posted and finished once', async () => {
     // Regression: the stage read the stored `init` assignments itself, after placement had
     // begun storing new ones, and posted (and finished) those twice.
-    const job = await newJob(store);
-    const h = harness({ store, job, agents });
+    const job = await newJob(fixture.store);
+    const h = harness({ store: fixture.store, job, agents });
     const resumed = await leftovers(h.ctx);
     const fresh = await storedAssignment(h, [mantaObject('n1'), mantaObject('n2')]);
     posts.length = 0;
@@ -159,14 +155,14 @@ describe('post stage against a real agent', () => {
   });
 
   test('a resumed run: finished ones go on first, built ones are posted, posted ones only polled', async () => {
-    const job = await newJob(store);
-    const before = harness({ store, job, agents });
+    const job = await newJob(fixture.store);
+    const before = harness({ store: fixture.store, job, agents });
     const done = await storedAssignment(before, [mantaObject('z1')]);
-    await store.setAssignmentState(done.record.id, ['init'], 'assigned');
-    await store.transition(job.id, [
+    await fixture.store.setAssignmentState(done.record.id, ['init'], 'assigned');
+    await fixture.store.transition(job.id, [
       { select: { ids: ['z1'] }, from: 'assigned', to: { status: 'post_processing' } },
     ]);
-    await store.setAssignmentState(done.record.id, ['assigned'], 'agent_complete');
+    await fixture.store.setAssignmentState(done.record.id, ['assigned'], 'agent_complete');
     const built = await storedAssignment(before, [mantaObject('z2'), mantaObject('z3')]);
     const posted = await storedAssignment(before, [mantaObject('z4')]);
     await http.post(
@@ -174,12 +170,12 @@ describe('post stage against a real agent', () => {
       { id: posted.record.id, tasks: posted.tasks },
       new AbortController().signal,
     );
-    await store.setAssignmentState(posted.record.id, ['init'], 'assigned');
+    await fixture.store.setAssignmentState(posted.record.id, ['init'], 'assigned');
 
     // A new process: fresh reservations, nothing in memory.
     posts.length = 0;
     const pick = pickerChooser([DEST]);
-    const h = harness({ store, job, agents, chooser: pick.chooser });
+    const h = harness({ store: fixture.store, job, agents, chooser: pick.chooser });
     const input = new BoundedQueue<BuiltAssignment>(4);
     input.close();
     await post(h.ctx, await leftovers(h.ctx), input, h.finished);
@@ -206,8 +202,8 @@ describe('post stage against a real agent', () => {
       release = resolve;
     });
     try {
-      const job = await newJob(store);
-      const h = harness({ store, job, agents });
+      const job = await newJob(fixture.store);
+      const h = harness({ store: fixture.store, job, agents });
       const a = await storedAssignment(h, [mantaObject('s1')]);
       const input = new BoundedQueue<BuiltAssignment>(4);
       h.ctx.inFlight.inTransit = 1;
@@ -215,7 +211,7 @@ describe('post stage against a real agent', () => {
       input.close();
       const running = post(h.ctx, await leftovers(h.ctx), input, h.finished);
       await until(
-        async () => (await store.getAssignment(a.record.id))?.state === 'assigned',
+        async () => (await fixture.store.getAssignment(a.record.id))?.state === 'assigned',
         'posted',
       );
       let ended = false;

@@ -4,22 +4,13 @@
  * on, and a resumed run handing placement what an earlier run recorded but never placed.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { BoundedQueue } from '../../../../../src/async/index.ts';
 import type { PlacedObject } from '../../../../../src/manager/jobs/evacuate/context.ts';
 import { record } from '../../../../../src/manager/jobs/evacuate/stages/record.ts';
 import type { RecordBatch } from '../../../../../src/manager/jobs/evacuate/types.ts';
-import type { DiscoveredObject, ManagerStore } from '../../../../../src/manager/store/index.ts';
-import type { TestDatabase } from '../../../../support/database.ts';
-import {
-  counter,
-  countsOf,
-  harness,
-  mantaObject,
-  newJob,
-  openStore,
-  statuses,
-} from '../helpers.ts';
+import type { DiscoveredObject } from '../../../../../src/manager/store/index.ts';
+import { counter, countsOf, harness, mantaObject, newJob, statuses, useStore } from '../helpers.ts';
 
 function batch(parts: Partial<RecordBatch>): RecordBatch {
   return { objects: [], skipped: [], malformed: [], checkpoint: undefined, ...parts };
@@ -43,18 +34,11 @@ async function run(
 }
 
 describe('record stage', () => {
-  let tdb: TestDatabase;
-  let store: ManagerStore;
-  before(async () => {
-    ({ store, tdb } = await openStore());
-  });
-  after(async () => {
-    await tdb.drop();
-  });
+  const fixture = useStore();
 
   test('objects are recorded unprocessed and passed on; skips and malformed are not', async () => {
-    const job = await newJob(store);
-    const h = harness({ store, job });
+    const job = await newJob(fixture.store);
+    const h = harness({ store: fixture.store, job });
     const passed = await run(h, [
       batch({
         objects: [mantaObject('o1'), mantaObject('o2')],
@@ -69,7 +53,7 @@ describe('record stage', () => {
     ]);
     assert.deepEqual(passed, ['o1', 'o2', 'o3']);
     assert.deepEqual(
-      await statuses(store, job.id, ['o1', 'o3', 'logs-1', 'malformed:2:/acct/stor/bad']),
+      await statuses(fixture.store, job.id, ['o1', 'o3', 'logs-1', 'malformed:2:/acct/stor/bad']),
       {
         o1: 'unprocessed',
         o3: 'unprocessed',
@@ -77,13 +61,13 @@ describe('record stage', () => {
         'malformed:2:/acct/stor/bad': 'error:bad_manta_object',
       },
     );
-    const bad = await store.getObject(job.id, 'malformed:2:/acct/stor/bad');
+    const bad = await fixture.store.getObject(job.id, 'malformed:2:/acct/stor/bad');
     assert.equal(bad?.errorDetail, 'not JSON');
-    assert.deepEqual(await store.loadCheckpoints(job.id), [
+    assert.deepEqual(await fixture.store.loadCheckpoints(job.id), [
       { shard: 1, cursor: 'c1', done: false },
       { shard: 2, cursor: 'c2', done: true },
     ]);
-    assert.deepEqual(await countsOf(store, job.id), {
+    assert.deepEqual(await countsOf(fixture.store, job.id), {
       'status:unprocessed': 3,
       'status:skipped': 1,
       'status:error': 1,
@@ -94,8 +78,8 @@ describe('record stage', () => {
   });
 
   test('a duplicate (same objectId elsewhere) and a re-sent record are recorded once, passed on once', async () => {
-    const job = await newJob(store);
-    const h = harness({ store, job });
+    const job = await newJob(fixture.store);
+    const h = harness({ store: fixture.store, job });
     const original = mantaObject('dup');
     const link: DiscoveredObject = {
       ...mantaObject('dup', { shard: 3 }),
@@ -107,11 +91,11 @@ describe('record stage', () => {
       batch({ objects: [mantaObject('x1'), link] }),
     ]);
     assert.deepEqual(passed, ['dup', 'x1']);
-    assert.deepEqual(await countsOf(store, job.id), {
+    assert.deepEqual(await countsOf(fixture.store, job.id), {
       'status:unprocessed': 2,
       'duplicates:duplicates': 1,
     });
-    const dups = await store.listDuplicates(job.id, undefined, 10);
+    const dups = await fixture.store.listDuplicates(job.id, undefined, 10);
     assert.deepEqual(
       dups.map((d) => [d.id, d.key, d.shard]),
       [['dup', '/acct/stor/dup-link', 3]],
@@ -119,22 +103,22 @@ describe('record stage', () => {
   });
 
   test('a skip re-sent after a resume is not counted twice', async () => {
-    const job = await newJob(store);
-    const h = harness({ store, job });
+    const job = await newJob(fixture.store);
+    const h = harness({ store: fixture.store, job });
     const skipped = { object: mantaObject('logs-2'), reason: 'excluded_key_prefix' as const };
     await run(h, [batch({ skipped: [skipped] }), batch({ skipped: [skipped] })]);
-    assert.deepEqual(await countsOf(store, job.id), {
+    assert.deepEqual(await countsOf(fixture.store, job.id), {
       'status:skipped': 1,
       'skip:excluded_key_prefix': 1,
     });
   });
 
   test('a resumed run first passes on, page by page, what was recorded and never placed', async () => {
-    const job = await newJob(store);
+    const job = await newJob(fixture.store);
     const earlier = ['u1', 'u2', 'u3', 'u4', 'u5'].map((id) => mantaObject(id));
-    await store.recordDiscovered(job.id, earlier);
+    await fixture.store.recordDiscovered(job.id, earlier);
     // u5 was placed before the restart: it is an assignment's now, not placement's.
-    await store.transition(job.id, [
+    await fixture.store.transition(job.id, [
       {
         select: { ids: ['u5'] },
         from: 'unprocessed',
@@ -145,14 +129,14 @@ describe('record stage', () => {
         },
       },
     ]);
-    const h = harness({ store, job, settings: { storePage: 2 } });
+    const h = harness({ store: fixture.store, job, settings: { storePage: 2 } });
     const passed = await run(h, [batch({ objects: [mantaObject('n1')] })]);
     assert.deepEqual(passed, ['u1', 'u2', 'u3', 'u4', 'n1']);
   });
 
   test('placement holding back (a full output) holds back recording: the output bounds memory', async () => {
-    const job = await newJob(store);
-    const h = harness({ store, job });
+    const job = await newJob(fixture.store);
+    const h = harness({ store: fixture.store, job });
     const input = new BoundedQueue<RecordBatch>(1);
     const out = new BoundedQueue<PlacedObject>(2);
     const running = record(h.ctx, input, out);
@@ -160,7 +144,11 @@ describe('record stage', () => {
     await input.push(batch({ objects: [mantaObject('b4')] }));
     await new Promise((r) => setTimeout(r, 30));
     assert.equal(out.size, 2, 'two passed on, the third waits for room');
-    assert.equal((await store.getObject(job.id, 'b4'))?.status, undefined, 'the next batch waits');
+    assert.equal(
+      (await fixture.store.getObject(job.id, 'b4'))?.status,
+      undefined,
+      'the next batch waits',
+    );
     input.close();
     const ids: string[] = [];
     const consumer = (async () => {
@@ -173,8 +161,8 @@ describe('record stage', () => {
   });
 
   test('a failed input rejects the stage with its error', async () => {
-    const job = await newJob(store);
-    const h = harness({ store, job });
+    const job = await newJob(fixture.store);
+    const h = harness({ store: fixture.store, job });
     const input = new BoundedQueue<RecordBatch>(1);
     const running = record(h.ctx, input, new BoundedQueue(4));
     input.fail(new Error('discovery failed'));
