@@ -2,7 +2,6 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RebalancerError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
-import { BucketNotFoundError, MorayClient } from '../moray/index.ts';
 import {
   readSandboxDescription,
   type SandboxBucketsShard,
@@ -19,7 +18,6 @@ import {
   storageId,
   validateLayout,
 } from './layout.ts';
-import { MANTA_BUCKET, MANTA_STORAGE_BUCKET } from './moray/manta-buckets.ts';
 import { createSandboxDatabase, dropSandboxDatabase } from './postgres.ts';
 import {
   entryPoint,
@@ -30,8 +28,8 @@ import {
   startService,
   stopProcess,
 } from './process.ts';
-import { buildRecord } from './storinfo/record.ts';
 import { bucketsManagerAliases, bucketsManagerConfig, startBucketsShard } from './up-buckets.ts';
+import { prepareShards } from './up-shards.ts';
 
 export interface StartSandboxOptions {
   dir: string;
@@ -175,51 +173,6 @@ async function refuseIfRunning(dir: string): Promise<void> {
       `a sandbox is already running in ${dir} (${running.map((p) => `${p.name} pid ${p.pid}`).join(', ')}); run "rebalancer-sandbox down --dir ${dir}" first`,
     );
   }
-}
-
-/** Creates Manta's buckets on every shard and registers the storage nodes, as minnow would. */
-async function prepareShards(
-  shards: readonly SandboxShard[],
-  sharks: readonly SandboxShark[],
-  layout: SandboxLayout,
-): Promise<void> {
-  for (const [index, shard] of shards.entries()) {
-    const client = new MorayClient({ host: shard.host, port: shard.port, connections: 1 });
-    try {
-      await client.connect();
-      for (const [name, config] of [
-        ['manta', MANTA_BUCKET],
-        ['manta_storage', MANTA_STORAGE_BUCKET],
-      ] as const) {
-        try {
-          await client.getBucket(name);
-        } catch (err) {
-          if (!(err instanceof BucketNotFoundError)) throw err;
-          await client.createBucket(name, config);
-        }
-      }
-      // Manta keeps manta_storage on shard 1; the manager resolves evacuated sharks there.
-      if (index === 0) {
-        for (const shark of sharks) {
-          await client.putObject(
-            'manta_storage',
-            shark.manta_storage_id,
-            minnowRecord(shark, layout),
-          );
-        }
-      }
-    } finally {
-      await client.close();
-    }
-  }
-}
-
-/**
- * Minnow's first heartbeat of a new, empty node: the whole record (statvfs, zone and server
- * uuids, ...) as the sandbox's storinfo computes it, keyed by the storage id.
- */
-function minnowRecord(shark: SandboxShark, layout: SandboxLayout): Record<string, unknown> {
-  return { ...buildRecord(shark, layout.sharkCapacityBytes, 0, Date.now()) };
 }
 
 /** The processes started so far, so a failure half-way can stop them all. */
