@@ -5,7 +5,9 @@
  *  (a) direct-db discovery (src/discovery's buckets direct scan) beside a raw `pg` cursor
  *      scan of the same rows doing the same match: rows scanned per second, target ≥ 0.8;
  *  (b) `batchupdateobjects` through MdapiClient against the stand-in (its own process) beside
- *      raw SQL updates of the same rows: updates per second, target ≥ 0.5;
+ *      raw SQL updates of the same rows, one `UPDATE … FROM unnest` per batch of the same
+ *      size, the same columns and the same number in flight: updates per second, best of
+ *      `--rounds` alternating rounds, target ≥ 0.5;
  *  (c) the discovery process's peak RSS (VmHWM) at a quarter of the rows and at all of them:
  *      flat, target ≤ 1.25×.
  * The databases are dropped at the end.
@@ -105,7 +107,7 @@ try {
   await load(quarter + 1, ROWS);
   const full = await scans(urls, ROWS);
   const perVnode = Math.ceil(Number(args.updates) / shardVnodes(0, SHARDS).length);
-  const updates = await measureUpdates(urls[0] as string, shardVnodes(0, SHARDS), perVnode);
+  const updates = await measureUpdates(urls[0] as string, shardVnodes(0, SHARDS), perVnode, ROUNDS);
   console.error(
     `  updates ${updates.objects}: mdapi ${updates.mdapi_updates_per_s}/s, raw ${updates.raw_updates_per_s}/s`,
   );

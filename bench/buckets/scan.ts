@@ -4,7 +4,8 @@
  * `raw` is the baseline: `pg` alone, a cursor per vnode over the rows the same text
  * pre-filter passes, each row's copies split at the first ':' and compared with the shark;
  * `direct` is discoverObjects over the buckets direct-db sources. Both read the shards at
- * once. Prints one JSON line: {mode, rows, found, seconds, rows_per_s, rss_before_mib,
+ * once, the same columns of the same rows. The raw scan does not sort: ordering the rows by
+ * key is what makes our scan resumable, a cost of ours the baseline need not pay. Prints one JSON line: {mode, rows, found, seconds, rows_per_s, rss_before_mib,
  * vm_hwm_mib}; `rows` is what the shards hold (the rate is rows scanned per second).
  */
 import { parseArgs } from 'node:util';

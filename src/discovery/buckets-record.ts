@@ -118,17 +118,18 @@ function outcome(ctx: BucketsRowContext, o: BucketsObject): BucketsOutcome {
     id: o.id,
     value: bucketsObjectToValue(o, ctx.vnode),
     shark: ctx.shark,
-    rowId: rowIdOf(ctx.vnode, o),
+    rowId: `${ctx.vnode}/${o.owner}/${o.bucket_id}/${o.name}`,
   };
 }
 
-/** `<vnode>/<owner>/<bucket_id>/<name>`. */
+/** `<vnode>/<owner>/<bucket_id>/<name>` of a value not known to be an object. */
 function rowIdOf(vnode: number, o: unknown): string {
-  const part = (name: string) => {
-    const v = member(o, name);
-    return typeof v === 'string' ? v : '?';
-  };
-  return `${vnode}/${part('owner')}/${part('bucket_id')}/${part('name')}`;
+  return `${vnode}/${part(o, 'owner')}/${part(o, 'bucket_id')}/${part(o, 'name')}`;
+}
+
+function part(o: unknown, name: string): string {
+  const v = member(o, name);
+  return typeof v === 'string' ? v : '?';
 }
 
 /** A member of a value that failed validation, read without trusting its shape. */

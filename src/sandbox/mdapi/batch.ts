@@ -6,15 +6,15 @@
  * The server updates a group's rows one statement at a time. When every condition of a
  * group is at most an `if-match`, one UPDATE over the whole group has the same outcome when
  * it updates every row (no update changes an id, so no check depends on another update). It
- * is tried first; a group it does not fully apply (a failed check, a missing row, a row
- * named twice, which it updates once) is rolled back and replayed row by row, which gives
- * the server's exact outcome and error.
+ * is tried first, as one statement outside any transaction block (one round trip, not
+ * three): a group it does not fully apply (a failed check, a missing row, a row named twice,
+ * which it updates once) makes the statement fail, which undoes it whole, and is replayed
+ * row by row in a transaction, which gives the server's exact outcome and error.
  */
-import type { Queryable } from '../../db/index.ts';
-import { RebalancerError } from '../../errors.ts';
+import { DatabaseError } from '../../db/index.ts';
 import type { UpdateObjectPayload, VnodeFailure } from '../../mdapi/index.ts';
 import type { ParsedConditions } from './conditions.ts';
-import { MdapiAppError, objectNotFound } from './errors.ts';
+import { MdapiAppError, objectNotFound, postgresError } from './errors.ts';
 import type { ObjectStore } from './objects.ts';
 import { jsonbParam, sharksParam } from './rows.ts';
 import { vnodeTable } from './schema.ts';
@@ -24,14 +24,24 @@ export interface BatchItem {
   readonly conditions: ParsedConditions;
 }
 
-/** Thrown inside a group's transaction to roll the one-statement attempt back. */
-class NotAllApplied extends RebalancerError {
-  override readonly name = 'NotAllApplied';
-  readonly code = 'mdapi_batch_not_all_applied';
+/**
+ * What the bulk statement raises when it did not update every row: a cast of text that is no
+ * integer (SQL has no RAISE outside PL/pgSQL), which aborts the statement and so undoes it.
+ */
+const INCOMPLETE = 'mdapi bulk update incomplete';
+const INVALID_TEXT_REPRESENTATION = '22P02';
+
+function isIncomplete(err: unknown): boolean {
+  return (
+    err instanceof DatabaseError &&
+    err.code === INVALID_TEXT_REPRESENTATION &&
+    err.message.includes(INCOMPLETE)
+  );
 }
 
+/** `$10` is the group's size; the count is read after the UPDATE ran to completion. */
 function bulkSql(vnode: number): string {
-  return `UPDATE ${vnodeTable(vnode, 'manta_bucket_object')} AS o
+  return `WITH applied AS (UPDATE ${vnodeTable(vnode, 'manta_bucket_object')} AS o
     SET content_type = v.content_type,
       headers = COALESCE(
         (SELECT hstore(array_agg(e.key), array_agg(e.value)) FROM json_each_text(v.headers::json) e),
@@ -49,7 +59,10 @@ function bulkSql(vnode: number): string {
       AND (v.if_match IS NULL OR EXISTS (
         SELECT 1 FROM json_array_elements_text(v.if_match::json) m(etag)
         WHERE m.etag = '*' OR m.etag = o.id::text))
-    RETURNING o.name`;
+    RETURNING 1)
+    SELECT CASE WHEN count(*) = $10::bigint THEN count(*)
+      ELSE ('${INCOMPLETE}: ' || count(*) || ' of ' || $10::bigint)::bigint END AS n
+    FROM applied`;
 }
 
 /** Whether one statement gives the group the outcome of row-by-row updates. */
@@ -59,24 +72,31 @@ function bulkEligible(items: readonly BatchItem[]): boolean {
   );
 }
 
+/** One statement over the group; false when it did not apply every row (and so none). */
 async function bulkUpdate(
-  tx: Queryable,
+  store: ObjectStore,
   vnode: number,
   items: readonly BatchItem[],
-): Promise<void> {
+): Promise<boolean> {
   const column = <T>(f: (item: BatchItem) => T): T[] => items.map(f);
-  const { rowCount } = await tx.query(bulkSql(vnode), [
-    column((i) => i.payload.owner),
-    column((i) => i.payload.bucket_id),
-    column((i) => i.payload.name),
-    column((i) => i.payload.id),
-    column((i) => i.payload.content_type),
-    column((i) => JSON.stringify(i.payload.headers)),
-    column((i) => (i.payload.sharks ? JSON.stringify(sharksParam(i.payload.sharks)) : null)),
-    column((i) => jsonbParam(i.payload.properties)),
-    column((i) => (i.conditions.ifMatch ? JSON.stringify(i.conditions.ifMatch) : null)),
-  ]);
-  if (rowCount !== items.length) throw new NotAllApplied('the bulk update missed a row');
+  try {
+    await store.statement(vnode, bulkSql(vnode), [
+      column((i) => i.payload.owner),
+      column((i) => i.payload.bucket_id),
+      column((i) => i.payload.name),
+      column((i) => i.payload.id),
+      column((i) => i.payload.content_type),
+      column((i) => JSON.stringify(i.payload.headers)),
+      column((i) => (i.payload.sharks ? JSON.stringify(sharksParam(i.payload.sharks)) : null)),
+      column((i) => jsonbParam(i.payload.properties)),
+      column((i) => (i.conditions.ifMatch ? JSON.stringify(i.conditions.ifMatch) : null)),
+      items.length,
+    ]);
+    return true;
+  } catch (err) {
+    if (isIncomplete(err)) return false;
+    throw err instanceof DatabaseError ? postgresError(err) : err;
+  }
 }
 
 async function updateGroup(
@@ -84,14 +104,7 @@ async function updateGroup(
   vnode: number,
   items: readonly BatchItem[],
 ): Promise<void> {
-  if (bulkEligible(items)) {
-    try {
-      await store.inTransaction(vnode, (tx) => bulkUpdate(tx, vnode, items));
-      return;
-    } catch (err) {
-      if (!(err instanceof NotAllApplied)) throw err;
-    }
-  }
+  if (bulkEligible(items) && (await bulkUpdate(store, vnode, items))) return;
   await store.inTransaction(vnode, async (tx) => {
     for (const { payload, conditions } of items) {
       if (!(await store.updateRow(tx, payload, conditions))) throw objectNotFound();

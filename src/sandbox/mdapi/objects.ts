@@ -228,6 +228,12 @@ export class ObjectStore {
     }
   }
 
+  /** Runs one statement on the vnode, outside a transaction block (so atomic on its own). */
+  async statement(vnode: number, sql: string, params: readonly unknown[]): Promise<void> {
+    if (!this.hosts(vnode)) throw missingVnode(vnode, TABLE);
+    await this.db.query(sql, params);
+  }
+
   /**
    * Runs `fn` in a transaction on the vnode: whatever it throws rolls it back, and a
    * database failure becomes PostgresError.
