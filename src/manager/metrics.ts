@@ -13,10 +13,12 @@ export interface MetricsIdentity {
   zonename?: string;
 }
 
-/** One per-job progress figure: a running job's objects in one status. */
+/** One per-job progress figure: a running job's objects of one tier in one status. */
 export interface JobCount {
   job: string;
   status: string;
+  /** v1: Moray (`manta` bucket) objects; v2: buckets-mdapi objects. */
+  tier: 'v1' | 'v2';
   count: number;
 }
 
@@ -92,13 +94,13 @@ export class ManagerMetrics {
     const metrics = this;
     new Gauge({
       name: 'rebalancer_job_objects',
-      help: "running jobs' objects by status",
-      labelNames: ['job', 'status'],
+      help: "running jobs' objects by status and tier (v1 Moray, v2 buckets)",
+      labelNames: ['job', 'status', 'tier'],
       registers,
       async collect() {
         this.reset();
         for (const c of (await metrics.jobCounts?.()) ?? []) {
-          this.set({ job: c.job, status: c.status }, c.count);
+          this.set({ job: c.job, status: c.status, tier: c.tier }, c.count);
         }
       },
     });

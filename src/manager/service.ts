@@ -8,7 +8,7 @@ import type { Logger } from '../log/index.ts';
 import { buildManagerApp } from './http/server.ts';
 import { type JobExecutor, JobRunner } from './jobs/runner.ts';
 import { JobService, type JobServiceOptions } from './jobs/service.ts';
-import { ManagerMetrics } from './metrics.ts';
+import { type JobCount, ManagerMetrics } from './metrics.ts';
 import type { SharkDirectory } from './sharks.ts';
 import { ManagerStore } from './store/index.ts';
 import { storeVacuumer } from './store/maintenance.ts';
@@ -49,10 +49,19 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
     ...(options.cancelWaitMs === undefined ? {} : { cancelWaitMs: options.cancelWaitMs }),
   });
   metrics.trackJobs(async () => {
-    const out = [];
+    const out: JobCount[] = [];
     for (const job of runner.runningIds()) {
+      // The counters hold totals and v2 apart (store/counts.ts): v1 is the difference.
+      const totals = new Map<string, number>();
+      const v2 = new Map<string, number>();
       for (const c of await store.counts(job)) {
-        if (c.bucket === 'status') out.push({ job, status: c.name, count: c.count });
+        if (c.bucket === 'status') totals.set(c.name, c.count);
+        else if (c.bucket === 'buckets_status') v2.set(c.name, c.count);
+      }
+      for (const [status, count] of totals) {
+        const buckets = v2.get(status) ?? 0;
+        out.push({ job, status, tier: 'v1', count: count - buckets });
+        out.push({ job, status, tier: 'v2', count: buckets });
       }
     }
     return out;

@@ -38,11 +38,25 @@ export interface BucketsObjectState {
 
 export type BucketsSnapshot = Map<string, BucketsObjectState>;
 
+/**
+ * A user's write during the job, by key: the row as the user left it (an overwrite, a new
+ * id), or null (a delete). The manager must leave it alone and report it as an error of the
+ * buckets tier, `mdapi_etag_mismatch` or `mdapi_object_not_found` (not as a skip).
+ */
+export type BucketsUserWrites = ReadonlyMap<string, BucketsObjectState | null>;
+
 export interface VerifyBucketsOptions {
   evacuated: string;
   before: BucketsSnapshot;
   /** Keys (`<owner>/<bucket_id>/<name>`) or object ids the manager reported skipped/error. */
   skipped?: ReadonlySet<string>;
+  userWrites?: BucketsUserWrites;
+}
+
+/** The errors the job must have reported for the users' writes. */
+export interface ExpectedBucketsErrors {
+  mdapi_etag_mismatch: number;
+  mdapi_object_not_found: number;
 }
 
 export interface BucketsVerification {
@@ -58,6 +72,12 @@ export interface BucketsVerification {
   metadataChanged: number;
   /** Parts of committed uploads: their files are gone by design (`mpu_part_no_data`). */
   mpuPartNoData: number;
+  /** Users' writes found as the users left them. */
+  userWritesKept: number;
+  /** Users' writes the rebalancer changed or undid. */
+  userWritesLost: number;
+  /** Of the users' writes found kept: what the manager must report for them. */
+  expectedErrors: ExpectedBucketsErrors;
   problems: string[];
 }
 
@@ -138,7 +158,9 @@ function openUploads(snapshot: BucketsSnapshot): Set<string> {
  * headers and properties (an upload record's two pre-allocated-shark headers may be
  * rewritten); none naming the evacuated shark unless reported skipped; every copy on disk at
  * the v2 path with the row's MD5; no fewer copies. Parts of committed uploads (no upload
- * record) are counted as `mpuPartNoData`, not checked for files or for the shark.
+ * record) are counted as `mpuPartNoData`, not checked for files or for the shark. A user's
+ * write (`userWrites`) must be found as the user left it, and counts toward the errors the
+ * job must report for it (`expectedErrors`).
  */
 export async function verifyBucketsSnapshot(
   sandbox: SandboxDescription,
@@ -157,11 +179,19 @@ export async function verifyBucketsSnapshot(
     lost: 0,
     metadataChanged: 0,
     mpuPartNoData: 0,
+    userWritesKept: 0,
+    userWritesLost: 0,
+    expectedErrors: { mdapi_etag_mismatch: 0, mdapi_object_not_found: 0 },
     problems: [],
   };
   const checks: Array<() => Promise<void>> = [];
   for (const [key, was] of options.before) {
     const object = now.get(key);
+    const userWrite = options.userWrites?.get(key);
+    if (userWrite !== undefined) {
+      checkUserWrite(result, key, userWrite, object);
+      continue;
+    }
     if (!object) {
       result.lost++;
       result.problems.push(`${key}: the object's row is gone`);
@@ -207,6 +237,39 @@ export async function verifyBucketsSnapshot(
   }
   await runBounded(checks, HASH_CONCURRENCY);
   return result;
+}
+
+/** A user's write must be found exactly as the user left it: copies included. */
+function checkUserWrite(
+  result: BucketsVerification,
+  key: string,
+  wrote: BucketsObjectState | null,
+  object: BucketsObjectState | undefined,
+): void {
+  if (wrote === null) {
+    if (object === undefined) {
+      result.userWritesKept++;
+      result.expectedErrors.mdapi_object_not_found++;
+    } else {
+      result.userWritesLost++;
+      result.problems.push(`${key}: deleted by its user, but a row is back (id ${object.id})`);
+    }
+    return;
+  }
+  if (object === undefined) {
+    result.userWritesLost++;
+    result.problems.push(`${key}: overwritten by its user, but the row is gone`);
+    return;
+  }
+  const differ = metadataDifferences(wrote, object);
+  if (wrote.sharks.join(',') !== object.sharks.join(',')) differ.push('sharks');
+  if (differ.length > 0) {
+    result.userWritesLost++;
+    result.problems.push(`${key}: the user's overwrite has its ${differ.join(', ')} changed`);
+    return;
+  }
+  result.userWritesKept++;
+  result.expectedErrors.mdapi_etag_mismatch++;
 }
 
 /** The members that must be as they were; sharks are the rebalancer's to change. */

@@ -431,17 +431,20 @@ describe('manager HTTP API', () => {
     assert.match(res.text, /request_count\{[^}]*req="total"/);
   });
 
-  test("a running job's progress is a gauge per status, gone when it ends", async () => {
+  test("a running job's progress is a gauge per status and tier, gone when it ends", async () => {
     const id = await create();
     await service.store.recordDiscovered(id, [
       { id: 'p1', key: '/a/stor/p1', shard: 1, etag: 'e', object: undefined },
       { id: 'p2', key: '/a/stor/p2', shard: 1, etag: 'e', object: undefined },
+      { id: 'p3', key: 'b/p3', shard: 1, etag: 'e', object: undefined, tier: 'buckets' },
     ]);
     const during = (await call('GET', '/metrics')).text;
-    assert.match(
-      during,
-      new RegExp(`rebalancer_job_objects\\{job="${id}",status="unprocessed"[^}]*\\} 2`),
-    );
+    const gauge = (tier: string, n: number) =>
+      new RegExp(
+        `rebalancer_job_objects\\{job="${id}",status="unprocessed",tier="${tier}"[^}]*\\} ${n}\n`,
+      );
+    assert.match(during, gauge('v1', 2));
+    assert.match(during, gauge('v2', 1));
     exec.finish(id);
     await service.runner.whenDone(id);
     assert.doesNotMatch((await call('GET', '/metrics')).text, new RegExp(`job="${id}"`));

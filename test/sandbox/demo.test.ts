@@ -6,10 +6,21 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { JobStatus } from '../../src/api/manager.ts';
+import {
+  checkBucketsOffShark,
+  checkBucketsUserWrites,
+  jobTiers,
+} from '../../src/sandbox/demo/buckets.ts';
 import { checkDemo } from '../../src/sandbox/demo/checks.ts';
 import { describe as describeProgress, JobProgress } from '../../src/sandbox/demo/progress.ts';
+import type { SandboxDescription } from '../../src/sandbox/description.ts';
 import { isRunning } from '../../src/sandbox/process.ts';
 import type { EvacuationVerification, ObjectSnapshot } from '../../src/sandbox/verify.ts';
+import {
+  type BucketsObjectState,
+  type BucketsSnapshot,
+  verifyBucketsSnapshot,
+} from '../../src/sandbox/verify-buckets.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SANDBOX_BIN = join(ROOT, 'bin', 'rebalancer-sandbox.js');
@@ -63,8 +74,13 @@ interface DemoJson {
   skipped: number;
   errors: number;
   skip_breakdown: Record<string, number>;
+  job_tiers: Record<
+    'v1' | 'v2',
+    { objects: number; complete: number; skipped: number; errors: number }
+  >;
   verified: number;
   lost: number;
+  checks: { name: string; ok: boolean }[];
   verification: {
     v1: { objects: number; verified: number; lost: number };
     v2?: { objects: number; lost: number; metadata_changed?: number; mpu_part_no_data?: number };
@@ -120,6 +136,21 @@ function assertOutcome(result: DemoJson, out: Run): void {
   assert.equal(result.errors, 0);
   assert.equal(result.complete + result.skipped, result.job_objects);
   assert.ok(result.complete > 0);
+  // The job's counts per tier: the 5 single-copy objects and the overwrite are v1 skips; the
+  // v2 skips are the committed uploads' parts on the shark.
+  const { v1, v2 } = result.job_tiers;
+  assert.equal(v1.objects + v2.objects, result.job_objects);
+  assert.equal(v1.complete + v2.complete, result.complete);
+  assert.ok(v2.objects > 0 && v2.complete > 0);
+  assert.equal(v1.skipped, 6);
+  assert.equal(v2.skipped, result.skip_breakdown.mpu_part_no_data ?? 0);
+  assert.deepEqual([v1.errors, v2.errors], [0, 0]);
+  for (const name of [
+    'every v2 object on the shark moved off it',
+    "v2 users' overwrites and deletes kept, reported as errors",
+  ]) {
+    assert.equal(result.checks.find((c) => c.name === name)?.ok, true, name);
+  }
   assert.ok(result.seconds > 0 && result.objects_per_second > 0);
   assert.match(result.job, /^[0-9a-f-]{36}$/);
 }
@@ -311,6 +342,157 @@ describe('demo checks', () => {
       verification: { ...clean, stillOnEvacuated: 1, verified: 3 },
     });
     assert.deepEqual(failing(result), []);
+  });
+
+  test('job counts per tier: from results.tiers, all v1 when the job has no v2 objects', () => {
+    const tier = { Unprocessed: 0, Assigned: 0, 'Post Processing': 0 };
+    const r = status({
+      Complete: 3,
+      Skipped: 1,
+      Total: 4,
+      tiers: {
+        v1: { ...tier, Complete: 1, Skipped: 1, Error: 0, Total: 2 },
+        v2: { ...tier, Complete: 2, Skipped: 0, Error: 0, Total: 2 },
+      },
+    }).results;
+    assert.deepEqual(jobTiers(r), {
+      v1: { objects: 2, complete: 1, skipped: 1, errors: 0 },
+      v2: { objects: 2, complete: 2, skipped: 0, errors: 0 },
+    });
+    assert.deepEqual(jobTiers(status({ Duplicates: 1, Total: 4 }).results), {
+      v1: { objects: 3, complete: 1, skipped: 2, errors: 0 },
+      v2: { objects: 0, complete: 0, skipped: 0, errors: 0 },
+    });
+  });
+
+  describe("v2: users' writes during the job and rows left on the shark", () => {
+    const row = (name: string, sharks: string[], id = `id-${name}`): BucketsObjectState => ({
+      key: `o/b/${name}`,
+      shard: '1.buckets-mdapi.sandbox.test',
+      vnode: 0,
+      id,
+      owner: 'o',
+      bucket_id: 'b',
+      name,
+      content_length: 0,
+      content_md5: 'md5',
+      content_type: 'text/plain',
+      sharks,
+      headers: { 'm-a': '1' },
+      properties: null,
+    });
+    // No row checked here has copies to read: the sharks' roots are never opened.
+    const sandbox: SandboxDescription = {
+      domain: 'sandbox.test',
+      storinfo: { url: 'http://127.0.0.1:1' },
+      shards: [{ name: '1.moray.sandbox.test', host: '127.0.0.1', port: 1 }],
+      sharks: [],
+      processes: [],
+    };
+    const other = '2.stor.sandbox.test';
+    const overwritten = row('over', [SHARK, other]);
+    const deleted = row('gone', [SHARK, other]);
+    const before: BucketsSnapshot = new Map([
+      [overwritten.key, overwritten],
+      [deleted.key, deleted],
+    ]);
+    const users = row('over', [SHARK, other], 'id-users');
+    const userWrites = new Map([
+      [overwritten.key, users],
+      [deleted.key, null],
+    ]);
+    const v2Status = (errors: Record<string, number>) =>
+      status({
+        Error: 2,
+        Skipped: 2,
+        Complete: 1,
+        Total: 5,
+        error_breakdown: { mdapi: errors },
+        tiers: {
+          v1: {
+            Unprocessed: 0,
+            Assigned: 0,
+            'Post Processing': 0,
+            Complete: 1,
+            Skipped: 2,
+            Error: 0,
+            Total: 3,
+          },
+          v2: {
+            Unprocessed: 0,
+            Assigned: 0,
+            'Post Processing': 0,
+            Complete: 0,
+            Skipped: 0,
+            Error: 2,
+            Total: 2,
+          },
+        },
+      }).results;
+
+    test('kept writes are expected as mdapi_etag_mismatch / mdapi_object_not_found errors', async () => {
+      const now: BucketsSnapshot = new Map([[users.key, users]]);
+      const v = await verifyBucketsSnapshot(sandbox, now, { evacuated: SHARK, before, userWrites });
+      assert.deepEqual(v.problems, []);
+      assert.deepEqual(
+        [v.userWritesKept, v.userWritesLost, v.lost, v.stillOnEvacuated],
+        [2, 0, 0, 0],
+      );
+      assert.deepEqual(v.expectedErrors, { mdapi_etag_mismatch: 1, mdapi_object_not_found: 1 });
+      const errors = v2Status({ etag_mismatch: 1, object_not_found: 1 });
+      assert.equal(checkBucketsUserWrites(v, errors).ok, true);
+      assert.equal(checkBucketsOffShark(v, errors, SHARK).ok, true);
+      // Reported as skips (or not at all), the users' writes fail the check.
+      assert.equal(checkBucketsUserWrites(v, v2Status({})).ok, false);
+    });
+
+    test("an overwrite the rebalancer rewrote, or a delete undone, is a lost user's write", async () => {
+      const clobbered = { ...users, sharks: ['3.stor.sandbox.test', other] };
+      const now: BucketsSnapshot = new Map([
+        [users.key, clobbered],
+        [deleted.key, deleted],
+      ]);
+      const v = await verifyBucketsSnapshot(sandbox, now, { evacuated: SHARK, before, userWrites });
+      assert.equal(v.userWritesLost, 2);
+      assert.ok(v.problems.includes(`${users.key}: the user's overwrite has its sharks changed`));
+      assert.ok(v.problems.some((p) => p.startsWith(`${deleted.key}: deleted by its user`)));
+      assert.equal(
+        checkBucketsUserWrites(v, v2Status({ etag_mismatch: 1, object_not_found: 1 })).ok,
+        false,
+      );
+    });
+
+    test('a v2 row left on the shark fails unless the manager reported a v2 skip or error for it', async () => {
+      const left = row('left', [SHARK, other]);
+      const base: BucketsSnapshot = new Map([[left.key, left]]);
+      const v = await verifyBucketsSnapshot(sandbox, base, { evacuated: SHARK, before: base });
+      assert.equal(v.stillOnEvacuated, 1);
+      const moved = status({
+        tiers: {
+          v1: {
+            Unprocessed: 0,
+            Assigned: 0,
+            'Post Processing': 0,
+            Complete: 1,
+            Skipped: 2,
+            Error: 0,
+            Total: 3,
+          },
+          v2: {
+            Unprocessed: 0,
+            Assigned: 0,
+            'Post Processing': 0,
+            Complete: 1,
+            Skipped: 0,
+            Error: 0,
+            Total: 1,
+          },
+        },
+      }).results;
+      assert.equal(checkBucketsOffShark(v, moved, SHARK).ok, false);
+      const reported = v2Status({ update_failed: 2 });
+      assert.equal(checkBucketsOffShark(v, reported, SHARK).ok, true);
+    });
   });
 
   test('progress shows counts, rate and ETA; plain lines when not a terminal', () => {

@@ -17,7 +17,11 @@ import { snapshotObjects, verifySnapshot } from '../verify.ts';
 import {
   bucketsOn,
   checkBuckets,
+  checkBucketsOffShark,
+  checkBucketsUserWrites,
+  type DemoTierJob,
   type DemoTierVerification,
+  jobTiers,
   seedDemoBuckets,
   v1Tier,
   v2Tier,
@@ -64,6 +68,8 @@ export interface DemoResult {
   errors: number;
   skip_breakdown: Record<string, number>;
   error_breakdown: Record<string, Record<string, number>>;
+  /** The job's counts per tier, from its status (`results.tiers`): Moray (v1), buckets (v2). */
+  job_tiers: { v1: DemoTierJob; v2: DemoTierJob };
   verified: number;
   lost: number;
   still_on_shark: number;
@@ -206,7 +212,13 @@ export class DemoRun {
       userRecordNow: userWrite ? now.get(userWrite.key) : undefined,
     });
     const v2 = await verifyDemoBuckets(sandbox, buckets, shark);
-    if (v2) checks.push(checkBuckets(v2));
+    if (v2) {
+      checks.push(
+        checkBuckets(v2),
+        checkBucketsOffShark(v2, status.results, shark),
+        checkBucketsUserWrites(v2, status.results),
+      );
+    }
     const verifySeconds = seconds(verifyStarted);
     const r = status.results;
     const result: DemoResult = {
@@ -219,6 +231,7 @@ export class DemoRun {
       errors: r.Error,
       skip_breakdown: r.skip_breakdown ?? {},
       error_breakdown: r.error_breakdown ?? {},
+      job_tiers: jobTiers(r),
       verified: verification.verified,
       lost: verification.lost,
       still_on_shark: stillOn(now, shark),

@@ -17,7 +17,11 @@ export function formatSummary(
     .join(', ');
   const rows: [string, string, string][] = [
     ['objects in the sandbox', n(result.objects), 'Moray (v1): all of them re-read and checked'],
-    ['objects on the shark', n(result.job_objects), `the job's total`],
+    [
+      'objects on the shark',
+      n(result.job_objects),
+      `the job's total: v1 ${n(result.job_tiers.v1.objects)}, v2 ${n(result.job_tiers.v2.objects)}`,
+    ],
     ['complete', n(result.complete), 'moved off the shark'],
     ['skipped', n(result.skipped), breakdown(result.skip_breakdown)],
     ['errors', n(result.errors), errors],

@@ -13,10 +13,15 @@ import { ManagerClient } from '../../../src/adm/client.ts';
 import { FINAL_JOB_STATE_NAMES, type JobStatus } from '../../../src/api/manager.ts';
 import { md5Base64 } from '../../../src/manta/index.ts';
 import { MorayClient } from '../../../src/moray/index.ts';
-import type { SandboxDescription, SandboxProcess } from '../../../src/sandbox/description.ts';
+import {
+  type SandboxDescription,
+  type SandboxProcess,
+  writeSandboxDescription,
+} from '../../../src/sandbox/description.ts';
 import { SandboxControl } from '../../../src/sandbox/faults/control.ts';
 import type { SandboxLayout } from '../../../src/sandbox/layout.ts';
 import type { MakoFaultsInput } from '../../../src/sandbox/mako/faults.ts';
+import { entryPoint, isRunning, startService } from '../../../src/sandbox/process.ts';
 import { shardIndexOfVnode } from '../../../src/sandbox/ring.ts';
 import { objectRecord } from '../../../src/sandbox/seed/record.ts';
 import { Seeder } from '../../../src/sandbox/seed/seeder.ts';
@@ -29,7 +34,7 @@ export const TERMINAL_STATES: readonly string[] = FINAL_JOB_STATE_NAMES;
 export class E2ESandbox {
   readonly manager: ManagerClient;
   readonly #clients: MorayClient[];
-  readonly #control: SandboxControl;
+  #control: SandboxControl;
 
   private constructor(
     readonly dir: string,
@@ -296,6 +301,42 @@ export class E2ESandbox {
   /** Starts shard `n` (1-based) again on its port, over the same data. */
   async restartShard(n: number): Promise<void> {
     await this.#control.restartShard(n);
+  }
+
+  /**
+   * Starts buckets shard `n` (1-based, stopped) again on its port over the same data, hosting
+   * `vnodes`: what the manager meets when a vnode moves to another shard after discovery.
+   */
+  async restartBucketsShard(n: number, vnodes: readonly number[]): Promise<void> {
+    const shard = this.sandbox.buckets_shards?.[n - 1];
+    if (!shard) throw new Error(`no buckets shard ${n}`);
+    const old = this.process(shard.name);
+    if (isRunning(old.pid)) throw new Error(`${shard.name} (pid ${old.pid}) is still running`);
+    const storage = shard.database_url
+      ? ['--database-url', shard.database_url]
+      : ['--data-dir', join(this.dir, 'buckets-shards', String(n), 'pgdata')];
+    const started = await startService({
+      name: shard.name,
+      entry: entryPoint('sandbox/mdapi/main'),
+      args: [
+        '--name',
+        shard.name,
+        '--port',
+        String(shard.port),
+        '--vnodes',
+        vnodes.join(','),
+        '--discovery-rpcs',
+        ...storage,
+      ],
+      log: old.log,
+    });
+    const description: SandboxDescription = {
+      ...this.sandbox,
+      processes: this.sandbox.processes.map((p) => (p.name === shard.name ? started.process : p)),
+    };
+    // `stop` (stopSandbox) reads sandbox.json: it must name the running pid.
+    await writeSandboxDescription(this.dir, description);
+    this.#control = new SandboxControl(this.dir, description);
   }
 }
 
