@@ -11,72 +11,50 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobStatus } from '../../../src/api/manager.ts';
-import { objectVnode } from '../../../src/manta/buckets.ts';
 import { md5Base64, objectFilePath, objectNameHash } from '../../../src/manta/index.ts';
 import type { ObjectResponse } from '../../../src/mdapi/index.ts';
-import { BucketsTier } from '../../../src/sandbox/buckets-tier.ts';
-import type { SandboxShark } from '../../../src/sandbox/description.ts';
+import type { BucketsTier } from '../../../src/sandbox/buckets-tier.ts';
 import { bucketsShardVnodes } from '../../../src/sandbox/layout.ts';
-import { BucketsWriter } from '../../../src/sandbox/seed/buckets-writer.ts';
-import { E2ESandbox, TERMINAL_STATES } from './sandbox.ts';
+import type { BucketsWriter } from '../../../src/sandbox/seed/buckets-writer.ts';
+import {
+  BUCKETS_SHARDS,
+  type BucketsSandbox,
+  bucketsLookups,
+  startBucketsSandbox,
+  VNODES,
+} from './buckets-fixture.ts';
+import { type E2ESandbox, TERMINAL_STATES } from './sandbox.ts';
 
 const DOMAIN = 'buckets-resume.test';
-const VNODES = 8;
-const BUCKETS_SHARDS = 2;
 const ended = (s: JobStatus) => TERMINAL_STATES.includes(s.state);
 
 describe('buckets objects when the manager or the vnode map changes mid-job', {
   timeout: 290_000,
 }, () => {
+  let fixture: BucketsSandbox | undefined;
   let e2e: E2ESandbox;
   let tier: BucketsTier;
   let writer: BucketsWriter;
-  const owner = randomUUID();
+  let owner = '';
   let bucketId = '';
 
   before(async () => {
-    // 4 sharks in 2 datacenters: 1 and 3 in dc1, 2 and 4 in dc2.
-    e2e = await E2ESandbox.start(
+    fixture = await startBucketsSandbox(
       'buckets-resume',
-      {
-        domain: DOMAIN,
-        shards: 1,
-        sharks: 4,
-        datacenters: 2,
-        sharkCapacityBytes: 16 * 1024 ** 3,
-        bucketsShards: BUCKETS_SHARDS,
-        bucketsVnodes: VNODES,
-      },
-      {
-        mdapi: {
-          shards: [1, 2].map((n) => ({ host: `${n}.buckets-mdapi.${DOMAIN}` })),
-          vnode_count: VNODES,
-        },
-        options: { max_tasks_per_assignment: 2 },
-      },
+      DOMAIN,
+      { max_tasks_per_assignment: 2 },
+      'resume',
     );
-    tier = BucketsTier.open(e2e.sandbox);
-    writer = new BucketsWriter(tier);
-    bucketId = (await writer.createBucket(owner, 'resume', randomUUID())).id;
+    ({ e2e, tier, writer, owner, bucketId } = fixture);
   });
   after(async () => {
-    await tier?.close();
-    await e2e?.stop();
+    await fixture?.stop();
   });
 
-  const shark = (n: number): SandboxShark => {
-    const found = e2e.sandbox.sharks.find((s) => s.manta_storage_id === e2e.shark(n));
-    assert.ok(found);
-    return found;
-  };
-  const keyOf = (name: string) => ({
-    owner,
-    bucket_id: bucketId,
-    name,
-    vnode: objectVnode(owner, bucketId, name, VNODES),
+  const { shark, keyOf, live } = bucketsLookups(() => {
+    assert.ok(fixture);
+    return fixture;
   });
-  const live = (name: string): Promise<ObjectResponse> =>
-    tier.at(keyOf(name).vnode).getObject(keyOf(name));
   const sharksOf = (row: ObjectResponse) => row.sharks.map((s) => s.manta_storage_id);
 
   interface Put {

@@ -11,70 +11,43 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { JobStatus } from '../../../src/api/manager.ts';
-import { objectVnode } from '../../../src/manta/buckets.ts';
 import { md5Base64, objectFilePath, objectNameHash } from '../../../src/manta/index.ts';
-import type { ObjectResponse } from '../../../src/mdapi/index.ts';
-import { BucketsTier } from '../../../src/sandbox/buckets-tier.ts';
-import type { SandboxShark } from '../../../src/sandbox/description.ts';
-import { BucketsWriter } from '../../../src/sandbox/seed/buckets-writer.ts';
-import { E2ESandbox, TERMINAL_STATES } from './sandbox.ts';
+import type { BucketsTier } from '../../../src/sandbox/buckets-tier.ts';
+import type { BucketsWriter } from '../../../src/sandbox/seed/buckets-writer.ts';
+import { type BucketsSandbox, bucketsLookups, startBucketsSandbox } from './buckets-fixture.ts';
+import { type E2ESandbox, TERMINAL_STATES } from './sandbox.ts';
 
 const DOMAIN = 'buckets.test';
-const VNODES = 8;
 const ended = (s: JobStatus) => TERMINAL_STATES.includes(s.state);
 
 for (const batched of [false, true]) {
   describe(`buckets objects end to end (${batched ? 'batched' : 'single'} updates)`, {
     timeout: 290_000,
   }, () => {
+    let fixture: BucketsSandbox | undefined;
     let e2e: E2ESandbox;
     let tier: BucketsTier;
     let writer: BucketsWriter;
-    const owner = randomUUID();
+    let owner = '';
     let bucketId = '';
 
     before(async () => {
-      e2e = await E2ESandbox.start(
+      fixture = await startBucketsSandbox(
         `buckets-${batched ? 'batched' : 'single'}`,
-        {
-          domain: DOMAIN,
-          shards: 1,
-          sharks: 4,
-          datacenters: 2,
-          sharkCapacityBytes: 16 * 1024 ** 3,
-          bucketsShards: 2,
-          bucketsVnodes: VNODES,
-        },
-        {
-          mdapi: {
-            shards: [1, 2].map((n) => ({ host: `${n}.buckets-mdapi.${DOMAIN}` })),
-            vnode_count: VNODES,
-          },
-          options: { use_batched_updates: batched, max_tasks_per_assignment: 5 },
-        },
+        DOMAIN,
+        { use_batched_updates: batched, max_tasks_per_assignment: 5 },
+        'photos',
       );
-      tier = BucketsTier.open(e2e.sandbox);
-      writer = new BucketsWriter(tier);
-      bucketId = (await writer.createBucket(owner, 'photos', randomUUID())).id;
+      ({ e2e, tier, writer, owner, bucketId } = fixture);
     });
     after(async () => {
-      await tier?.close();
-      await e2e?.stop();
+      await fixture?.stop();
     });
 
-    const shark = (n: number): SandboxShark => {
-      const found = e2e.sandbox.sharks.find((s) => s.manta_storage_id === e2e.shark(n));
-      assert.ok(found);
-      return found;
-    };
-    const keyOf = (name: string) => ({
-      owner,
-      bucket_id: bucketId,
-      name,
-      vnode: objectVnode(owner, bucketId, name, VNODES),
+    const { shark, keyOf, live } = bucketsLookups(() => {
+      assert.ok(fixture);
+      return fixture;
     });
-    const live = (name: string): Promise<ObjectResponse> =>
-      tier.at(keyOf(name).vnode).getObject(keyOf(name));
     async function put(
       name: string,
       opts: { headers?: Record<string, string | null>; properties?: unknown; files?: boolean } = {},
