@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { RateLimiter } from '../async/index.ts';
 import { createLogger, type Logger } from '../log/index.ts';
 import type { AgentConfig } from './config.ts';
 import { resetTempDir } from './fsutil.ts';
@@ -27,6 +28,9 @@ export interface AgentDeps {
   readonly processor?: TaskProcessor;
 }
 
+/** The options a running agent applies without a restart (SIGHUP, see reload.ts). */
+export type ReloadableConfig = Pick<AgentConfig, 'maxBytesPerSecond' | 'logLevel'>;
+
 export interface RunningAgent {
   readonly url: string;
   readonly port: number;
@@ -36,6 +40,10 @@ export interface RunningAgent {
   readonly store: AgentStore;
   readonly scheduler: Scheduler;
   readonly metrics: AgentMetrics;
+  /** The configuration in force, reloadable options as last applied. */
+  readonly config: AgentConfig;
+  /** Applies new values of the reloadable options at once (downloads in flight included). */
+  reconfigure(next: ReloadableConfig): void;
   /** Stops accepting work, lets in-flight tasks finish within the grace time, closes all. */
   close(graceMs?: number): Promise<void>;
 }
@@ -84,6 +92,10 @@ async function startMetricsServer(
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<RunningAgent> {
   const log = deps.log ?? createLogger({ name: 'rebalancer-agent', level: config.logLevel });
   const metrics = new AgentMetrics(config.metrics);
+  let current = config;
+  // One bucket for every download: the cap is the agent's total, whatever the concurrency.
+  const bandwidth = new RateLimiter(config.maxBytesPerSecond || null);
+  metrics.maxBytesPerSecond(config.maxBytesPerSecond);
   mkdirSync(config.objectRoot, { recursive: true });
   const tempDir = join(config.objectRoot, TEMP_DIR_NAME);
   const removed = await resetTempDir(tempDir);
@@ -130,6 +142,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
         idleTimeoutMs: config.downloadTimeoutSecs * 1000,
         retryDelaysMs: config.retryDelaysMs,
         connectionsPerSource: config.maxDownloads,
+        bandwidth,
         log,
         metrics,
       });
@@ -173,6 +186,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       workers_per_assignment: config.workersPerAssignment,
       max_downloads: config.maxDownloads,
       download_timeout_secs: config.downloadTimeoutSecs,
+      max_bytes_per_second: config.maxBytesPerSecond,
       object_root: config.objectRoot,
       state_dir: config.stateDir,
       auth: config.authToken !== undefined,
@@ -206,6 +220,16 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     store,
     scheduler,
     metrics,
+    get config() {
+      return current;
+    },
+    reconfigure(next) {
+      bandwidth.setRate(next.maxBytesPerSecond || null);
+      metrics.maxBytesPerSecond(next.maxBytesPerSecond);
+      log.level = next.logLevel;
+      // Only these: `next` may be a whole config whose other options wait for a restart.
+      current = { ...current, maxBytesPerSecond: next.maxBytesPerSecond, logLevel: next.logLevel };
+    },
     close,
   };
 }

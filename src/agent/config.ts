@@ -38,6 +38,8 @@ export interface AgentConfig {
   /** Idle timeout: waiting for response headers or the next body chunk. */
   downloadTimeoutSecs: number;
   connectTimeoutSecs: number;
+  /** Download bandwidth of all downloads together; 0: unlimited. Reloadable. */
+  maxBytesPerSecond: number;
   retryDelaysMs: number[];
   /** Assignments queued or running before POST answers 503 (default workers × 50). */
   maxQueued: number;
@@ -54,6 +56,7 @@ export interface AgentConfig {
   hostAliases: HostAliases;
   completedRetentionSecs: number;
   shutdownGraceSecs: number;
+  /** Reloadable. */
   logLevel: string;
   metrics: MetricsConfig;
 }
@@ -192,6 +195,7 @@ export function resolveConfig(sources: ConfigSources): AgentConfig {
     maxDownloads: get('server.max_downloads', workers * perAssignment),
     downloadTimeoutSecs: get('server.download_timeout_secs', 120),
     connectTimeoutSecs: get('server.connect_timeout_secs', 10),
+    maxBytesPerSecond: get('server.max_bytes_per_second', 0),
     retryDelaysMs: get('server.retry_delays_ms', [1000, 2000, 4000]),
     maxQueued: get('server.max_queued', workers * 50),
     maxTasksPerAssignment: get('server.max_tasks_per_assignment', 100_000),

@@ -146,6 +146,26 @@ export async function* responseBody(res: IncomingMessage): AsyncGenerator<Buffer
   if (!res.complete) throw cut();
 }
 
+/**
+ * Runs `wait` (the agent's own bandwidth cap holding the body back) with the response's idle
+ * timer off: while nothing is read the socket is silent, which is not the source's silence.
+ * The timer is touched only while the response is incomplete, when the socket is still its.
+ */
+export async function withoutIdleTimeout(
+  res: IncomingMessage,
+  idleTimeoutMs: number,
+  wait: () => Promise<void>,
+): Promise<void> {
+  const socket = res.socket;
+  if (res.complete || socket === null) return wait();
+  socket.setTimeout(0);
+  try {
+    await wait();
+  } finally {
+    if (!res.complete && !socket.destroyed) socket.setTimeout(idleTimeoutMs);
+  }
+}
+
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const code = (err as NodeJS.ErrnoException).code;

@@ -1,7 +1,8 @@
 /**
  * `rebalancer-agent` entry point: reads the configuration (file, environment, flags),
- * starts the agent and shuts it down gracefully on SIGTERM/SIGINT. An invalid
- * configuration exits with status 2 and a message naming the option (L exited 0).
+ * starts the agent, reloads the configuration on SIGHUP and shuts it down gracefully on
+ * SIGTERM/SIGINT. An invalid configuration exits with status 2 and a message naming the
+ * option (L exited 0); an invalid one on reload is logged and the running one kept.
  */
 import { Command } from 'commander';
 import { createLogger } from '../log/index.ts';
@@ -16,6 +17,7 @@ import {
   resolveConfig,
 } from './config.ts';
 import { envName, flagName, OPTIONS } from './options.ts';
+import { reloadConfig } from './reload.ts';
 
 const versionLine = `rebalancer-agent ${version} (${process.env.REBALANCER_BUILD_STAMP ?? 'no-STAMP'})`;
 
@@ -23,7 +25,8 @@ function camel(flag: string): string {
   return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }
 
-function parseArgs(argv: string[]): { config: AgentConfig } {
+/** Reads the configuration; a reload calls it again (same file, environment and flags). */
+function parseArgs(argv: string[]): () => AgentConfig {
   const program = new Command('rebalancer-agent')
     .description('Manta rebalancer agent: downloads assigned objects onto this storage node')
     .version(versionLine, '-V, --version')
@@ -43,14 +46,18 @@ function parseArgs(argv: string[]): { config: AgentConfig } {
     if (value !== undefined) flags.set(`${spec.section}.${spec.key}`, value);
   }
   const path = configPath(opts.config, process.env);
-  const file = path === undefined ? undefined : readConfigFile(path);
-  return { config: resolveConfig({ file, env: process.env, flags }) };
+  return () => {
+    const file = path === undefined ? undefined : readConfigFile(path);
+    return resolveConfig({ file, env: process.env, flags });
+  };
 }
 
 async function main(): Promise<void> {
+  let load: () => AgentConfig;
   let config: AgentConfig;
   try {
-    ({ config } = parseArgs(process.argv));
+    load = parseArgs(process.argv);
+    config = load();
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`rebalancer-agent: invalid configuration: ${err.message}\n`);
@@ -89,6 +96,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+    reloadConfig(agent, load, log);
+  });
 }
 
 main().catch((err: unknown) => {

@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { type ObjectSkippedReason, reasonSnake } from '../api/common.ts';
+import { ThroughputMeter } from './throughput.ts';
 
 export interface MetricsLabels {
   readonly service: string;
@@ -34,6 +35,8 @@ export class AgentMetrics {
   private readonly bytes: Counter;
   private readonly assignmentTime: Histogram;
   private readonly cleanupFailures: Counter;
+  private readonly bandwidthCap: Gauge;
+  private readonly downloadRate = new ThroughputMeter();
   readonly queued: Gauge;
   readonly inflight: Gauge;
 
@@ -79,6 +82,20 @@ export class AgentMetrics {
       help: 'Temporary files that could not be removed',
       registers,
     });
+    this.bandwidthCap = new Gauge({
+      name: 'rebalancer_agent_max_bytes_per_second',
+      help: 'Download bandwidth cap of all downloads together (0: unlimited)',
+      registers,
+    });
+    const downloadRate = this.downloadRate;
+    new Gauge({
+      name: 'rebalancer_agent_download_bytes_per_second',
+      help: 'Bytes received by downloads per second, over the last 10 seconds',
+      registers,
+      collect() {
+        this.set(downloadRate.perSecond());
+      },
+    });
     this.queued = new Gauge({
       name: 'assignment_queue_length',
       help: 'Assignments queued or running',
@@ -119,6 +136,15 @@ export class AgentMetrics {
 
   bytesVerified(n: number): void {
     this.bytes.inc(n);
+  }
+
+  /** Body bytes received (before verification): the measured download rate. */
+  bytesReceived(n: number): void {
+    this.downloadRate.add(n);
+  }
+
+  maxBytesPerSecond(cap: number): void {
+    this.bandwidthCap.set(cap);
   }
 
   assignmentFinished(seconds: number): void {

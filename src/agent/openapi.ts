@@ -34,7 +34,7 @@ export async function agentOpenApiDocument(): Promise<unknown> {
               'separately on the metrics port at GET /metrics.',
             version,
           },
-          tags: [{ name: 'assignments' }],
+          tags: [{ name: 'assignments' }, { name: 'files' }],
         },
         hideUntagged: true,
       });

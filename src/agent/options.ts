@@ -53,6 +53,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   },
   {
     section: 'server',
+    key: 'max_bytes_per_second',
+    kind: 'int',
+    min: 0,
+    help: 'download bandwidth cap, all downloads together (0: unlimited; reloaded on SIGHUP)',
+  },
+  {
+    section: 'server',
     key: 'connect_timeout_secs',
     kind: 'int',
     min: 1,
@@ -126,7 +133,12 @@ export const OPTIONS: readonly OptionSpec[] = [
     min: 0,
     help: 'time in-flight tasks get at shutdown',
   },
-  { section: 'server', key: 'log_level', kind: 'level', help: LEVELS.join('|') },
+  {
+    section: 'server',
+    key: 'log_level',
+    kind: 'level',
+    help: `${LEVELS.join('|')} (reloaded on SIGHUP)`,
+  },
   { section: 'metrics', key: 'enabled', kind: 'bool', help: 'serve metrics' },
   { section: 'metrics', key: 'host', kind: 'string', help: 'metrics listen address' },
   { section: 'metrics', key: 'port', kind: 'int', min: 0, max: 65535, help: 'metrics listen port' },

@@ -9,7 +9,7 @@ import { type FileHandle, open, rename, rm, stat, statfs } from 'node:fs/promise
 import type { Agent, IncomingMessage } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { ObjectSkippedReason, Task, TaskStatus } from '../api/common.ts';
-import { KeyedMutex, sleep } from '../async/index.ts';
+import { KeyedMutex, RateLimiter, sleep } from '../async/index.ts';
 import { RebalancerError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
 import {
@@ -23,7 +23,13 @@ import {
   resolveUnderRoot,
 } from '../manta/index.ts';
 import { DirectorySyncer, mkdirDurable } from './fsutil.ts';
-import { createDownloadAgent, discardBody, httpGet, responseBody } from './http-get.ts';
+import {
+  createDownloadAgent,
+  discardBody,
+  httpGet,
+  responseBody,
+  withoutIdleTimeout,
+} from './http-get.ts';
 import type { AgentMetrics, ObjectOutcome } from './metrics.ts';
 
 export interface TaskResult {
@@ -58,6 +64,8 @@ export interface DownloadProcessorOptions {
   readonly retryDelaysMs: readonly number[];
   /** Keep-alive connections per source shark. */
   readonly connectionsPerSource: number;
+  /** Bytes per second of all downloads together, shared with the agent; absent: unlimited. */
+  readonly bandwidth?: RateLimiter;
   readonly log: Logger;
   readonly metrics: AgentMetrics;
 }
@@ -104,10 +112,12 @@ export class DownloadProcessor {
   /** Directories known to exist (saves a mkdir per install); bounded, cleared when full. */
   private readonly knownDirs = new Set<string>();
   private readonly opts: DownloadProcessorOptions;
+  private readonly bandwidth: RateLimiter;
   private space: { at: number; free: number } | undefined;
 
   constructor(options: DownloadProcessorOptions) {
     this.opts = options;
+    this.bandwidth = options.bandwidth ?? new RateLimiter(null);
     this.agent = createDownloadAgent(options.connectionsPerSource);
   }
 
@@ -285,6 +295,8 @@ export class DownloadProcessor {
       res.destroy();
       return isNoSpace(err) ? { kind: 'nospace' } : { kind: 'fs', err };
     }
+    const { bandwidth } = this;
+    const { metrics, idleTimeoutMs } = this.opts;
     const hash = createMd5();
     let bytes = 0;
     let queued: Buffer[] = [];
@@ -303,6 +315,13 @@ export class DownloadProcessor {
     try {
       try {
         for await (const buf of responseBody(res)) {
+          // Paced before the bytes are used; unlimited costs no await per chunk.
+          if (bandwidth.rate !== null) {
+            await withoutIdleTimeout(res, idleTimeoutMs, () =>
+              bandwidth.acquire(buf.length, signal),
+            );
+          }
+          metrics.bytesReceived(buf.length);
           hash.update(buf);
           bytes += buf.length;
           queued.push(buf);

@@ -22,6 +22,7 @@ import {
 } from '../api/protocol-errors.ts';
 import { STRICT_AJV, schemaErrorFormatter } from '../api/validation.ts';
 import type { Logger } from '../log/index.ts';
+import { registerFileRoutes } from './files.ts';
 import type { AgentMetrics } from './metrics.ts';
 import {
   canonicalUuid,
@@ -56,6 +57,7 @@ export const AGENT_ERROR_STATUS = {
   [AgentErrorCode.BadRequest]: 400,
   [AgentErrorCode.Unauthorized]: 401,
   [AgentErrorCode.Forbidden]: 403,
+  [AgentErrorCode.AuthRequired]: 403,
   [AgentErrorCode.NotFound]: 404,
   [AgentErrorCode.MethodNotAllowed]: 405,
   [AgentErrorCode.Conflict]: 409,
@@ -292,6 +294,14 @@ export async function buildAgentApp(
       // L answers 200 with an empty body.
       return (reply as FastifyReply).code(200).send();
     },
+  });
+
+  registerFileRoutes(app, {
+    objectRoot: rules.objectRoot,
+    authConfigured: options.authToken !== undefined,
+    metrics,
+    log,
+    sendError,
   });
 
   // A known path with another method answers 405, as L's router does (untagged: not in

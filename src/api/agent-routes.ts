@@ -12,6 +12,7 @@ import {
   AssignmentPayload,
   ErrorBody,
 } from './agent.ts';
+import { DeleteFilesAnswer, DeleteFilesBody, FilesPage, FilesQuery } from './agent-files.ts';
 import type { HttpMethod, RouteDecl } from './http-routes.ts';
 
 const error = (description: string) => ({ ...ErrorBody, description });
@@ -22,6 +23,8 @@ const common = {
 } as const;
 
 const tags = ['assignments'] as const;
+const fileTags = ['files'] as const;
+const authRequired = error('`AuthRequired`: the agent has no server.auth_token configured');
 
 export const agentRoutes = {
   createAssignment: {
@@ -60,6 +63,29 @@ export const agentRoutes = {
       ...common,
       403: error('assignment not complete yet'),
       404: error('unknown assignment'),
+    },
+  },
+  listFiles: {
+    method: 'GET',
+    url: '/files',
+    operationId: 'list_files',
+    summary: 'A page of the object files under the object root, in path order',
+    tags: fileTags,
+    querystring: FilesQuery,
+    response: { 200: FilesPage, ...common, 403: authRequired },
+  },
+  deleteFiles: {
+    method: 'POST',
+    url: '/files/delete',
+    operationId: 'delete_files',
+    summary: 'Delete object files that are still as listed (same size and mtime)',
+    tags: fileTags,
+    body: DeleteFilesBody,
+    response: {
+      200: DeleteFilesAnswer,
+      ...common,
+      403: authRequired,
+      413: error('body over the limit'),
     },
   },
 } as const satisfies Record<string, RouteDecl>;

@@ -94,6 +94,8 @@ export const AgentErrorCode = {
   BadRequest: 'BadRequest',
   Unauthorized: 'Unauthorized',
   Forbidden: 'Forbidden',
+  /** A file route on an agent without `server.auth_token`: deleting files is never open. */
+  AuthRequired: 'AuthRequired',
   NotFound: 'NotFound',
   Conflict: 'Conflict',
   MethodNotAllowed: 'MethodNotAllowed',

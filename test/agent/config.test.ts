@@ -145,6 +145,34 @@ describe('agent configuration', () => {
     );
   });
 
+  test('max_bytes_per_second: unlimited by default, from file (TOML, JSON), env and flags', async () => {
+    assert.equal(resolveConfig({}).maxBytesPerSecond, 0);
+    const toml = join(dirs.base, 'cap.toml');
+    await writeFile(toml, '[server]\nworkers = 2\nmax_bytes_per_second = 10_485_760\n');
+    assert.equal(resolveConfig({ file: readConfigFile(toml) }).maxBytesPerSecond, 10_485_760);
+    const json = join(dirs.base, 'cap.json');
+    await writeFile(json, JSON.stringify({ server: { max_bytes_per_second: 0 } }));
+    assert.equal(resolveConfig({ file: readConfigFile(json) }).maxBytesPerSecond, 0);
+    const env = { REBALANCER_AGENT_MAX_BYTES_PER_SECOND: '4194304' };
+    assert.equal(resolveConfig({ file: readConfigFile(toml), env }).maxBytesPerSecond, 4194304);
+    const flags = new Map([['server.max_bytes_per_second', '1000']]);
+    assert.equal(resolveConfig({ env, flags }).maxBytesPerSecond, 1000);
+  });
+
+  test('max_bytes_per_second must be a non-negative integer', () => {
+    for (const value of [-1, 1.5, '10M', true]) {
+      assert.throws(
+        () => resolveConfig({ file: { server: { max_bytes_per_second: value } } }),
+        (e: unknown) => e instanceof ConfigError && e.option === 'server.max_bytes_per_second',
+        String(value),
+      );
+    }
+    assert.throws(
+      () => resolveConfig({ env: { REBALANCER_AGENT_MAX_BYTES_PER_SECOND: '-5' } }),
+      /server\.max_bytes_per_second: must be >= 0/,
+    );
+  });
+
   test('the executable exits non-zero naming the bad option', async () => {
     const path = join(dirs.base, 'bad.toml');
     await writeFile(path, '[server]\nworkers = -1\n');
