@@ -16,6 +16,7 @@ import type { TaskProcessor } from '../src/agent/processor.ts';
 import { AGENT_ERROR_STATUS } from '../src/agent/server.ts';
 import { AgentErrorCode } from '../src/api/agent.ts';
 import { ManagerErrorCode } from '../src/api/manager.ts';
+import { OrphanRefusalCode } from '../src/api/orphans.ts';
 import { ProtocolErrorCode } from '../src/api/protocol-errors.ts';
 import { RebalancerError } from '../src/errors.ts';
 import { createLogger } from '../src/log/index.ts';
@@ -173,7 +174,10 @@ function checkTable(table: Record<string, number>, apiCodes: readonly string[]):
 
 describe('HTTP code -> status tables', () => {
   test('manager: every ManagerErrorCode and protocol code, once', () =>
-    checkTable(MANAGER_ERROR_STATUS, Object.values(ManagerErrorCode)));
+    checkTable(MANAGER_ERROR_STATUS, [
+      ...Object.values(ManagerErrorCode),
+      ...Object.values(OrphanRefusalCode),
+    ]));
   test('agent: every AgentErrorCode and protocol code, once', () =>
     checkTable(AGENT_ERROR_STATUS, Object.values(AgentErrorCode)));
   test('a code both services answer has the same status on both', () => {

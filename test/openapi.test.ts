@@ -12,7 +12,7 @@ describe('checked-in OpenAPI documents', () => {
     });
   }
 
-  test('the agent document describes the three L routes', async () => {
+  test('the agent document describes the three L routes and the file routes (issue 16)', async () => {
     const doc = JSON.parse(await renderDocument('agent')) as {
       paths: Record<string, Record<string, { operationId: string }>>;
     };
@@ -22,7 +22,9 @@ describe('checked-in OpenAPI documents', () => {
     assert.deepEqual(ops.sort(), [
       'DELETE /assignments/{uuid} delete_assignment',
       'GET /assignments/{uuid} get_assignment',
+      'GET /files list_files',
       'POST /assignments create_assignment',
+      'POST /files/delete delete_files',
     ]);
   });
 });

@@ -5,6 +5,7 @@
  * text, so clients decide on the status and read `message` only from a body that matches.
  */
 import { Type } from 'typebox';
+import { AuditQuery, AuditReport, SharkParams } from './audit.ts';
 import type { RouteDecl } from './http-routes.ts';
 import {
   CreateJobPayload,
@@ -17,6 +18,14 @@ import {
   ManagerError,
   UpdateJobPayload,
 } from './manager.ts';
+import {
+  DeleteOrphansPayload,
+  OrphanDeleteBody,
+  OrphanListBody,
+  OrphanParams,
+  OrphanQuery,
+} from './orphans.ts';
+import { JobPlan } from './plan.ts';
 
 const errors = {
   400: ManagerError,
@@ -67,11 +76,20 @@ export const managerRoutes = {
     querystring: DuplicateQuery,
     response: { 200: DuplicateList, ...errors },
   },
+  getJobPlan: {
+    method: 'GET',
+    url: '/jobs/:uuid/plan',
+    operationId: 'get_job_plan',
+    summary: 'Get the plan of a dry run (404 until it has one)',
+    tags,
+    params: JobParams,
+    response: { 200: JobPlan, ...errors },
+  },
   updateJob: {
     method: 'PUT',
     url: '/jobs/:uuid',
     operationId: 'update_job',
-    summary: 'Tune a running job',
+    summary: 'Tune a running or paused job: metadata threads, or its limits',
     tags,
     params: JobParams,
     body: UpdateJobPayload,
@@ -95,6 +113,59 @@ export const managerRoutes = {
     tags,
     params: JobParams,
     response: { 200: JobStatus, ...errors },
+  },
+  pauseJob: {
+    method: 'POST',
+    url: '/jobs/:uuid/pause',
+    operationId: 'pause_job',
+    summary: 'Pause a running job: nothing new starts, work on agents finishes',
+    tags,
+    params: JobParams,
+    response: { 200: JobStatus, ...errors },
+  },
+  resumeJob: {
+    method: 'POST',
+    url: '/jobs/:uuid/resume',
+    operationId: 'resume_job',
+    summary: 'Resume a paused job',
+    tags,
+    params: JobParams,
+    response: { 200: JobStatus, ...errors },
+  },
+  getSharkAudit: {
+    method: 'GET',
+    url: '/sharks/:id/audit',
+    operationId: 'get_shark_audit',
+    summary:
+      "A shark's latest safe-to-remove audit (or ?job=<uuid>), its unsafe objects paged by key (404 until it has one)",
+    tags,
+    params: SharkParams,
+    querystring: AuditQuery,
+    response: { 200: AuditReport, ...errors },
+  },
+  /** NDJSON (src/api/orphans.ts): progress, the orphans, then a summary or an error line. */
+  listOrphans: {
+    method: 'GET',
+    url: '/sharks/:id/orphans',
+    operationId: 'list_orphans',
+    summary: "The files on a shark's mako that no live metadata names (application/x-ndjson)",
+    tags,
+    params: OrphanParams,
+    querystring: OrphanQuery,
+    response: { 200: OrphanListBody, ...errors },
+    successEncoding: 'text',
+  },
+  deleteOrphans: {
+    method: 'POST',
+    url: '/sharks/:id/orphans/delete',
+    operationId: 'delete_orphans',
+    summary:
+      "Delete a shark's orphans, listed afresh; 409 unless its latest audit says safe (application/x-ndjson)",
+    tags,
+    params: OrphanParams,
+    body: DeleteOrphansPayload,
+    response: { 200: OrphanDeleteBody, ...errors },
+    successEncoding: 'text',
   },
   /** Prometheus text (manager.md §8); untagged, so not in the OpenAPI document. */
   metrics: {

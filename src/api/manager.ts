@@ -5,7 +5,13 @@
  * an illegal state change is 409.
  */
 import { type Static, Type } from 'typebox';
+import { AuditReport, CreateAuditPayload } from './audit.ts';
 import { StorageNode } from './common.ts';
+import { Convergence, ConvergeRounds } from './convergence.ts';
+import { JobLimits, LIMIT_PROPERTIES, LimitChanges } from './limits.ts';
+import { JobProgress } from './progress.ts';
+
+const Count = Type.Integer({ minimum: 0 });
 
 const UUID_PATTERN =
   '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
@@ -13,7 +19,8 @@ const UUID_PATTERN =
 /**
  * Job states: snake_case in the database, PascalCase on the wire (manager.md §3.2). L's six
  * plus `cancelled`: a job the operator cancelled ends there (L had no cancel; its `Stopped` is
- * kept for jobs recorded by earlier versions).
+ * kept for jobs recorded by earlier versions); `paused`: the operator paused it, nothing new
+ * starts until it is resumed; `planned`: a dry run ended with its plan.
  */
 export const JOB_STATES = [
   'init',
@@ -23,6 +30,8 @@ export const JOB_STATES = [
   'complete',
   'failed',
   'cancelled',
+  'paused',
+  'planned',
 ] as const;
 export type JobStateDb = (typeof JOB_STATES)[number];
 export const JOB_STATE_NAMES = [
@@ -33,6 +42,8 @@ export const JOB_STATE_NAMES = [
   'Complete',
   'Failed',
   'Cancelled',
+  'Paused',
+  'Planned',
 ] as const;
 export type JobStateName = (typeof JOB_STATE_NAMES)[number];
 /** The states a job never leaves: a client watching a job stops at one of these. */
@@ -41,13 +52,26 @@ export const FINAL_JOB_STATE_NAMES: readonly JobStateName[] = [
   'Complete',
   'Failed',
   'Cancelled',
+  'Planned',
 ];
 export const JobState = Type.Enum([...JOB_STATE_NAMES], { title: 'JobState' });
 
-export const JOB_ACTIONS = ['evacuate', 'none'] as const;
+/** `audit`: the safe-to-remove audit of a shark (src/api/audit.ts); it moves nothing. */
+export const JOB_ACTIONS = ['evacuate', 'none', 'audit'] as const;
 export type JobActionDb = (typeof JOB_ACTIONS)[number];
-export const JobAction = Type.Enum(['Evacuate', 'None'], { title: 'JobAction' });
-export type JobActionName = 'Evacuate' | 'None';
+export const JobAction = Type.Enum(['Evacuate', 'None', 'Audit'], { title: 'JobAction' });
+export type JobActionName = 'Evacuate' | 'None' | 'Audit';
+
+/**
+ * What becomes of an object whose only copy is on the evacuated shark: copied from that shark
+ * while it still serves reads (`copy`, the default), or skipped `source_is_evac_shark` (L).
+ */
+export const SINGLE_COPIES = ['copy', 'skip'] as const;
+export type SingleCopies = (typeof SINGLE_COPIES)[number];
+export const SingleCopies = Type.Enum([...SINGLE_COPIES], {
+  title: 'SingleCopies',
+  description: 'objects whose only copy is on the shark: copy them from it, or skip them',
+});
 
 /** `POST /jobs` body: serde's adjacently tagged `{"action": "evacuate", "params": {...}}`. */
 export const EvacuateParams = Type.Object(
@@ -58,15 +82,26 @@ export const EvacuateParams = Type.Object(
         description: 'absent, null or 0: unlimited',
       }),
     ),
+    dry_run: Type.Optional(
+      Type.Boolean({
+        description: 'discovery and placement only: nothing moves, the job ends Planned',
+      }),
+    ),
+    single_copies: Type.Optional(SingleCopies),
+    converge_rounds: Type.Optional(ConvergeRounds),
+    ...LIMIT_PROPERTIES,
   },
   { additionalProperties: false },
 );
 export type EvacuateParams = Static<typeof EvacuateParams>;
 
-export const CreateJobPayload = Type.Object(
+const CreateEvacuatePayload = Type.Object(
   { action: Type.Literal('evacuate'), params: EvacuateParams },
-  { title: 'CreateJobPayload', additionalProperties: false },
+  { additionalProperties: false },
 );
+export const CreateJobPayload = Type.Union([CreateEvacuatePayload, CreateAuditPayload], {
+  title: 'CreateJobPayload',
+});
 export type CreateJobPayload = Static<typeof CreateJobPayload>;
 
 /** L answers create and retry with the bare job UUID followed by a newline (text/plain here). */
@@ -78,23 +113,45 @@ export const JobCreated = Type.String({
 
 /** `PUT /jobs/{uuid}` body. L's cap for runtime changes is 250 (MAX_TUNABLE_MD_UPDATE_THREADS). */
 export const MAX_TUNABLE_MD_UPDATE_THREADS = 250;
-export const UpdateJobPayload = Type.Object(
-  {
-    action: Type.Literal('set_metadata_threads'),
-    params: Type.Integer({ minimum: 1, maximum: MAX_TUNABLE_MD_UPDATE_THREADS }),
-  },
-  { title: 'UpdateJobPayload', additionalProperties: false },
+export const UpdateJobPayload = Type.Union(
+  [
+    Type.Object(
+      {
+        action: Type.Literal('set_metadata_threads'),
+        params: Type.Integer({ minimum: 1, maximum: MAX_TUNABLE_MD_UPDATE_THREADS }),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { action: Type.Literal('set_limits'), params: LimitChanges },
+      { additionalProperties: false },
+    ),
+  ],
+  { title: 'UpdateJobPayload' },
 );
-export type UpdateJobPayload = Static<typeof UpdateJobPayload>;
+export type UpdateJobPayload =
+  | { action: 'set_metadata_threads'; params: number }
+  | { action: 'set_limits'; params: LimitChanges };
 
 export const JobListEntry = Type.Object(
-  { id: Type.String(), action: JobAction, state: JobState },
+  {
+    id: Type.String(),
+    action: JobAction,
+    state: JobState,
+    /** Additions: the shark, and for a job not finished its progress and limits. */
+    from_shark: Type.Optional(Type.String()),
+    progress: Type.Optional(JobProgress),
+    limits: Type.Optional(JobLimits),
+  },
   { title: 'JobDbEntry' },
 );
 export interface JobListEntry {
   id: string;
   action: JobActionName;
   state: JobStateName;
+  from_shark?: string;
+  progress?: JobProgress;
+  limits?: JobLimits;
 }
 export const JobList = Type.Array(JobListEntry, { title: 'JobList' });
 
@@ -109,7 +166,6 @@ export const RESULT_STATUS_KEYS = [
 ] as const;
 export type ResultStatusKey = (typeof RESULT_STATUS_KEYS)[number];
 
-const Count = Type.Integer({ minimum: 0 });
 /** One metadata tier's objects by status (the six keys of L's results, and their total). */
 export const TierResults = Type.Object(
   {
@@ -162,6 +218,13 @@ export const JobStatus = Type.Object(
     retry_of: Type.Optional(Type.String()),
     max_objects: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
     metadata_threads: Type.Optional(Type.Integer({ minimum: 1 })),
+    dry_run: Type.Optional(Type.Boolean()),
+    single_copies: Type.Optional(SingleCopies),
+    limits: Type.Optional(JobLimits),
+    progress: Type.Optional(JobProgress),
+    convergence: Type.Optional(Convergence),
+    /** An audit job's report; an evacuation's once it has audited its shark. */
+    audit: Type.Optional(AuditReport),
   },
   { title: 'JobStatus' },
 );
@@ -175,6 +238,12 @@ export interface JobStatus {
   retry_of?: string;
   max_objects?: number | null;
   metadata_threads?: number;
+  dry_run?: boolean;
+  single_copies?: SingleCopies;
+  limits?: JobLimits;
+  progress?: JobProgress;
+  convergence?: Convergence;
+  audit?: AuditReport;
 }
 
 export const JobParams = Type.Object({ uuid: Type.String() });
@@ -232,6 +301,8 @@ export const ManagerErrorCode = {
   Unavailable: 'ServiceUnavailable',
   Internal: 'InternalError',
   SnaplinkCleanupRequired: 'SnaplinkCleanupRequired',
+  /** An audit job is not retried: a new audit scans everything afresh. */
+  AuditNotRetryable: 'AuditNotRetryable',
 } as const;
 
 export function jobStateName(state: JobStateDb): JobStateName {
@@ -239,5 +310,5 @@ export function jobStateName(state: JobStateDb): JobStateName {
 }
 
 export function jobActionName(action: JobActionDb): JobActionName {
-  return action === 'evacuate' ? 'Evacuate' : 'None';
+  return action === 'evacuate' ? 'Evacuate' : action === 'audit' ? 'Audit' : 'None';
 }

@@ -108,6 +108,15 @@ export interface ManagerConfig {
   agent_auth_token: string | undefined;
   /** Ours: the `datacenter` label of every metric (L: `development`); `unknown` when absent. */
   datacenter: string | undefined;
+  /**
+   * Ours (issue 15): metadata updates per second per metadata shard over every job together
+   * (Manta's metadata tier is the shared bottleneck, about 160 a shard); null: unlimited.
+   */
+  metadata_updates_per_second_per_shard: number | null;
+  /** Ours (issue 15): seconds a running job may move nothing before it is reported stalled. */
+  stall_after_seconds: number;
+  /** Ours (issue 16): seconds between an evacuation's convergence rounds. */
+  converge_delay_seconds: number;
 }
 
 /** A config value that is missing or invalid; `key` is its dotted path. */
@@ -153,6 +162,10 @@ class Reader {
       );
     }
     return v;
+  }
+  /** An integer in min..max, or null (absent or null: `null`, e.g. unlimited). */
+  intOrNull(k: string, min: number, max: number): number | null {
+    return this.obj[k] === undefined || this.obj[k] === null ? null : this.int(k, 0, min, max);
   }
   bool(k: string, def: boolean): boolean {
     const v = this.obj[k];
@@ -301,6 +314,13 @@ export function parseConfig(raw: unknown): ManagerConfig {
     host_aliases: hostAliases(raw.host_aliases),
     agent_auth_token: agentAuthToken(r.str('agent_auth_token', undefined)),
     datacenter: r.str('datacenter', undefined),
+    metadata_updates_per_second_per_shard: r.intOrNull(
+      'metadata_updates_per_second_per_shard',
+      1,
+      1_000_000,
+    ),
+    stall_after_seconds: r.int('stall_after_seconds', 300, 1, 7 * 86_400),
+    converge_delay_seconds: r.int('converge_delay_seconds', 10, 0, 3600),
   };
 }
 

@@ -22,13 +22,17 @@ import {
   Reservations,
   StorinfoClient,
   StorinfoPoller,
+  type StorinfoSnapshot,
 } from '../storinfo/index.ts';
+import type { AuditDeps } from './audit/audit.ts';
+import { auditDeps } from './audit/deps.ts';
 import { bucketsTier } from './buckets-tier.ts';
 import { directDbUrl, effectiveExcludePrefixes, type ManagerConfig } from './config.ts';
 import { MorayMetadataWriter, PickerChooser } from './jobs/evacuate/adapters.ts';
 import { HttpAgentClient } from './jobs/evacuate/agent-client.ts';
 import { DiscoveryObjectSource } from './jobs/evacuate/discovery-source.ts';
 import type { EvacuateEnvironment } from './jobs/evacuate/job.ts';
+import { MetadataBudgets } from './jobs/evacuate/limits.ts';
 import { TieredMetadataWriter } from './jobs/evacuate/metadata-router.ts';
 import {
   type AgentClient,
@@ -36,14 +40,26 @@ import {
   type DestinationChooser,
   type EvacuateSettings,
 } from './jobs/evacuate/types.ts';
+import type { PlanEnvironment } from './jobs/plan/executor.ts';
 import type { ManagerMetrics } from './metrics.ts';
+import { orphanEnvironment, type RealOrphanEnvironment } from './orphans/environment.ts';
 import type { JobRecord } from './store/index.ts';
 
 /** Moray's port behind its haproxy (L finds it through `_moray._tcp` SRV records). */
 const MORAY_PORT = 2020;
 
 export interface RealEnvironment extends EvacuateEnvironment {
+  /** What dry runs need: discovery and placement, no agents, no metadata writer. */
+  plan: PlanEnvironment;
+  /** What safe-to-remove audits need: discovery without exclusions, the makos over HTTP. */
+  audit: AuditDeps;
+  /** What orphan listings need: each shark's agent file routes, discovery without exclusions. */
+  orphans: RealOrphanEnvironment;
   storinfo: StorinfoClient;
+  /** The storinfo poller's latest snapshot (none before its first answer). */
+  storinfoSnapshot(): StorinfoSnapshot | undefined;
+  /** The fleet-wide metadata update budget per shard, shared by every job. */
+  metadataBudgets: MetadataBudgets;
   /** Shard 1's Moray: its `manta_storage` bucket names the storage nodes (manager.md §4.2). */
   storageShard: MorayClient;
   start(): Promise<void>;
@@ -58,6 +74,7 @@ export function createEnvironment(
   const current = typeof configSource === 'function' ? configSource : () => configSource;
   // What is bound at start (`restart` keys): clients, addresses, discovery mode.
   const config = current();
+  const metadataBudgets = new MetadataBudgets(config.metadata_updates_per_second_per_shard);
   const morayClient = (name: string): MorayClient => {
     const { host, port } = resolveAddress(name, MORAY_PORT, config.host_aliases);
     return new MorayClient({
@@ -137,22 +154,23 @@ export function createEnvironment(
     }
     return source;
   };
-  const pickerFor = (job: JobRecord, c: ManagerConfig): PickerChooser =>
-    new PickerChooser(
-      new DestinationPicker({
-        evacuated: job.fromShark,
-        snapshot: () => poller.snapshot(),
-        reservations,
-        maxFillPercentage: c.max_fill_percentage,
-        maxSharks: c.options.max_sharks,
-        blockedSharks: c.options.blocklist,
-        blockedDatacenters: c.options.blocked_datacenters,
-      }),
+  const audit = auditDeps({ shards, config: current, log: discoveryLog });
+  const orphans = orphanEnvironment({ shards, config: current, log: discoveryLog });
+  const destinationPicker = (job: JobRecord, c: ManagerConfig): DestinationPicker =>
+    new DestinationPicker({
+      evacuated: job.fromShark,
+      snapshot: () => poller.snapshot(),
       reservations,
-      `${job.id}:`,
-    );
+      maxFillPercentage: c.max_fill_percentage,
+      maxSharks: c.options.max_sharks,
+      blockedSharks: c.options.blocklist,
+      blockedDatacenters: c.options.blocked_datacenters,
+    });
+  const pickerFor = (job: JobRecord, c: ManagerConfig): PickerChooser =>
+    new PickerChooser(destinationPicker(job, c), reservations, `${job.id}:`);
   return {
     storinfo,
+    storinfoSnapshot: () => poller.snapshot(),
     storageShard,
     get source() {
       return sourceFor(current());
@@ -160,9 +178,23 @@ export function createEnvironment(
     agents,
     metadata,
     metrics,
+    metadataBudgets,
     chooser: (job) => new LiveChooser(current, (c) => pickerFor(job, c)),
     get settings() {
       return jobSettings(current());
+    },
+    audit,
+    orphans,
+    plan: {
+      get source() {
+        return sourceFor(current());
+      },
+      reservations,
+      // Asked per page of objects, so a reloaded fill limit or blocklist reaches a plan.
+      picker: (job) => destinationPicker(job, current()),
+      get settings() {
+        return jobSettings(current());
+      },
     },
     async start() {
       await poller.start();
@@ -170,6 +202,8 @@ export function createEnvironment(
     async close() {
       poller.stop();
       await agents.close();
+      await audit.copies.close();
+      await orphans.close();
       await storinfo.close();
       const morays = new Set([...clients.values(), storageShard]);
       await Promise.all(
@@ -189,6 +223,7 @@ function jobSettings(c: ManagerConfig): Omit<EvacuateSettings, 'maxObjects' | 'm
     batchedUpdates: o.use_batched_updates,
     metadataQueueDepth: o.use_static_md_update_threads ? o.static_queue_depth : undefined,
     agentOutageToleranceMs: c.agent_outage_tolerance_ms,
+    convergeDelayMs: c.converge_delay_seconds * 1000,
   };
 }
 

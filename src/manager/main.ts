@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { Command, InvalidArgumentError } from 'commander';
 import { openDatabase } from '../db/index.ts';
 import { createLogger } from '../log/index.ts';
+import { auditExecutor } from './audit/executor.ts';
 import {
   ConfigError,
   DEFAULT_CONFIG_PATH,
@@ -15,8 +16,11 @@ import {
   type ManagerConfig,
   shardRange,
 } from './config.ts';
-import { createEnvironment } from './environment.ts';
+import { createEnvironment, type RealEnvironment } from './environment.ts';
 import { evacuateExecutor } from './jobs/evacuate/job.ts';
+import { planExecutor } from './jobs/plan/executor.ts';
+import { usedBytesOf } from './jobs/progress.ts';
+import type { JobExecutor } from './jobs/runner.ts';
 import { ManagerMetrics } from './metrics.ts';
 import { logReload, reloadConfig } from './reload.ts';
 import { startManagerService } from './service.ts';
@@ -92,7 +96,7 @@ const env = createEnvironment(() => config, metrics, log);
 await env.start();
 const service = await startManagerService({
   db,
-  executor: evacuateExecutor(env),
+  executor: jobExecutor(env),
   sharks: new MorayStorageSharkDirectory(env.storageShard, config.domain_name),
   log,
   metrics,
@@ -102,6 +106,12 @@ const service = await startManagerService({
     staticMetadataThreads: config.options.use_static_md_update_threads,
   }),
   ...(process.env.STAMP === undefined ? {} : { stamp: process.env.STAMP }),
+  sharkUsedBytes: (id) => {
+    const node = env.storinfoSnapshot()?.nodes.find((n) => n.manta_storage_id === id);
+    return node === undefined ? undefined : usedBytesOf(node);
+  },
+  stallAfterMs: () => config.stall_after_seconds * 1000,
+  orphans: env.orphans,
 });
 if (service.resumed.length > 0) log.info({ jobs: service.resumed }, 'resumed unfinished jobs');
 const address = await service.app.listen({ host: config.listen_address, port: config.listen_port });
@@ -137,6 +147,7 @@ async function reload(): Promise<void> {
   }
   const outcome = reloadConfig(config, next);
   config = outcome.config;
+  env.metadataBudgets.setRate(config.metadata_updates_per_second_per_shard);
   if (process.env.LOG_LEVEL === undefined) log.level = config.log_level;
   else if (outcome.live.includes('log_level')) {
     log.warn(
@@ -183,4 +194,13 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       process.exit(1);
     });
   });
+}
+
+/** Audits are audited, dry runs planned; every other job is an evacuation. */
+function jobExecutor(env: RealEnvironment): JobExecutor {
+  const evacuate = evacuateExecutor(env);
+  const plan = planExecutor(env.plan);
+  const audit = auditExecutor(env.audit);
+  return (ctx) =>
+    ctx.job.action === 'audit' ? audit(ctx) : ctx.job.dryRun ? plan(ctx) : evacuate(ctx);
 }

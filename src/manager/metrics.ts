@@ -22,6 +22,20 @@ export interface JobCount {
   count: number;
 }
 
+/** A running job's limits (null: unlimited) and the rates measured beside them, per second. */
+export interface JobPacingReading {
+  limits: Readonly<Record<string, number | null>>;
+  rates: Readonly<Record<string, number>>;
+}
+
+/** A metadata shard's fleet-wide budget (null: unlimited) and its measured update rate. */
+export interface ShardBudgetReading {
+  tier: 'v1' | 'v2';
+  shard: number;
+  budget: number | null;
+  perSecond: number;
+}
+
 export class ManagerMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'req'>;
@@ -35,6 +49,8 @@ export class ManagerMetrics {
   /** 1 while a job's placement waits for a usable destination (a stall, said, not silent). */
   readonly waitingForDestinations: Gauge<'job'>;
   private jobCounts: (() => Promise<JobCount[]>) | undefined;
+  private readonly pacing = new Map<string, () => JobPacingReading>();
+  private budgets: (() => ShardBudgetReading[]) | undefined;
 
   constructor(identity: MetricsIdentity = {}) {
     this.registry.setDefaultLabels({
@@ -104,6 +120,75 @@ export class ManagerMetrics {
         }
       },
     });
+    // Read at each scrape from the running jobs: a finished job's series are gone. An
+    // unlimited limit or budget has no series (no sentinel value to mistake for a rate).
+    new Gauge({
+      name: 'rebalancer_job_limit',
+      help: "running jobs' limits per second (no series: unlimited)",
+      labelNames: ['job', 'limit'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, read] of metrics.pacing) {
+          for (const [limit, value] of Object.entries(read().limits)) {
+            if (value !== null) this.set({ job, limit }, value);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'rebalancer_job_rate',
+      help: "running jobs' measured rates beside their limits: objects and bytes posted per second, metadata updates per second of the busiest shard",
+      labelNames: ['job', 'measure'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [job, read] of metrics.pacing) {
+          for (const [measure, value] of Object.entries(read().rates)) {
+            this.set({ job, measure }, value);
+          }
+        }
+      },
+    });
+    new Gauge({
+      name: 'rebalancer_metadata_shard_budget',
+      help: 'metadata updates per second allowed per shard, over all jobs (no series: unlimited)',
+      labelNames: ['tier', 'shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of metrics.budgets?.() ?? []) {
+          if (r.budget !== null) this.set({ tier: r.tier, shard: String(r.shard) }, r.budget);
+        }
+      },
+    });
+    new Gauge({
+      name: 'rebalancer_metadata_shard_updates_per_second',
+      help: 'metadata updates per second measured per shard, over all jobs',
+      labelNames: ['tier', 'shard'],
+      registers,
+      collect() {
+        this.reset();
+        for (const r of metrics.budgets?.() ?? []) {
+          this.set({ tier: r.tier, shard: String(r.shard) }, r.perSecond);
+        }
+      },
+    });
+  }
+
+  /** A running job's limits and rates, read at each scrape until untracked. */
+  trackJobPacing(job: string, read: () => JobPacingReading): void {
+    this.pacing.set(job, read);
+  }
+
+  /** The job ended: its limit and rate series are removed. */
+  untrackJobPacing(job: string): void {
+    this.pacing.delete(job);
+  }
+
+  /** Where the per-shard budget gauges read the manager's metadata budgets. */
+  trackMetadataBudgets(read: () => ShardBudgetReading[]): void {
+    this.budgets = read;
   }
 
   /** Where the per-job progress gauges read the running jobs' counts at each scrape. */
@@ -126,7 +211,10 @@ export class ManagerMetrics {
       | 'retry_job'
       | 'update_job'
       | 'cancel_job'
-      | 'list_job_duplicates',
+      | 'list_job_duplicates'
+      | 'get_job_plan'
+      | 'pause_job'
+      | 'resume_job',
   ): void {
     this.requests.inc({ req });
     this.requests.inc({ req: 'total' });

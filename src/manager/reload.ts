@@ -48,6 +48,10 @@ export const RELOAD_CLASSES: Readonly<Record<ConfigKey, ReloadClass>> = {
   agent_outage_tolerance_ms: 'new-jobs',
   agent_auth_token: 'live',
   datacenter: 'restart',
+  // Every job's metadata updates follow the shared per-shard budget at once.
+  metadata_updates_per_second_per_shard: 'live',
+  stall_after_seconds: 'live',
+  converge_delay_seconds: 'new-jobs',
   'options.max_tasks_per_assignment': 'new-jobs',
   // Running jobs are tuned with PUT /jobs/<id> instead.
   'options.max_metadata_update_threads': 'new-jobs',

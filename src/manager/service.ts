@@ -6,9 +6,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
 import { buildManagerApp } from './http/server.ts';
+import { ProgressTracker } from './jobs/progress.ts';
 import { type JobExecutor, JobRunner } from './jobs/runner.ts';
 import { JobService, type JobServiceOptions } from './jobs/service.ts';
 import { type JobCount, ManagerMetrics } from './metrics.ts';
+import { type OrphanEnvironment, OrphanService } from './orphans/service.ts';
 import type { SharkDirectory } from './sharks.ts';
 import { ManagerStore } from './store/index.ts';
 import { storeVacuumer } from './store/maintenance.ts';
@@ -25,6 +27,12 @@ export interface ManagerServiceOptions {
   metrics?: ManagerMetrics;
   settings: JobServiceOptions['settings'];
   stamp?: string;
+  /** A shark's used bytes (storinfo), for a job's estimated total before discovery ends. */
+  sharkUsedBytes?: (storageId: string) => number | undefined;
+  /** How long nothing may settle before a running job is reported stalled, ms (5 min). */
+  stallAfterMs?: () => number;
+  /** The agents' file routes and discovery, for the orphan routes (503 without). */
+  orphans?: OrphanEnvironment;
 }
 
 export interface ManagerService {
@@ -66,17 +74,35 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
     }
     return out;
   });
+  const progress = new ProgressTracker({
+    store,
+    running: () => runner.runningIds(),
+    blockers: (id) => runner.controls(id)?.blockers?.() ?? [],
+    sharkUsedBytes: options.sharkUsedBytes ?? (() => undefined),
+    stallAfterMs: options.stallAfterMs ?? (() => 300_000),
+    log: options.log.child({ component: 'progress' }),
+  });
   const jobs = new JobService({
     store,
     runner,
     sharks: options.sharks,
     log: options.log,
     settings: options.settings,
+    progress,
   });
+  const orphans =
+    options.orphans === undefined
+      ? undefined
+      : new OrphanService({
+          ...options.orphans,
+          store,
+          log: options.log.child({ component: 'orphans' }),
+        });
   const app = await buildManagerApp({
     jobs,
     metrics,
     log: options.log,
+    ...(orphans === undefined ? {} : { orphans }),
     ...(options.stamp === undefined ? {} : { stamp: options.stamp }),
   });
   const maintenance = storeVacuumer({
@@ -87,6 +113,7 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
   });
   await maintenance.start();
   const resumed = await runner.start();
+  progress.start();
   return {
     store,
     runner,
@@ -96,6 +123,7 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
     resumed,
     async close() {
       await app.close();
+      await progress.stop();
       await runner.stop();
       await maintenance.stop();
     },

@@ -9,6 +9,10 @@
  *                       shark taken after the commit shows them (`settle`), then drop out.
  * Every path ends the reservation exactly once; totals are sums of live entries, so they
  * cannot go negative, and `outstanding()` lists whatever was never ended (a leak).
+ *
+ * An aggregate reservation (`add`) is one pending entry growing with every object placed on its
+ * shark: a dry run accounts its placements in memory that follows its destinations, not its
+ * objects, and releases them at its end.
  */
 
 import { RebalancerError } from '../errors.ts';
@@ -96,6 +100,28 @@ export class Reservations {
       if (keys) keys.add(key);
       else this.groups.set(group, new Set([key]));
     }
+  }
+
+  /**
+   * Adds `bytes` of `shark` to the pending reservation `key`, reserving it first if needed. The
+   * key must keep its shark and group, and must not be committed.
+   */
+  add(key: string, shark: string, bytes: number, group?: string): void {
+    const existing = this.entries.get(key);
+    if (!existing) {
+      this.reserve(key, shark, bytes, group);
+      return;
+    }
+    if (!Number.isSafeInteger(bytes) || bytes < 0) {
+      throw new ReservationError(key, `bytes must be a non-negative integer: ${bytes}`);
+    }
+    if (existing.committedAt !== undefined) throw new ReservationError(key, 'already committed');
+    if (existing.shark !== shark || existing.group !== group) {
+      throw new ReservationError(key, `held on ${existing.shark}, not ${shark}, or another group`);
+    }
+    this.entries.set(key, { ...existing, bytes: existing.bytes + bytes });
+    this.bySharkBytes.set(shark, (this.bySharkBytes.get(shark) ?? 0) + bytes);
+    this.total += bytes;
   }
 
   /** Whether `key` holds a reservation (pending or committed). */

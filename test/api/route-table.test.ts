@@ -115,7 +115,7 @@ describe('the manager serves its route table', () => {
   test('openapi/manager.json lists exactly the tagged routes of the table', async () => {
     const ops = await documentOperations('manager');
     assert.deepEqual(ops, tableOperations(managerRoutes));
-    assert.equal(ops.length, 7);
+    assert.equal(ops.length, 13);
   });
 });
 
@@ -136,12 +136,20 @@ describe('the agent serves its route table', () => {
         .map((r) => `${r.method} ${r.url}`);
       assert.deepEqual(notAllowed.sort(), [
         'DELETE /assignments',
+        'DELETE /files',
+        'DELETE /files/delete',
         'GET /assignments',
+        'GET /files/delete',
         'PATCH /assignments',
         'PATCH /assignments/:uuid',
+        'PATCH /files',
+        'PATCH /files/delete',
         'POST /assignments/:uuid',
+        'POST /files',
         'PUT /assignments',
         'PUT /assignments/:uuid',
+        'PUT /files',
+        'PUT /files/delete',
       ]);
     } finally {
       await app.close();

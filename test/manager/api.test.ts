@@ -117,10 +117,21 @@ describe('manager HTTP API', () => {
     assert.equal(list.status, 200);
     assert.match(list.server ?? '', /^rebalancer-manager /);
     const entries = JSON.parse(list.text) as { id: string; action: string; state: string }[];
-    assert.deepEqual(
-      entries.find((e) => e.id === id),
-      { id, action: 'Evacuate', state: 'Running' },
-    );
+    const entry = entries.find((e) => e.id === id) as Record<string, unknown> | undefined;
+    const { progress, ...rest } = entry ?? {};
+    assert.deepEqual(rest, {
+      id,
+      action: 'Evacuate',
+      state: 'Running',
+      from_shark: '1.stor.example.com',
+      limits: {
+        objects_per_second: null,
+        bytes_per_second: null,
+        metadata_updates_per_second: null,
+      },
+    });
+    // An unfinished job is listed with its progress; nothing has settled yet.
+    assert.equal((progress as { objects_done?: number } | undefined)?.objects_done, 0);
     const get = await call('GET', `/jobs/${id}`);
     assert.equal(get.status, 200);
     const status = JSON.parse(get.text);

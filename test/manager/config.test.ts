@@ -138,6 +138,16 @@ describe('manager config', () => {
       [{ ...base, options: { blocklist: 'x' } }, 'options.blocklist'],
       [{ ...base, options: { blocklist: ['1.stor.x', 'not a shark'] } }, 'options.blocklist[1]'],
       [{ ...base, options: { blocked_datacenters: [''] } }, 'options.blocked_datacenters[0]'],
+      [
+        { ...base, metadata_updates_per_second_per_shard: 0 },
+        'metadata_updates_per_second_per_shard',
+      ],
+      [
+        { ...base, metadata_updates_per_second_per_shard: 1.5 },
+        'metadata_updates_per_second_per_shard',
+      ],
+      [{ ...base, stall_after_seconds: 0 }, 'stall_after_seconds'],
+      [{ ...base, stall_after_seconds: null }, 'stall_after_seconds'],
       [[], '(root)'],
     ];
     for (const [raw, key] of cases) {
@@ -163,5 +173,20 @@ describe('manager config', () => {
     assert.equal(c.datacenter, 'east-1');
     assert.deepEqual(c.options.blocklist, ['3.stor.east.example.com', '127.0.0.1:8080']);
     assert.deepEqual(c.options.blocked_datacenters, ['dc9']);
+  });
+
+  test('the fleet-wide metadata budget per shard and the stall time (issue 15)', () => {
+    const defaults = parseConfig(base);
+    assert.equal(defaults.metadata_updates_per_second_per_shard, null, 'unlimited by default');
+    assert.equal(defaults.stall_after_seconds, 300);
+    const c = parseConfig({
+      ...base,
+      metadata_updates_per_second_per_shard: 160,
+      stall_after_seconds: 60,
+    });
+    assert.equal(c.metadata_updates_per_second_per_shard, 160);
+    assert.equal(c.stall_after_seconds, 60);
+    const unlimited = parseConfig({ ...base, metadata_updates_per_second_per_shard: null });
+    assert.equal(unlimited.metadata_updates_per_second_per_shard, null);
   });
 });

@@ -42,6 +42,8 @@ describe('config reload', () => {
       max_fill_percentage: 80,
       log_level: 'warn',
       agent_auth_token: 'a-token-of-16-chars',
+      metadata_updates_per_second_per_shard: 160,
+      stall_after_seconds: 60,
       options: {
         max_sharks: 2,
         blocklist: ['3.stor.east.example.com'],
@@ -56,9 +58,11 @@ describe('config reload', () => {
       'agent_auth_token',
       'log_level',
       'max_fill_percentage',
+      'metadata_updates_per_second_per_shard',
       'options.blocked_datacenters',
       'options.blocklist',
       'options.max_sharks',
+      'stall_after_seconds',
     ]);
     assert.deepEqual(out.newJobs.sort(), [
       'options.exclude_key_prefixes',
@@ -80,6 +84,8 @@ describe('config reload', () => {
     assert.deepEqual(out.config.options.blocklist, ['3.stor.east.example.com']);
     assert.equal(out.config.options.max_tasks_per_assignment, 7);
     assert.equal(out.config.agent_auth_token, 'a-token-of-16-chars');
+    assert.equal(out.config.metadata_updates_per_second_per_shard, 160);
+    assert.equal(out.config.stall_after_seconds, 60);
     // What is logged of a refused key never includes a credential.
     const refusedUrl = out.refused.find((r) => r.key === 'database_url');
     assert.deepEqual(refusedUrl, { key: 'database_url' });

@@ -18,7 +18,18 @@ function obj(id: string, shard = 1, key = `/acct/stor/${id}`): DiscoveredObject 
 
 async function statusCounts(store: ManagerStore, jobId: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const r of await store.counts(jobId)) out[`${r.bucket}:${r.name}`] = r.count;
+  for (const r of await store.counts(jobId)) {
+    if (r.bucket !== 'bytes_status') out[`${r.bucket}:${r.name}`] = r.count;
+  }
+  return out;
+}
+
+/** Bytes per status, the statuses holding any. */
+async function bytesCounts(store: ManagerStore, jobId: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const r of await store.counts(jobId)) {
+    if (r.bucket === 'bytes_status' && r.count !== 0) out[r.name] = r.count;
+  }
   return out;
 }
 
@@ -88,6 +99,44 @@ describe('manager store', () => {
     }
   });
 
+  test('a database made at migration 8 takes evacuated_shark_unreachable; its jobs skipped single copies', async () => {
+    const old = await createTestDatabase();
+    try {
+      await migrate(old.db, MIGRATIONS.slice(0, 8));
+      const id = randomUUID();
+      await old.db.query(
+        `INSERT INTO jobs (id, action, state, params, from_shark, metadata_threads)
+         VALUES ($1, 'evacuate', 'running', $2, $3, 1)`,
+        [
+          id,
+          JSON.stringify({ from_shark: '1.stor', max_objects: null }),
+          JSON.stringify({ manta_storage_id: '1.stor', datacenter: '' }),
+        ],
+      );
+      const insert = () =>
+        old.db.query(
+          `INSERT INTO evacuate_objects (job_id, id, key, shard, etag, object, status, skipped_reason)
+           VALUES ($1, 'x', '/x', 1, '', '{}', 'skipped', 'evacuated_shark_unreachable')`,
+          [id],
+        );
+      await assert.rejects(insert(), /skipped_reason_check/);
+      assert.deepEqual(
+        await migrate(old.db),
+        MIGRATIONS.map((m) => m.version).filter((v) => v >= 9),
+      );
+      await insert();
+      const upgraded = await ManagerStore.open(old.db);
+      assert.equal(
+        (await upgraded.getObject(id, 'x'))?.skippedReason,
+        'evacuated_shark_unreachable',
+      );
+      // Recorded before the option: such a job skipped single copies, and still does.
+      assert.equal((await upgraded.getJob(id))?.params.single_copies, 'skip');
+    } finally {
+      await old.drop();
+    }
+  });
+
   test('a database made at migration 4 takes object_not_on_shark and keeps its duplicates', async () => {
     const old = await createTestDatabase();
     try {
@@ -114,7 +163,10 @@ describe('manager store', () => {
         ),
         /skipped_reason_check/,
       );
-      assert.deepEqual(await migrate(old.db), [5, 6, 7]);
+      assert.deepEqual(
+        await migrate(old.db),
+        MIGRATIONS.map((m) => m.version).filter((v) => v >= 5),
+      );
       const upgraded = await ManagerStore.open(old.db);
       await upgraded.recordDiscovered(id, [
         { id: 'x', key: '/x', shard: 1, etag: 'e', object: undefined },
@@ -154,7 +206,14 @@ describe('manager store', () => {
     const id = await newJob();
     const job = await store.getJob(id);
     assert.equal(job?.state, 'setup');
-    assert.deepEqual(job?.params, { from_shark: '1.stor', max_objects: null });
+    // Created without the options, as jobs recorded before them: single copies skipped, no
+    // convergence.
+    assert.deepEqual(job?.params, {
+      from_shark: '1.stor',
+      max_objects: null,
+      single_copies: 'skip',
+      converge_rounds: 0,
+    });
     assert.equal(await store.setJobState(id, ['running'], 'complete'), undefined);
     const running = await store.setJobState(id, ['setup'], 'running');
     assert.equal(running?.state, 'running');
@@ -167,12 +226,12 @@ describe('manager store', () => {
     const id = await newJob();
     await tdb.db.query('ALTER TABLE jobs DROP CONSTRAINT jobs_state_check');
     try {
-      await tdb.db.query(`UPDATE jobs SET state = 'paused' WHERE id = $1`, [id]);
+      await tdb.db.query(`UPDATE jobs SET state = 'hibernating' WHERE id = $1`, [id]);
       await assert.rejects(store.getJob(id), /unknown job state value/);
     } finally {
       await tdb.db.query(`UPDATE jobs SET state = 'failed' WHERE id = $1`, [id]);
       await tdb.db.query(
-        `ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN ('init','setup','running','stopped','complete','failed','cancelled'))`,
+        `ALTER TABLE jobs ADD CONSTRAINT jobs_state_check CHECK (state IN ('init','setup','running','stopped','complete','failed','cancelled','paused','planned'))`,
       );
     }
   });
@@ -209,6 +268,49 @@ describe('manager store', () => {
       ['b', 'c'],
     );
     assert.deepEqual(page[0]?.object, mantaObject({ objectId: 'b', key: '/acct/stor/b' }));
+  });
+
+  test('bytes per status follow every transition (progress in bytes)', async () => {
+    const jobId = await newJob();
+    const sized = (id: string, bytes: number): DiscoveredObject => ({
+      ...obj(id),
+      object: mantaObject({ objectId: id, key: `/acct/stor/${id}`, contentLength: bytes }),
+    });
+    await store.recordDiscovered(jobId, [sized('a', 100), sized('b', 200), sized('c', 300)]);
+    await store.recordFailed(
+      jobId,
+      { id: 'bad', key: '/bad', shard: 1 },
+      'bad_manta_object',
+      'no record',
+    );
+    assert.deepEqual(await bytesCounts(store, jobId), { unprocessed: 600 });
+    const assignmentId = randomUUID();
+    await store.createAssignment(jobId, {
+      id: assignmentId,
+      destShark: '2.stor',
+      destDatacenter: 'dc2',
+      totalBytes: 300,
+      objectIds: ['a', 'b'],
+    });
+    assert.deepEqual(await bytesCounts(store, jobId), { unprocessed: 300, assigned: 300 });
+    await store.transition(jobId, [
+      { select: { assignmentId }, from: 'assigned', to: { status: 'post_processing' } },
+    ]);
+    const live = mantaObject({ objectId: 'b', key: '/acct/stor/b', contentLength: 200 });
+    await store.placeAgainFromLive(jobId, [{ id: 'b', etag: 'etag-b2', object: live }]);
+    await store.transition(jobId, [
+      { select: { ids: ['a'] }, from: 'post_processing', to: { status: 'complete' } },
+      {
+        select: { ids: ['c'] },
+        from: 'unprocessed',
+        to: { status: 'skipped', reason: 'source_is_evac_shark' },
+      },
+    ]);
+    assert.deepEqual(await bytesCounts(store, jobId), {
+      unprocessed: 200,
+      complete: 100,
+      skipped: 300,
+    });
   });
 
   test('transitions move only objects in the from status and keep counters exact', async () => {

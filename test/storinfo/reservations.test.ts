@@ -193,3 +193,37 @@ describe('Reservations', () => {
     );
   });
 });
+
+describe('aggregate reservations', () => {
+  test('add grows one pending entry per key; a group release ends them all', () => {
+    const r = new Reservations();
+    for (let i = 0; i < 1000; i++) {
+      const shark = i % 2 === 0 ? 's1' : 's2';
+      r.add(`plan:j:${shark}`, shark, 3, 'plan:j');
+    }
+    r.reserve('other', 's1', 10);
+    assert.deepEqual(r.stats(), { pending: 3, committed: 0, bytes: 3010, unknownEnds: 0 });
+    assert.equal(r.reservedBytes('s1'), 1510);
+    assert.equal(r.reservedBytes('s2'), 1500);
+    assert.equal(r.get('plan:j:s1')?.bytes, 1500);
+    assert.deepEqual(r.bySharks().get('s1'), { bytes: 1510, count: 2 });
+    assert.equal(r.releaseGroup('plan:j'), 2);
+    assert.deepEqual(r.stats(), { pending: 1, committed: 0, bytes: 10, unknownEnds: 0 });
+    assert.equal(r.reservedBytes('s2'), 0);
+    assert.deepEqual([...r.bySharks().keys()], ['s1']);
+  });
+
+  test('a key keeps its shark and group, is never grown once committed, and takes whole bytes', () => {
+    const r = new Reservations();
+    r.add('k', 's1', 5, 'g');
+    assert.throws(() => r.add('k', 's2', 5, 'g'), ReservationError);
+    assert.throws(() => r.add('k', 's1', 5, 'h'), ReservationError);
+    assert.throws(() => r.add('k', 's1', 1.5, 'g'), ReservationError);
+    assert.throws(() => r.add('k', 's1', -1, 'g'), ReservationError);
+    assert.equal(r.reservedBytes('s1'), 5, 'a refused add changes nothing');
+    r.commit('k');
+    assert.throws(() => r.add('k', 's1', 5, 'g'), ReservationError);
+    assert.equal(r.release('k'), true);
+    assert.deepEqual(r.stats(), { pending: 0, committed: 0, bytes: 0, unknownEnds: 0 });
+  });
+});

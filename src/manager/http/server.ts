@@ -1,6 +1,6 @@
 /**
- * The manager's HTTP API (manager.md §2): L's routes and payloads, plus `POST
- * /jobs/{uuid}/cancel` and `GET /metrics`. Every error is a JSON body `{code, message}` with a
+ * The manager's HTTP API (manager.md §2): L's routes and payloads, plus cancel, pause,
+ * resume, a dry run's plan, duplicates and `GET /metrics`. Every error is a JSON body `{code, message}` with a
  * meaningful status: 400 bad input, 404 unknown job, 409 illegal state change, 503 when a
  * dependency cannot answer (§13.10). The routes (method, path, schemas) are declared in
  * src/api/manager-routes.ts; only the handlers are here.
@@ -11,6 +11,7 @@ import { fastifyRoute } from '../../api/http-routes.ts';
 import { JsonBodyError, type JsonLimits, parseJsonBody } from '../../api/json-body.ts';
 import { type ManagerError, ManagerErrorCode } from '../../api/manager.ts';
 import { managerRoutes } from '../../api/manager-routes.ts';
+import { OrphanRefusalCode } from '../../api/orphans.ts';
 import {
   clientErrorHandler,
   guardProtocolErrors,
@@ -21,15 +22,18 @@ import {
 } from '../../api/protocol-errors.ts';
 import { STRICT_AJV, schemaErrorFormatter } from '../../api/validation.ts';
 import type { Logger } from '../../log/index.ts';
+import { AuditNotRetryableError } from '../audit/executor.ts';
 import {
   BadRequestError,
   ConflictError,
-  type JobService,
   NotFoundError,
   SnaplinkCleanupRequiredError,
   UnavailableError,
-} from '../jobs/service.ts';
+} from '../jobs/errors.ts';
+import type { JobService } from '../jobs/service.ts';
 import type { ManagerMetrics } from '../metrics.ts';
+import { registerOrphanRoutes } from '../orphans/routes.ts';
+import type { OrphanService } from '../orphans/service.ts';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -39,6 +43,8 @@ export interface ManagerAppOptions {
   log: Logger;
   /** The `Server` header's stamp (L: the build's STAMP, else `no-STAMP`). */
   stamp?: string;
+  /** The orphan search; without it the orphan routes answer 503. */
+  orphans?: OrphanService;
 }
 
 /**
@@ -53,7 +59,13 @@ export const MANAGER_ERROR_STATUS = {
   [ManagerErrorCode.PayloadTooLarge]: 413,
   [ManagerErrorCode.Unavailable]: 503,
   [ManagerErrorCode.SnaplinkCleanupRequired]: 500,
+  [ManagerErrorCode.AuditNotRetryable]: 409,
   [ManagerErrorCode.Internal]: 500,
+  [OrphanRefusalCode.AuditNotSafe]: 409,
+  [OrphanRefusalCode.JobsRunning]: 409,
+  [OrphanRefusalCode.DeletionRunning]: 409,
+  [OrphanRefusalCode.MetadataUnreadable]: 409,
+  [OrphanRefusalCode.SharkNotEvacuated]: 409,
   [ProtocolErrorCode.MethodNotAllowed]: 405,
   [ProtocolErrorCode.RequestTimeout]: 408,
   [ProtocolErrorCode.ExpectationFailed]: 417,
@@ -75,6 +87,7 @@ const SERVICE_ERRORS: readonly [abstract new (...args: never[]) => Error, Manage
   [ConflictError, ManagerErrorCode.Conflict],
   [UnavailableError, ManagerErrorCode.Unavailable],
   [SnaplinkCleanupRequiredError, ManagerErrorCode.SnaplinkCleanupRequired],
+  [AuditNotRetryableError, ManagerErrorCode.AuditNotRetryable],
 ];
 
 /**
@@ -211,6 +224,39 @@ export async function buildManagerApp(
       return jobs.status(job.id);
     },
   });
+
+  app.route({
+    ...fastifyRoute(routes.getJobPlan),
+    handler: async (req) => {
+      metrics.request('get_job_plan');
+      return jobs.plan(req.params.uuid);
+    },
+  });
+
+  app.route({
+    ...fastifyRoute(routes.pauseJob),
+    handler: async (req) => {
+      metrics.request('pause_job');
+      const job = await jobs.pause(req.params.uuid);
+      return jobs.status(job.id);
+    },
+  });
+
+  app.route({
+    ...fastifyRoute(routes.resumeJob),
+    handler: async (req) => {
+      metrics.request('resume_job');
+      const job = await jobs.resume(req.params.uuid);
+      return jobs.status(job.id);
+    },
+  });
+
+  app.route({
+    ...fastifyRoute(routes.getSharkAudit),
+    handler: async (req) => jobs.sharkAudit(req.params.id, req.query),
+  });
+
+  registerOrphanRoutes(app, { orphans: options.orphans, sendError });
 
   app.route({
     ...fastifyRoute(routes.metrics),

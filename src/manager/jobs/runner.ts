@@ -6,15 +6,35 @@
  * (CRIT-7, IMP-8, §13.18).
  */
 
+import type { JobLimits } from '../../api/limits.ts';
+import type { JobStateDb } from '../../api/manager.ts';
 import { RebalancerError } from '../../errors.ts';
 import type { Logger } from '../../log/index.ts';
 import { type JobRecord, type ManagerStore, NON_TERMINAL_JOB_STATES } from '../store/index.ts';
 
-/** What a running job offers for runtime tuning (`PUT /jobs/{uuid}`). */
+/** Something holding a job up now (an agent, a metadata shard, storinfo) and what it answers. */
+export interface Blocker {
+  source: string;
+  problem: string;
+  /** Since when, epoch ms. */
+  since: number;
+}
+
+/**
+ * What a running job offers the operator while it runs (`PUT /jobs/{uuid}`, pause, resume,
+ * cancel). A dry run offers fewer: the service refuses the others for it.
+ */
 export interface JobControls {
-  setMetadataThreads(n: number): void;
   /** Cancel gracefully: start nothing new, let in-flight work finish, then return. */
   cancel(): void;
+  setMetadataThreads?(n: number): void;
+  /** The job's full limits after a change. */
+  setLimits?(limits: JobLimits): void;
+  /** Nothing new is posted; work already on agents finishes and its metadata lands. */
+  pause?(): void;
+  resume?(): void;
+  /** What holds the job up now, newest first. */
+  blockers?(): readonly Blocker[];
 }
 
 export interface JobContext {
@@ -26,6 +46,8 @@ export interface JobContext {
   registerControls(controls: JobControls): void;
   /** Storage ids every running job is evacuating (this one's included): never destinations. */
   evacuating(): Set<string>;
+  /** The job starts paused (it was paused when an earlier manager stopped). */
+  paused: boolean;
 }
 
 /** Runs one job to its end; resolves on success, rejects with the cause of failure. */
@@ -50,6 +72,8 @@ interface RunningJob {
   controls: JobControls | undefined;
   /** The operator cancelled it: a job that then winds down ends `cancelled`. */
   cancelled: boolean;
+  /** The operator paused it (a job not yet holding controls pauses once it does). */
+  paused: boolean;
 }
 
 export interface JobRunnerOptions {
@@ -89,6 +113,9 @@ export class JobRunner {
     for (const job of jobs) {
       const cancelling = job.cancelRequestedAt !== undefined;
       this.options.log.info({ job: job.id, state: job.state, cancelling }, 'resuming job');
+      await this.options.store.recordJobEvent(job.id, 'resumed_after_restart', {
+        state: job.state,
+      });
       this.launch(job);
     }
     return jobs.map((j) => j.id);
@@ -137,6 +164,7 @@ export class JobRunner {
         );
       }
       run.cancelled = true;
+      await store.recordJobEvent(id, 'cancel_requested');
       if (run.controls) run.controls.cancel();
       else run.abort.abort(new JobCancelledError('cancelled by the operator'));
       let timer: NodeJS.Timeout | undefined;
@@ -180,9 +208,51 @@ export class JobRunner {
     return [...this.running.keys()];
   }
 
-  /** Storage ids the running jobs are evacuating. */
+  /** Storage ids the running jobs are evacuating (a dry run or an audit evacuates nothing). */
   evacuating(): Set<string> {
-    return new Set([...this.running.values()].map((r) => r.job.fromShark.manta_storage_id));
+    const out = new Set<string>();
+    for (const r of this.running.values()) {
+      if (r.job.action === 'evacuate' && !r.job.dryRun) out.add(r.job.fromShark.manta_storage_id);
+    }
+    return out;
+  }
+
+  /**
+   * Pauses a running job: recorded first (a manager restarted meanwhile starts it paused),
+   * then nothing new starts. JobStateError unless it is running (or setting up).
+   */
+  async pause(id: string): Promise<JobRecord> {
+    const paused = await this.options.store.setJobState(id, ['setup', 'running'], 'paused');
+    if (!paused) throw await this.stateError(id, 'only a running job can be paused');
+    const run = this.running.get(id);
+    if (run) {
+      run.paused = true;
+      run.controls?.pause?.();
+    }
+    await this.options.store.recordJobEvent(id, 'paused');
+    this.options.log.info({ job: id }, 'job paused: nothing new starts');
+    return paused;
+  }
+
+  /** Resumes a paused job. JobStateError unless it is paused. */
+  async resume(id: string): Promise<JobRecord> {
+    const resumed = await this.options.store.setJobState(id, ['paused'], 'running');
+    if (!resumed) throw await this.stateError(id, 'only a paused job can be resumed');
+    const run = this.running.get(id);
+    if (run) {
+      run.paused = false;
+      run.controls?.resume?.();
+    }
+    await this.options.store.recordJobEvent(id, 'resumed');
+    this.options.log.info({ job: id }, 'job resumed');
+    return resumed;
+  }
+
+  private async stateError(id: string, rule: string): Promise<JobStateError> {
+    const job = await this.options.store.getJob(id);
+    return new JobStateError(
+      job ? `job ${id} is ${job.state}: ${rule}` : `job ${id} does not exist`,
+    );
   }
 
   private launch(job: JobRecord): void {
@@ -194,6 +264,7 @@ export class JobRunner {
       done: Promise.resolve(),
       controls: undefined,
       cancelled: job.cancelRequestedAt !== undefined,
+      paused: job.state === 'paused',
     };
     this.running.set(job.id, entry);
     entry.done = this.run(job, entry).finally(() => this.running.delete(job.id));
@@ -204,7 +275,9 @@ export class JobRunner {
     const log = this.options.log.child({ job: job.id });
     let current: JobRecord = job;
     try {
-      const started = await store.setJobState(job.id, ['init', 'setup', 'running'], 'running');
+      const started =
+        (await store.setJobState(job.id, ['init', 'setup', 'running'], 'running')) ??
+        (await store.setJobState(job.id, ['paused'], 'paused'));
       if (!started) {
         log.info('job is no longer runnable; not starting it');
         return;
@@ -217,17 +290,25 @@ export class JobRunner {
         log,
         registerControls: (controls) => {
           entry.controls = controls;
-          // Cancelled before this run (an earlier manager was stopped while it wound down).
+          // Paused or cancelled before the job could act on it (or before this run started).
+          if (entry.paused) controls.pause?.();
           if (entry.cancelled) controls.cancel();
         },
         evacuating: () => this.evacuating(),
+        paused: current.state === 'paused' || entry.paused,
       });
       entry.abort.signal.throwIfAborted();
+      // A job paused as its last work finished has nothing left to hold back: it ends too.
+      const from: JobStateDb[] = ['running', 'paused'];
       if (entry.cancelled) {
-        await store.setJobState(job.id, ['running'], 'cancelled', 'cancelled by the operator');
+        await store.setJobState(job.id, from, 'cancelled', 'cancelled by the operator');
         log.info('job cancelled; its in-flight work finished');
+      } else if (current.dryRun) {
+        await store.setJobState(job.id, from, 'planned');
+        await store.recordJobEvent(job.id, 'planned');
+        log.info('dry run planned');
       } else {
-        await store.setJobState(job.id, ['running'], 'complete');
+        await store.setJobState(job.id, from, 'complete');
         log.info('job complete');
       }
     } catch (err) {

@@ -1,81 +1,48 @@
 /**
- * The job operations behind the HTTP API: create, list, status, update, retry, cancel.
- * Errors are typed so the API maps them to 400, 404, 409 or 503.
+ * The job operations behind the HTTP API: create (or plan), list, status, update (threads,
+ * limits), pause, resume, retry, cancel. Errors are typed (errors.ts) so the API maps them to
+ * 400, 404, 409 or 503.
  */
 import { randomUUID } from 'node:crypto';
+import type { AuditParams, AuditQuery, AuditReport } from '../../api/audit.ts';
+import { DEFAULT_CONVERGE_ROUNDS } from '../../api/convergence.ts';
+import { type JobLimits, LIMIT_NAMES, type LimitChanges } from '../../api/limits.ts';
 import {
   type CreateJobPayload,
   type DuplicateList,
   type DuplicateQuery,
   type JobListEntry,
-  type JobResults,
   type JobStatus,
   jobActionName,
   jobStateName,
-  RESULT_STATUS_KEYS,
-  type TierResults,
   type UpdateJobPayload,
 } from '../../api/manager.ts';
-import { RebalancerError } from '../../errors.ts';
+import type { JobPlan } from '../../api/plan.ts';
+
+import type { JobProgress } from '../../api/progress.ts';
 import type { Logger } from '../../log/index.ts';
+import { AuditNotRetryableError } from '../audit/executor.ts';
+import { auditReport, sharkAudit } from '../audit/report.ts';
 import type { SharkDirectory } from '../sharks.ts';
 import {
   type CountRow,
   type JobRecord,
   type ManagerStore,
   NON_TERMINAL_JOB_STATES,
-  type OBJECT_STATUSES,
   TERMINAL_JOB_STATES,
-  UnknownStoredValueError,
+  UNLIMITED,
 } from '../store/index.ts';
+import { convergenceOf } from './convergence-report.ts';
+import { duplicatePage } from './duplicate-pages.ts';
+import {
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  SnaplinkCleanupRequiredError,
+  UnavailableError,
+} from './errors.ts';
+import { buildResults } from './results.ts';
 import { type JobRunner, JobStateError } from './runner.ts';
-
-export class BadRequestError extends RebalancerError {
-  override readonly name = 'BadRequestError';
-  readonly code = 'bad_request';
-}
-export class NotFoundError extends RebalancerError {
-  override readonly name = 'NotFoundError';
-  readonly code = 'not_found';
-}
-export class ConflictError extends RebalancerError {
-  override readonly name = 'ConflictError';
-  readonly code = 'conflict';
-}
-/** A dependency (e.g. storinfo) could not answer: try again later (503). */
-export class UnavailableError extends RebalancerError {
-  override readonly name = 'UnavailableError';
-  readonly code = 'unavailable';
-}
-/** `snaplink_cleanup_required` is set: no job may be created (manager.md §6.2). */
-export class SnaplinkCleanupRequiredError extends RebalancerError {
-  override readonly name = 'SnaplinkCleanupRequiredError';
-  readonly code = 'snaplink_cleanup_required';
-}
-
-/** A page cursor: the last duplicate's (objectId, key, shard), opaque to clients. */
-function duplicateCursor(d: { id: string; key: string; shard: number }): string {
-  return Buffer.from(JSON.stringify([d.id, d.key, d.shard])).toString('base64url');
-}
-
-function parseDuplicateCursor(text: string): { id: string; key: string; shard: number } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    parsed = undefined;
-  }
-  if (
-    Array.isArray(parsed) &&
-    parsed.length === 3 &&
-    typeof parsed[0] === 'string' &&
-    typeof parsed[1] === 'string' &&
-    Number.isInteger(parsed[2])
-  ) {
-    return { id: parsed[0], key: parsed[1], shard: parsed[2] as number };
-  }
-  throw new BadRequestError(`after: ${JSON.stringify(text.slice(0, 64))} is not a page cursor`);
-}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -85,90 +52,23 @@ export function parseJobId(text: string): string {
   return text.toLowerCase();
 }
 
+/** A job's `progress` from its record and counters (src/manager/jobs/progress.ts). */
+export interface ProgressSource {
+  progress(job: JobRecord, counts: readonly CountRow[]): Promise<JobProgress>;
+}
+
 export interface JobServiceOptions {
   store: ManagerStore;
   runner: JobRunner;
   sharks: SharkDirectory;
   log: Logger;
+  progress?: ProgressSource;
   /** Read per request, so a reloaded config applies to later requests (§6.6). */
   settings: () => {
     snaplinkCleanupRequired: boolean;
     metadataThreads: number;
     /** L's `use_static_md_update_threads`: the thread count is fixed, PUT cannot tune it. */
     staticMetadataThreads?: boolean;
-  };
-}
-
-const STATUS_KEYS: Record<(typeof OBJECT_STATUSES)[number], (typeof RESULT_STATUS_KEYS)[number]> = {
-  unprocessed: 'Unprocessed',
-  assigned: 'Assigned',
-  skipped: 'Skipped',
-  error: 'Error',
-  post_processing: 'Post Processing',
-  complete: 'Complete',
-};
-
-/** L's status `results` (manager.md §2.4) from the incremental counters. */
-export function buildResults(rows: readonly CountRow[]): JobResults {
-  const results: JobResults = {
-    Unprocessed: 0,
-    Assigned: 0,
-    Skipped: 0,
-    Error: 0,
-    'Post Processing': 0,
-    Complete: 0,
-    Duplicates: 0,
-    Total: 0,
-  };
-  const errors: Record<string, Record<string, number>> = {};
-  const skips: Record<string, number> = {};
-  const v2 = tierResults();
-  for (const row of rows) {
-    if (row.bucket === 'buckets_status') {
-      const key = STATUS_KEYS[row.name as keyof typeof STATUS_KEYS];
-      if (key === undefined) throw new UnknownStoredValueError('status counter', row.name);
-      v2[key] = row.count;
-    } else if (row.bucket === 'status') {
-      const key = STATUS_KEYS[row.name as keyof typeof STATUS_KEYS];
-      if (key === undefined) throw new UnknownStoredValueError('status counter', row.name);
-      results[key] = row.count;
-    } else if (row.bucket === 'duplicates') {
-      results.Duplicates += row.count;
-    } else if (row.count > 0 && row.bucket === 'error') {
-      const [backend, detail] = row.name.startsWith('moray_')
-        ? ['moray', row.name.slice(6)]
-        : row.name.startsWith('mdapi_')
-          ? ['mdapi', row.name.slice(6)]
-          : ['other', row.name];
-      errors[backend] = { ...errors[backend], [detail]: row.count };
-    } else if (row.count > 0 && row.bucket === 'skip') {
-      skips[row.name] = row.count;
-    }
-  }
-  results.Total =
-    RESULT_STATUS_KEYS.reduce((sum, key) => sum + results[key], 0) + results.Duplicates;
-  if (Object.keys(errors).length > 0) results.error_breakdown = errors;
-  if (Object.keys(skips).length > 0) results.skip_breakdown = skips;
-  // v2 objects are counted apart and v1 is the rest; a job without v2 objects keeps L's shape.
-  const v1 = tierResults();
-  for (const key of RESULT_STATUS_KEYS) {
-    v1[key] = results[key] - v2[key];
-    v1.Total += v1[key];
-    v2.Total += v2[key];
-  }
-  if (v2.Total > 0) results.tiers = { v1, v2 };
-  return results;
-}
-
-function tierResults(): TierResults {
-  return {
-    Unprocessed: 0,
-    Assigned: 0,
-    Skipped: 0,
-    Error: 0,
-    'Post Processing': 0,
-    Complete: 0,
-    Total: 0,
   };
 }
 
@@ -181,19 +81,45 @@ export class JobService {
     if (current.snaplinkCleanupRequired) {
       throw new SnaplinkCleanupRequiredError('Snaplink Cleanup Required');
     }
-    const shark = await this.resolveShark(payload.params.from_shark);
-    await this.refuseSecondJobOn(shark.manta_storage_id);
-    const max = payload.params.max_objects;
+    if (payload.action === 'audit') return this.createAudit(payload.params);
+    const { params } = payload;
+    const shark = await this.resolveShark(params.from_shark);
+    const dryRun = params.dry_run === true;
+    // A plan moves nothing: it may be made while the shark is being evacuated.
+    if (!dryRun) await this.refuseSecondJobOn(shark.manta_storage_id);
+    const max = params.max_objects;
     const job = await store.createJob({
       id: randomUUID(),
       action: 'evacuate',
       params: {
-        from_shark: payload.params.from_shark,
+        from_shark: params.from_shark,
         max_objects: max === 0 || max === undefined ? null : max,
+        single_copies: params.single_copies ?? 'copy',
+        converge_rounds: params.converge_rounds ?? DEFAULT_CONVERGE_ROUNDS,
       },
       fromShark: shark,
       metadataThreads: current.metadataThreads,
+      dryRun,
+      limits: withChanges(UNLIMITED, params),
     });
+    await store.recordJobEvent(job.id, 'created', { dry_run: dryRun, limits: job.limits });
+    runner.submit(job);
+    return job;
+  }
+
+  /** An audit moves nothing: it may run while the shark is being evacuated, or audited. */
+  private async createAudit(params: AuditParams): Promise<JobRecord> {
+    const { store, runner, settings } = this.options;
+    const shark = await this.resolveShark(params.shark);
+    const deep = params.deep === true;
+    const job = await store.createJob({
+      id: randomUUID(),
+      action: 'audit',
+      params: { from_shark: params.shark, max_objects: null, deep },
+      fromShark: shark,
+      metadataThreads: settings().metadataThreads,
+    });
+    await store.recordJobEvent(job.id, 'created', { deep });
     runner.submit(job);
     return job;
   }
@@ -217,7 +143,9 @@ export class JobService {
   /** One job at a time per shark: two would race on the same records (issue 12 #2). */
   private async refuseSecondJobOn(shark: string): Promise<void> {
     const unfinished = await this.options.store.jobsInStates(NON_TERMINAL_JOB_STATES);
-    const other = unfinished.find((j) => j.fromShark.manta_storage_id === shark);
+    const other = unfinished.find(
+      (j) => j.action === 'evacuate' && !j.dryRun && j.fromShark.manta_storage_id === shark,
+    );
     if (other) {
       throw new ConflictError(
         `Job ${other.id} is already evacuating ${shark} (${jobStateName(other.state)})`,
@@ -225,13 +153,35 @@ export class JobService {
     }
   }
 
+  /** Every job; one not finished with its progress and limits (its rates and ETA). */
   async list(): Promise<JobListEntry[]> {
     const jobs = await this.options.store.listJobs();
-    return jobs.map((j) => ({
-      id: j.id,
-      action: jobActionName(j.action),
-      state: jobStateName(j.state),
-    }));
+    const out: JobListEntry[] = [];
+    for (const j of jobs) {
+      const entry: JobListEntry = {
+        id: j.id,
+        action: jobActionName(j.action),
+        state: jobStateName(j.state),
+        from_shark: j.fromShark.manta_storage_id,
+      };
+      // An audit has no limits, and its progress is its report's counts.
+      if (NON_TERMINAL_JOB_STATES.includes(j.state) && j.action !== 'audit') {
+        entry.limits = j.limits;
+        const progress = await this.progressOf(j);
+        if (progress) entry.progress = progress;
+      }
+      out.push(entry);
+    }
+    return out;
+  }
+
+  private async progressOf(
+    job: JobRecord,
+    counts?: readonly CountRow[],
+  ): Promise<JobProgress | undefined> {
+    const source = this.options.progress;
+    if (!source) return undefined;
+    return source.progress(job, counts ?? (await this.options.store.counts(job.id)));
   }
 
   async get(id: string): Promise<JobRecord> {
@@ -251,28 +201,96 @@ export class JobService {
       updated_at: job.updatedAt.toISOString(),
       max_objects: job.params.max_objects,
       metadata_threads: job.metadataThreads,
+      dry_run: job.dryRun,
+      single_copies: job.params.single_copies ?? 'skip',
+      limits: job.limits,
     };
+    const progress = job.action === 'audit' ? undefined : await this.progressOf(job, counts);
+    if (progress) status.progress = progress;
+    const audit = await this.options.store.getAudit(job.id);
+    if (audit) status.audit = await auditReport(this.options.store, audit);
+    const convergence = await convergenceOf(this.options.store, job);
+    if (convergence) status.convergence = convergence;
     if (job.error !== undefined) status.error = job.error;
     if (job.retryOf !== undefined) status.retry_of = job.retryOf;
     return status;
   }
 
-  /** Runtime tuning of a running job (§2.5); retry jobs too (fixes §13.11). */
+  /**
+   * Runtime tuning of a job not finished (§2.5; retry jobs too, fixing §13.11): its metadata
+   * threads, or its limits. A change is kept in the store (a restarted manager keeps it),
+   * logged, and reaches the running job at once.
+   */
   async update(id: string, payload: UpdateJobPayload): Promise<void> {
     const job = await this.get(id);
-    if (job.state !== 'running' && job.state !== 'setup') {
+    if (!['setup', 'running', 'paused'].includes(job.state)) {
       throw new ConflictError(
         `Attempt to update job that is not running (state ${jobStateName(job.state)})`,
       );
     }
+    if (job.action === 'audit')
+      throw new ConflictError('An audit has no limits or threads to tune');
+    const { store, runner, log } = this.options;
+    if (payload.action === 'set_limits') {
+      const limits = withChanges(job.limits, payload.params);
+      if (!(await store.setJobLimits(job.id, limits))) {
+        throw new ConflictError(`Job ${job.id} finished: its limits can no longer change`);
+      }
+      await store.recordJobEvent(job.id, 'limits_changed', { from: job.limits, to: limits });
+      log.info({ job: job.id, from: job.limits, to: limits }, 'job limits changed');
+      // A job not yet holding its controls reads the stored limits when it starts.
+      runner.controls(job.id)?.setLimits?.(limits);
+      return;
+    }
+    if (job.dryRun) throw new ConflictError('A dry run updates no metadata: no threads to tune');
     if (this.options.settings().staticMetadataThreads) {
       throw new ConflictError(
         'Metadata update threads are static (options.use_static_md_update_threads): not tunable',
       );
     }
-    await this.options.store.setJobMetadataThreads(job.id, payload.params);
-    // A job between start and registering its controls reads the stored value when it starts.
-    this.options.runner.controls(job.id)?.setMetadataThreads(payload.params);
+    await store.setJobMetadataThreads(job.id, payload.params);
+    await store.recordJobEvent(job.id, 'metadata_threads_changed', {
+      from: job.metadataThreads,
+      to: payload.params,
+    });
+    runner.controls(job.id)?.setMetadataThreads?.(payload.params);
+  }
+
+  /** Pauses a running job: nothing new starts; work on agents finishes (409 otherwise). */
+  async pause(id: string): Promise<JobRecord> {
+    const job = await this.get(id);
+    if (job.dryRun) throw new ConflictError('A dry run moves nothing: it cannot be paused');
+    if (job.action === 'audit') {
+      throw new ConflictError('An audit moves nothing: it cannot be paused (cancel it instead)');
+    }
+    return this.asConflict(() => this.options.runner.pause(job.id));
+  }
+
+  /** Resumes a paused job (409 otherwise). */
+  async resume(id: string): Promise<JobRecord> {
+    const job = await this.get(id);
+    return this.asConflict(() => this.options.runner.resume(job.id));
+  }
+
+  /** A dry run's plan: 404 for a job that is no dry run, 409 while it is being made. */
+  async plan(id: string): Promise<JobPlan> {
+    const job = await this.get(id);
+    if (!job.dryRun) throw new NotFoundError(`Job ${job.id} is not a dry run: it has no plan`);
+    const plan = await this.options.store.getPlan(job.id);
+    if (plan) return plan;
+    if (NON_TERMINAL_JOB_STATES.includes(job.state)) {
+      throw new ConflictError(`Job ${job.id} is still planning (${jobStateName(job.state)})`);
+    }
+    throw new NotFoundError(`Job ${job.id} ended ${jobStateName(job.state)} without a plan`);
+  }
+
+  private async asConflict(fn: () => Promise<JobRecord>): Promise<JobRecord> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof JobStateError) throw new ConflictError(err.message, { cause: err });
+      throw err;
+    }
   }
 
   /**
@@ -282,6 +300,14 @@ export class JobService {
   async retry(id: string): Promise<JobRecord> {
     const { store, runner, settings } = this.options;
     const previous = await this.get(id);
+    if (previous.action === 'audit') {
+      throw new AuditNotRetryableError(
+        `Job ${previous.id} is an audit: it is not retried, start a new audit (it scans afresh)`,
+      );
+    }
+    if (previous.dryRun) {
+      throw new ConflictError(`Job ${previous.id} is a dry run: create a job to move its objects`);
+    }
     if (!TERMINAL_JOB_STATES.includes(previous.state)) {
       throw new ConflictError(
         `Job ${previous.id} is ${jobStateName(previous.state)}: only a finished job can be retried`,
@@ -291,42 +317,44 @@ export class JobService {
     const job = await store.createJob({
       id: randomUUID(),
       action: 'evacuate',
-      params: { from_shark: previous.fromShark.manta_storage_id, max_objects: null },
+      params: {
+        from_shark: previous.fromShark.manta_storage_id,
+        max_objects: null,
+        single_copies: previous.params.single_copies ?? 'skip',
+        converge_rounds: previous.params.converge_rounds ?? DEFAULT_CONVERGE_ROUNDS,
+      },
       fromShark: previous.fromShark,
       retryOf: previous.id,
       metadataThreads: settings().metadataThreads,
+      limits: previous.limits,
     });
     runner.submit(job);
     return job;
   }
 
+  /** `GET /sharks/{id}/audit`: the shark's newest audit, or the job's, a page of its unsafe objects. */
+  async sharkAudit(name: string, query: AuditQuery): Promise<AuditReport> {
+    return sharkAudit(this.options, name, query);
+  }
+
   /** A page of the job's duplicates (snaplinks) and what became of each (issue 12 #8). */
   async duplicates(id: string, query: DuplicateQuery): Promise<DuplicateList> {
     const job = await this.get(id);
-    const limit = query.limit === undefined ? 1000 : Number(query.limit);
-    if (limit > 10_000) throw new BadRequestError(`limit ${limit} is over 10000`);
-    const after = query.after === undefined ? undefined : parseDuplicateCursor(query.after);
-    const rows = await this.options.store.listDuplicates(job.id, after, limit);
-    const duplicates = rows.map((d) => ({
-      object_id: d.id,
-      key: d.key,
-      shard: d.shard,
-      status: d.status,
-      ...(d.reason === undefined ? {} : { reason: d.reason }),
-    }));
-    const last = rows[rows.length - 1];
-    return rows.length === limit && last
-      ? { duplicates, next: duplicateCursor(last) }
-      : { duplicates };
+    return duplicatePage(this.options.store, job.id, query);
   }
 
   async cancel(id: string): Promise<JobRecord> {
     const job = await this.get(id);
-    try {
-      return await this.options.runner.cancel(job.id);
-    } catch (err) {
-      if (err instanceof JobStateError) throw new ConflictError(err.message, { cause: err });
-      throw err;
-    }
+    return this.asConflict(() => this.options.runner.cancel(job.id));
   }
+}
+
+/** `limits` with the limits named in `changes` replaced (null: unlimited). */
+function withChanges(limits: JobLimits, changes: LimitChanges): JobLimits {
+  const out = { ...limits };
+  for (const name of LIMIT_NAMES) {
+    const value = changes[name];
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }

@@ -3,7 +3,7 @@
  * which were built, posted to an agent, or reported complete, and resumes each where it was.
  */
 import type { Database, Queryable } from '../../db/index.ts';
-import { CountDeltas } from './counts.ts';
+import { CountDeltas, movedRow, ROW_BYTES } from './counts.ts';
 import { type AssignmentState, parseAssignmentState } from './enums.ts';
 
 export interface AssignmentRecord {
@@ -71,10 +71,11 @@ export async function createAssignment(
        VALUES ($1, $2, $3, $4, 'init', 0, $5)`,
       [a.id, jobId, a.destShark, a.destDatacenter, a.totalBytes],
     );
-    const { rows } = await tx.query<{ id: string; tier: string }>(
+    const { rows } = await tx.query<{ id: string; tier: string; bytes: string }>(
       `UPDATE evacuate_objects SET status = 'assigned', assignment_id = $3, dest_shark = $4,
               skipped_reason = NULL, error = NULL, error_detail = NULL, updated_at = now()
-        WHERE job_id = $1 AND status = 'unprocessed' AND id = ANY($2::text[]) RETURNING id, tier`,
+        WHERE job_id = $1 AND status = 'unprocessed' AND id = ANY($2::text[])
+        RETURNING id, tier, ${ROW_BYTES} AS bytes`,
       [jobId, a.objectIds, a.id, a.destShark],
     );
     if (rows.length === 0) {
@@ -85,13 +86,7 @@ export async function createAssignment(
       `UPDATE assignments SET task_count = $2 WHERE id = $1 RETURNING ${COLUMNS}`,
       [a.id, rows.length],
     );
-    await new CountDeltas()
-      .moved(
-        'unprocessed',
-        'assigned',
-        rows.map((r) => r.tier),
-      )
-      .apply(tx, jobId);
+    await new CountDeltas().moved('unprocessed', 'assigned', rows.map(movedRow)).apply(tx, jobId);
     return { assignment: toRecord(updated.rows[0]!), objectIds: rows.map((r) => r.id) };
   });
 }

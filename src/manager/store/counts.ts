@@ -7,8 +7,33 @@ import type { Queryable } from '../../db/index.ts';
 /**
  * `buckets_status` counts the buckets (v2) objects per status, apart: the totals are
  * `status`, so a job without v2 objects writes nothing more (v1 = total − v2).
+ * `bytes_status` sums the objects' bytes per status (progress in bytes).
  */
-export type CountBucket = 'status' | 'error' | 'skip' | 'duplicates' | 'buckets_status';
+export type CountBucket =
+  | 'status'
+  | 'error'
+  | 'skip'
+  | 'duplicates'
+  | 'buckets_status'
+  | 'bytes_status';
+
+/** Objects changing status: each one's tier and bytes. */
+export interface MovedObject {
+  tier: string;
+  bytes: number;
+}
+
+/**
+ * An object row's bytes in SQL (its record's `contentLength`); 0 for a row without a usable
+ * record, so a malformed one can never fail the statement counting it.
+ */
+export const ROW_BYTES = `CASE WHEN jsonb_typeof(object -> 'contentLength') = 'number'
+  THEN greatest(0, (object ->> 'contentLength')::numeric)::bigint ELSE 0 END`;
+
+/** A row RETURNING `tier` and `bytes` (ROW_BYTES) as an object changing status. */
+export function movedRow(r: { tier: string; bytes: string | number }): MovedObject {
+  return { tier: r.tier, bytes: Number(r.bytes) };
+}
 
 /** Accumulates counter changes to apply in one statement. */
 export class CountDeltas {
@@ -23,12 +48,22 @@ export class CountDeltas {
     return this;
   }
 
-  /** `tiers` objects (one tier each) moved from status `from` (none: new) to `to`. */
-  moved(from: string | undefined, to: string, tiers: readonly string[]): this {
-    const v2 = tiers.filter((t) => t === 'buckets').length;
-    if (from !== undefined)
-      this.add('status', from, -tiers.length).add('buckets_status', from, -v2);
-    return this.add('status', to, tiers.length).add('buckets_status', to, v2);
+  /** `objects` moved from status `from` (none: new) to `to`. */
+  moved(from: string | undefined, to: string, objects: readonly MovedObject[]): this {
+    let v2 = 0;
+    let bytes = 0;
+    for (const o of objects) {
+      if (o.tier === 'buckets') v2++;
+      bytes += o.bytes;
+    }
+    if (from !== undefined) {
+      this.add('status', from, -objects.length)
+        .add('buckets_status', from, -v2)
+        .add('bytes_status', from, -bytes);
+    }
+    return this.add('status', to, objects.length)
+      .add('buckets_status', to, v2)
+      .add('bytes_status', to, bytes);
   }
 
   get size(): number {

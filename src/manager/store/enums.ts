@@ -48,6 +48,10 @@ export const SKIP_REASONS = [
   'excluded_key_prefix',
   // A retry's fresh read found the record no longer names the shark (moved since).
   'object_not_on_shark',
+  // The only copy was on the evacuated shark, and that shark did not answer the agent.
+  'evacuated_shark_unreachable',
+  // Convergence found the user had rewritten it: the new version was taken in its place.
+  'object_rewritten',
 ] as const;
 export type UnitSkipReasonDb = (typeof SKIP_REASONS)[number];
 /** A skip reason as stored: a unit name or `{http_status_code:N}`. */

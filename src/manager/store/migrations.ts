@@ -4,7 +4,7 @@
  * advisory lock so that two managers starting at once cannot both apply it.
  */
 
-import { JOB_ACTIONS } from '../../api/manager.ts';
+import { UNSAFE_REASONS } from '../../api/audit.ts';
 import type { Database } from '../../db/index.ts';
 import { ASSIGNMENT_STATES, OBJECT_ERRORS, OBJECT_STATUSES, SKIP_REASONS } from './enums.ts';
 
@@ -16,7 +16,8 @@ export interface Migration {
 
 const list = (values: readonly string[]): string => values.map((v) => `'${v}'`).join(', ');
 
-/** Job states as migration 1 created them: a released migration's text never changes. */
+/** Job actions and states as migration 1 created them: a released migration's text never changes. */
+const JOB_ACTIONS_V1 = ['evacuate', 'none'];
 const JOB_STATES_V1 = ['init', 'setup', 'running', 'stopped', 'complete', 'failed'];
 /** Skip reasons as migration 1 created them; later ones come with the migration adding them. */
 const SKIP_REASONS_V1 = SKIP_REASONS.slice(0, SKIP_REASONS.indexOf('excluded_key_prefix') + 1);
@@ -31,7 +32,7 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: [
       `CREATE TABLE jobs (
         id uuid PRIMARY KEY,
-        action text NOT NULL CHECK (action IN (${list(JOB_ACTIONS)})),
+        action text NOT NULL CHECK (action IN (${list(JOB_ACTIONS_V1)})),
         state text NOT NULL CHECK (state IN (${list(JOB_STATES_V1)})),
         params jsonb NOT NULL,
         from_shark jsonb NOT NULL,
@@ -174,6 +175,123 @@ export const MIGRATIONS: readonly Migration[] = [
       `INSERT INTO job_counts (job_id, bucket, name, count)
        SELECT job_id, 'buckets_status', status, count(*) FROM evacuate_objects
         WHERE tier = 'buckets' GROUP BY job_id, status`,
+    ],
+  },
+  {
+    version: 8,
+    // Operator controls (issue 15): dry runs end `planned` with their plan; a paused job stays
+    // paused across restarts; limits are kept with the job; notable events (pauses, limit
+    // changes) are logged with it; bytes per status give progress in bytes; the end of
+    // discovery makes the totals exact.
+    name: 'plans, pause, limits, events, bytes',
+    statements: [
+      'ALTER TABLE jobs DROP CONSTRAINT jobs_state_check',
+      `ALTER TABLE jobs ADD CONSTRAINT jobs_state_check
+        CHECK (state IN (${list([...JOB_STATES_V1, 'cancelled', 'paused', 'planned'])}))`,
+      'ALTER TABLE jobs ADD COLUMN dry_run boolean NOT NULL DEFAULT false',
+      `ALTER TABLE jobs ADD COLUMN limits jsonb NOT NULL DEFAULT '{}'`,
+      'ALTER TABLE jobs ADD COLUMN discovered_at timestamptz',
+      `CREATE TABLE job_plans (
+        job_id uuid PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+        plan jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE TABLE job_events (
+        job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        seq bigserial,
+        at timestamptz NOT NULL DEFAULT now(),
+        kind text NOT NULL,
+        detail jsonb NOT NULL DEFAULT '{}',
+        PRIMARY KEY (job_id, seq)
+      )`,
+      'ALTER TABLE job_counts DROP CONSTRAINT job_counts_bucket_check',
+      `ALTER TABLE job_counts ADD CONSTRAINT job_counts_bucket_check
+         CHECK (bucket IN ('status', 'error', 'skip', 'duplicates', 'buckets_status',
+                           'bytes_status'))`,
+      `INSERT INTO job_counts (job_id, bucket, name, count)
+       SELECT job_id, 'bytes_status', status,
+              sum(CASE WHEN jsonb_typeof(object -> 'contentLength') = 'number'
+                  THEN greatest(0, (object ->> 'contentLength')::numeric)::bigint ELSE 0 END)
+         FROM evacuate_objects
+        GROUP BY job_id, status`,
+    ],
+  },
+  {
+    version: 9,
+    // Single copies are copied from the evacuated shark itself; one that no longer answers
+    // leaves them skipped, saying so.
+    name: 'skip reason evacuated_shark_unreachable',
+    statements: [
+      'ALTER TABLE evacuate_objects DROP CONSTRAINT evacuate_objects_skipped_reason_check',
+      `ALTER TABLE evacuate_objects ADD CONSTRAINT evacuate_objects_skipped_reason_check
+        ${skipReasonCheck(
+          SKIP_REASONS.slice(0, SKIP_REASONS.indexOf('evacuated_shark_unreachable') + 1),
+        )}`,
+    ],
+  },
+  {
+    version: 10,
+    // Convergence (issue 16): objects a round reopened carry its number, so each round's
+    // report says what its objects became; a version a user rewrote meanwhile is replaced by
+    // the new one, which names the one it replaces, and the old row says so.
+    name: 'convergence rounds',
+    statements: [
+      'ALTER TABLE evacuate_objects ADD COLUMN converge_round smallint',
+      'ALTER TABLE evacuate_objects ADD COLUMN replaces text',
+      `CREATE INDEX evacuate_objects_round ON evacuate_objects (job_id, converge_round)
+         WHERE converge_round IS NOT NULL`,
+      'ALTER TABLE evacuate_objects DROP CONSTRAINT evacuate_objects_skipped_reason_check',
+      `ALTER TABLE evacuate_objects ADD CONSTRAINT evacuate_objects_skipped_reason_check
+        ${skipReasonCheck(SKIP_REASONS.slice(0, SKIP_REASONS.indexOf('object_rewritten') + 1))}`,
+    ],
+  },
+  {
+    version: 11,
+    // The safe-to-remove audit (issue 16): a job of its own kind, or the end of an evacuation
+    // (same job id). Its counts are kept with its cursors, written in one transaction, so a
+    // resumed audit counts exactly; the cursors have their own table because an evacuation's
+    // discovery checkpoints already use its job id.
+    name: 'audits',
+    statements: [
+      'ALTER TABLE jobs DROP CONSTRAINT jobs_action_check',
+      `ALTER TABLE jobs ADD CONSTRAINT jobs_action_check
+        CHECK (action IN (${list([...JOB_ACTIONS_V1, 'audit'])}))`,
+      `CREATE TABLE audits (
+        job_id uuid PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+        shark text NOT NULL,
+        deep boolean NOT NULL,
+        state text NOT NULL CHECK (state IN ('running', 'complete', 'cancelled', 'failed')),
+        scanned_v1 bigint NOT NULL DEFAULT 0,
+        scanned_v2 bigint NOT NULL DEFAULT 0,
+        safe bigint NOT NULL DEFAULT 0,
+        only_copy bigint NOT NULL DEFAULT 0,
+        other_copies_missing bigint NOT NULL DEFAULT 0,
+        other_copies_unverified bigint NOT NULL DEFAULT 0,
+        unreadable_record bigint NOT NULL DEFAULT 0,
+        verdict text CHECK (verdict IN ('safe', 'unsafe')),
+        error text,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz
+      )`,
+      'CREATE INDEX audits_shark ON audits (shark, started_at)',
+      `CREATE TABLE audit_unsafe_objects (
+        job_id uuid NOT NULL REFERENCES audits (job_id) ON DELETE CASCADE,
+        key text NOT NULL,
+        tier text NOT NULL CHECK (tier IN ('moray', 'buckets')),
+        shard integer NOT NULL,
+        -- '' for a record that could not be read (no objectId to name).
+        object_id text NOT NULL,
+        reason text NOT NULL CHECK (reason IN (${list(UNSAFE_REASONS)})),
+        PRIMARY KEY (job_id, key, tier, shard, object_id)
+      )`,
+      `CREATE TABLE audit_checkpoints (
+        job_id uuid NOT NULL REFERENCES audits (job_id) ON DELETE CASCADE,
+        tier text NOT NULL CHECK (tier IN ('moray', 'buckets')),
+        shard integer NOT NULL,
+        cursor text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (job_id, tier, shard)
+      )`,
     ],
   },
 ];

@@ -6,7 +6,7 @@
 import type { Database, Queryable } from '../../db/index.ts';
 import { RebalancerError } from '../../errors.ts';
 import type { MantaObjectValue } from '../../manta/index.ts';
-import { CountDeltas } from './counts.ts';
+import { CountDeltas, movedRow, ROW_BYTES } from './counts.ts';
 import {
   type MetadataTier,
   type ObjectErrorDb,
@@ -94,7 +94,14 @@ export async function recordDiscovered(
       }
       if (others.length > 0) result.duplicates = await recordDuplicates(tx, jobId, others);
       const deltas = new CountDeltas()
-        .moved(undefined, 'unprocessed', result.recorded.map(tierOfObject))
+        .moved(
+          undefined,
+          'unprocessed',
+          result.recorded.map((o) => ({
+            tier: tierOfObject(o),
+            bytes: o.object?.contentLength ?? 0,
+          })),
+        )
         .add('duplicates', 'duplicates', result.duplicates);
       await deltas.apply(tx, jobId);
     }
@@ -276,22 +283,18 @@ export async function transitionObjects(
         params.push(g.select.assignmentId);
         where = 'assignment_id = $10::uuid';
       }
-      const { rows } = await tx.query<{ id: string; tier: string }>(
+      const { rows } = await tx.query<{ id: string; tier: string; bytes: string }>(
         `UPDATE evacuate_objects
             SET status = $3::text, skipped_reason = $4::text, error = $5::text, error_detail = $6::text,
                 assignment_id = CASE WHEN $9::boolean THEN assignment_id ELSE $7::uuid END,
                 dest_shark = CASE WHEN $9::boolean THEN dest_shark ELSE $8::text END,
                 updated_at = now()
           WHERE job_id = $1 AND status = $2::text AND ${where}
-          RETURNING id, tier`,
+          RETURNING id, tier, ${ROW_BYTES} AS bytes`,
         params,
       );
       const n = rows.length;
-      deltas.moved(
-        g.from,
-        to.status,
-        rows.map((r) => r.tier),
-      );
+      deltas.moved(g.from, to.status, rows.map(movedRow));
       if (reason !== null) deltas.add('skip', reason, n);
       if (error !== null) deltas.add('error', error, n);
       changed.push(rows.map((r) => r.id));
@@ -323,7 +326,7 @@ export async function recordFailed(
     );
     if (rows.length === 0) return false;
     await new CountDeltas()
-      .moved(undefined, 'error', [tier])
+      .moved(undefined, 'error', [{ tier, bytes: 0 }])
       .add('error', error, 1)
       .apply(tx, jobId);
     return true;
@@ -342,13 +345,13 @@ export async function placeAgainFromLive(
 ): Promise<string[]> {
   if (objects.length === 0) return [];
   return db.transaction(async (tx) => {
-    const { rows } = await tx.query<{ id: string; tier: string }>(
+    const { rows } = await tx.query<{ id: string; tier: string; bytes: string }>(
       `UPDATE evacuate_objects o
           SET status = 'unprocessed', etag = t.etag, object = t.object::jsonb,
               assignment_id = NULL, dest_shark = NULL, updated_at = now()
          FROM unnest($2::text[], $3::text[], $4::text[]) AS t(id, etag, object)
         WHERE o.job_id = $1 AND o.id = t.id AND o.status = 'post_processing'
-        RETURNING o.id, o.tier`,
+        RETURNING o.id, o.tier, ${ROW_BYTES.replaceAll('object', 'o.object')} AS bytes`,
       [
         jobId,
         objects.map((o) => o.id),
@@ -357,11 +360,7 @@ export async function placeAgainFromLive(
       ],
     );
     await new CountDeltas()
-      .moved(
-        'post_processing',
-        'unprocessed',
-        rows.map((r) => r.tier),
-      )
+      .moved('post_processing', 'unprocessed', rows.map(movedRow))
       .apply(tx, jobId);
     return rows.map((r) => r.id);
   });

@@ -2,7 +2,8 @@
  * End to end with buckets (v2) objects: a sandbox with two buckets-mdapi shards (even and odd
  * vnodes) beside Moray, a shark holding v1 and v2 objects evacuated through the manager, in
  * single and batched update modes. The user's overwrite (a new id) and delete during the job
- * end as typed errors with the user's version intact; user headers and properties survive
+ * end as typed errors in the main pass; convergence then moves the overwrite's new version and
+ * leaves the deleted object gone; user headers and properties survive
  * byte for byte; an in-progress MPU part moves and its upload record follows; a committed
  * upload's part (files gone) is skipped as mpu_part_no_data.
  */
@@ -119,23 +120,19 @@ for (const batched of [false, true]) {
       const total = v1.length + plain.length + 2;
       await e2e.waitForJob(id, (s) => s.results.Total >= total || ended(s));
       await tier.at(keyOf(deleted).vnode).deleteObject(keyOf(deleted));
-      const before = await live(overwritten);
+      // The user overwrites x1 as a PUT does: a new id, its files on two sharks, the key kept.
       await tier.at(keyOf(overwritten).vnode).deleteObject(keyOf(overwritten));
-      const replaced = await tier.at(keyOf(overwritten).vnode).createObject({
-        ...keyOf(overwritten),
-        id: randomUUID(),
-        content_length: before.content_length,
-        content_md5: before.content_md5,
-        content_type: before.content_type,
-        headers: { 'm-user': 'new' },
-        sharks: before.sharks,
-      });
+      const replaced = await put(overwritten, { headers: { 'm-user': 'new' } });
       await e2e.clearMakoFaults();
       const status = await e2e.waitForJob(id);
 
       assert.equal(status.state, 'Complete', JSON.stringify(status));
-      assert.equal(status.results.Complete, v1.length + plain.length - 2 + 1);
-      assert.deepEqual(status.results.skip_breakdown, { mpu_part_no_data: 1 });
+      // The first pass fails x1 (etag) and x2 (gone); convergence takes x1's new version.
+      assert.equal(status.results.Complete, v1.length + plain.length - 2 + 1 + 1);
+      assert.deepEqual(status.results.skip_breakdown, {
+        mpu_part_no_data: 1,
+        object_rewritten: 1,
+      });
       assert.deepEqual(
         [status.results.tiers?.v1.Complete, status.results.tiers?.v1.Total],
         [v1.length, v1.length],
@@ -146,16 +143,28 @@ for (const batched of [false, true]) {
           status.results.tiers?.v2.Error,
           status.results.tiers?.v2.Skipped,
         ],
-        [plain.length - 2 + 1, 2, 1],
+        [plain.length - 2 + 1 + 1, 1, 2],
       );
-      assert.deepEqual(status.results.error_breakdown, {
-        mdapi: { etag_mismatch: 1, object_not_found: 1 },
-      });
-      // The user's versions are intact.
+      assert.deepEqual(status.results.error_breakdown, { mdapi: { object_not_found: 1 } });
+      assert.deepEqual(
+        status.convergence?.rounds.map(({ finished_at: _at, ...r }) => r),
+        [
+          {
+            round: 1,
+            retried: 1,
+            rewritten: 1,
+            new_versions: 1,
+            became: { complete: 1, skipped: {}, error: {}, unfinished: 0 },
+          },
+        ],
+      );
+      // The user's versions are intact: the new x1 moved with its own headers, x2 stays gone.
       const user = await live(overwritten);
       assert.equal(user.id, replaced.id);
-      assert.deepEqual(user.sharks, before.sharks);
       assert.deepEqual(user.headers, { 'm-user': 'new' });
+      assert.equal(user.content_md5, md5Base64(replaced.content));
+      const userSharks = user.sharks.map((s) => s.manta_storage_id);
+      assert.ok(!userSharks.includes(e2e.shark(1)), `x1 still on the shark: ${userSharks}`);
       await assert.rejects(live(deleted), { code: 'mdapi_object_not_found' });
       // Moved ones name no copy on the shark, keep headers and properties, and have the file.
       for (const [name, o] of objects) {

@@ -20,7 +20,8 @@ describe('retry after identical re-uploads', { timeout: 240_000 }, () => {
     await e2e.putObjects(Array.from({ length: 24 }, () => ({ sharks: [e2e.shark(2), evac] })));
     // Copies take a while, so the users' writes land between discovery and the metadata update.
     await e2e.setMakoFaults({ latencyMs: 1500 });
-    const id = await e2e.evacuate(1);
+    // No convergence: the first job leaves the re-uploaded objects to the retry under test.
+    const id = await e2e.manager.createEvacuate(evac, { convergeRounds: 0 });
     const assigned = await e2e.waitForJob(id, (s) => s.results.Assigned > 0 || ended(s));
     assert.ok(!ended(assigned), assigned.state);
     const reuploaded = objectsOn(await snapshotObjects(e2e.sandbox), evac);

@@ -10,6 +10,9 @@ import { ManagerStore, MIGRATIONS, migrate } from '../../../src/manager/store/in
 import { createTestDatabase } from '../../support/database.ts';
 import { mantaObject } from '../../support/manta-record.ts';
 
+/** Every migration from `first` on: what a database made just before `first` is given. */
+const versionsFrom = (first: number) => MIGRATIONS.map((m) => m.version).filter((v) => v >= first);
+
 const BUCKET = '00000000-0000-4000-8000-0000000000b1';
 
 async function insertJob(store: { db: ManagerStore['db'] }): Promise<string> {
@@ -29,7 +32,7 @@ async function insertJob(store: { db: ManagerStore['db'] }): Promise<string> {
 async function counts(store: ManagerStore, jobId: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const r of await store.counts(jobId))
-    if (r.count !== 0) out[`${r.bucket}:${r.name}`] = r.count;
+    if (r.count !== 0 && r.bucket !== 'bytes_status') out[`${r.bucket}:${r.name}`] = r.count;
   return out;
 }
 
@@ -54,7 +57,7 @@ describe('store: metadata tiers', () => {
         `INSERT INTO discovery_checkpoints (job_id, shard, cursor) VALUES ($1, 1, '{}')`,
         [job],
       );
-      assert.deepEqual(await migrate(tdb.db), [7]);
+      assert.deepEqual(await migrate(tdb.db), versionsFrom(7));
       const store = new ManagerStore(tdb.db);
       assert.equal((await store.getObject(job, 'a'))?.tier, 'moray');
       assert.equal((await store.getObject(job, 'b'))?.tier, 'buckets');

@@ -4,13 +4,16 @@
  * stages other than their queues (objects to place again, work still in flight).
  */
 import type { StorageNode } from '../../../api/common.ts';
-import type { Semaphore } from '../../../async/index.ts';
+import type { SingleCopies } from '../../../api/manager.ts';
+import type { Gate, Semaphore } from '../../../async/index.ts';
 import { RebalancerError } from '../../../errors.ts';
 import type { Logger } from '../../../log/index.ts';
 import type { MantaObjectValue } from '../../../manta/index.ts';
 import type { ManagerMetrics } from '../../metrics.ts';
 import type { ManagerStore } from '../../store/index.ts';
 import type { AgentLanes } from './agent-lanes.ts';
+import type { Blockers } from './blockers.ts';
+import type { MetadataBudgets, MetadataPacer, PostPacer } from './limits.ts';
 import type { RecordUpdater } from './record-update.ts';
 import type {
   AgentClient,
@@ -29,8 +32,18 @@ export interface PipelineDeps {
   metadata: MetadataWriter;
   metrics: ManagerMetrics;
   log: Logger;
-  /** Sharks being evacuated by any job: never destinations (DESIGN invariant 8). */
+  /** Sharks being evacuated by any job now: never destinations (DESIGN invariant 8). */
   evacuating?: () => Iterable<string>;
+  /** The manager's per-shard metadata budgets, shared by every job; absent: unlimited. */
+  metadataBudgets?: MetadataBudgets;
+}
+
+/** The job's pause and limits (issue 15). */
+export interface Pacing {
+  /** Closed while the job is paused: nothing new is posted. */
+  gate: Gate;
+  posts: PostPacer;
+  metadata: MetadataPacer;
 }
 
 /** An object on its way to placement: its id and the record it is placed from. */
@@ -106,6 +119,8 @@ export interface EvacuateContext {
   fromShark: StorageNode;
   /** The evacuated shark's storage id. */
   evacuated: string;
+  /** Objects whose only copy is on the evacuated shark: copied from it, or skipped. */
+  singleCopies: SingleCopies;
   retryOf: string | undefined;
   deps: PipelineDeps;
   settings: EvacuateSettings;
@@ -119,20 +134,41 @@ export interface EvacuateContext {
   /** Metadata updates in flight (L's metadata threads, tunable while the job runs). */
   mdLimit: Semaphore;
   placeAgain: PlaceAgain;
+  never: NeverDestinations;
   inFlight: WorkInFlight;
   stats: { bytesMoved: number };
+  pacing: Pacing;
+  /** What holds the job up now: agents, metadata shards, placement. */
+  blockers: Blockers;
 }
 
-/** Where placement must not put copies now: sharks being evacuated, agents not ready. */
+/**
+ * The sharks this run may never name: its own, and every shark any job evacuated at any time
+ * during the run. Kept once seen: a job that finished evacuating a shark left it empty, and a
+ * copy placed there afterwards would stay on it with nobody left to move it.
+ */
+export class NeverDestinations {
+  private readonly seen: Set<string>;
+
+  constructor(
+    evacuated: string,
+    private readonly evacuating: () => Iterable<string> = () => [],
+  ) {
+    this.seen = new Set([evacuated]);
+  }
+
+  now(): ReadonlySet<string> {
+    for (const s of this.evacuating()) this.seen.add(s);
+    return this.seen;
+  }
+}
+
+/** Where placement must not put copies now: sharks evacuated during the run, agents not ready. */
 export function avoidFor(ctx: EvacuateContext): PlacementAvoid {
-  const never = new Set(ctx.deps.evacuating?.() ?? []);
-  never.add(ctx.evacuated);
-  return { never, later: ctx.lanes.avoid() };
+  return { never: new Set(ctx.never.now()), later: ctx.lanes.avoid() };
 }
 
-/** True when a job (this one or another) is evacuating `shark`: it may never be named. */
+/** True when `shark` was being evacuated by a job (this one or another) during the run. */
 export function isEvacuated(ctx: EvacuateContext, shark: string): boolean {
-  if (shark === ctx.evacuated) return true;
-  for (const s of ctx.deps.evacuating?.() ?? []) if (s === shark) return true;
-  return false;
+  return ctx.never.now().has(shark);
 }

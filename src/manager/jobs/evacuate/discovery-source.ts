@@ -24,11 +24,19 @@ const Position = Type.Object({
   name: Type.String(),
   bucket: Type.Optional(Type.String()),
 });
-/** A stored cursor: checked when read back (the database is a boundary). */
+const ColumnCursor = Type.Object({
+  through: Type.Optional(Type.String()),
+  done: Type.Optional(Type.Boolean()),
+});
+/**
+ * A stored cursor: checked when read back (the database is a boundary). Either column may be
+ * absent: `_idx` has none until its scan writes one (a record over a union of literal keys would
+ * require both).
+ */
 const MorayCursor = Compile(
-  Type.Record(
-    Type.Union([Type.Literal('_id'), Type.Literal('_idx')]),
-    Type.Object({ through: Type.Optional(Type.String()), done: Type.Optional(Type.Boolean()) }),
+  Type.Object(
+    { _id: Type.Optional(ColumnCursor), _idx: Type.Optional(ColumnCursor) },
+    { additionalProperties: false },
   ),
 );
 const BucketsCursor = Compile(

@@ -45,9 +45,19 @@ export function objectFacts(value: MantaObjectValue): ObjectFacts {
   };
 }
 
-/** The copy the agent downloads from: the first one not on the evacuated shark (§4.5). */
-export function sourceCopy(facts: ObjectFacts, evacuated: string): StorageNode | undefined {
-  return facts.sharks.find((s) => s.manta_storage_id !== evacuated);
+/**
+ * The copy the agent downloads from: the first one not on the evacuated shark (§4.5); with none,
+ * the evacuated shark itself when `fromEvacuated` (it still serves reads), else none (L's
+ * `source_is_evac_shark`).
+ */
+export function sourceCopy(
+  facts: ObjectFacts,
+  evacuated: string,
+  options: { fromEvacuated: boolean },
+): StorageNode | undefined {
+  const other = facts.sharks.find((s) => s.manta_storage_id !== evacuated);
+  if (other !== undefined || !options.fromEvacuated) return other;
+  return facts.sharks.find((s) => s.manta_storage_id === evacuated);
 }
 
 export function buildTask(objectId: string, facts: ObjectFacts, source: StorageNode): Task {

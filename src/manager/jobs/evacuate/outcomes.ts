@@ -1,16 +1,30 @@
 /**
  * Skips and errors found while placing objects, batched into one store transition (with the
- * counters and metrics) rather than a write per object.
+ * counters, and the metrics of a real run) rather than a write per object. A dry run records
+ * its skips the same way, without metrics: it moves nothing.
  */
-import { type SkipReasonDb, skipReasonLabel, type TransitionGroup } from '../../store/index.ts';
-import type { EvacuateContext } from './context.ts';
+import type { ManagerMetrics } from '../../metrics.ts';
+import {
+  type ManagerStore,
+  type SkipReasonDb,
+  skipReasonLabel,
+  type TransitionGroup,
+} from '../../store/index.ts';
 import type { BadObjectError } from './object.ts';
+
+export interface OutcomesTarget {
+  jobId: string;
+  store: ManagerStore;
+  metrics: ManagerMetrics | undefined;
+  /** Outcomes held before `full` says to write them. */
+  outcomeBatch: number;
+}
 
 export class PendingOutcomes {
   private readonly skips = new Map<SkipReasonDb, string[]>();
   private readonly errors: { id: string; error: BadObjectError }[] = [];
 
-  constructor(private readonly ctx: EvacuateContext) {}
+  constructor(private readonly target: OutcomesTarget) {}
 
   skip(id: string, reason: SkipReasonDb): void {
     const ids = this.skips.get(reason);
@@ -23,7 +37,9 @@ export class PendingOutcomes {
   }
 
   get full(): boolean {
-    return this.skips.size + this.errors.length >= this.ctx.settings.outcomeBatch;
+    let n = this.errors.length;
+    for (const ids of this.skips.values()) n += ids.length;
+    return n >= this.target.outcomeBatch;
   }
 
   /** Writes what is pending: unprocessed objects become skipped or error. */
@@ -41,11 +57,13 @@ export class PendingOutcomes {
       });
     }
     if (groups.length === 0) return;
-    const { store, metrics } = this.ctx.deps;
-    await store.transition(this.ctx.jobId, groups);
-    for (const [reason, ids] of this.skips)
-      metrics.objectSkips(skipReasonLabel(reason), ids.length);
-    for (const e of this.errors) metrics.objectErrors(e.error.error, 1);
+    const { store, metrics, jobId } = this.target;
+    await store.transition(jobId, groups);
+    if (metrics) {
+      for (const [reason, ids] of this.skips)
+        metrics.objectSkips(skipReasonLabel(reason), ids.length);
+      for (const e of this.errors) metrics.objectErrors(e.error.error, 1);
+    }
     this.skips.clear();
     this.errors.length = 0;
   }

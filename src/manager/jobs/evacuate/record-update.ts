@@ -3,14 +3,18 @@
  * destination, written etag-conditionally, transient failures retried with backoff. A conflict
  * is read back and judged by the object's identity (conflict.ts): never a user's write
  * overwritten, our own earlier write recognised, another job's move of another copy merged.
- * Used for the objects a job moves and for their duplicates (snaplinks).
+ * Used for the objects a job moves and for their duplicates (snaplinks). Each write is paced by
+ * the job's and the fleet's per-shard metadata limits; a shard that keeps failing is reported
+ * as what holds the job up until it answers again.
  */
 import type { StorageNode } from '../../../api/common.ts';
 import { sleep } from '../../../async/index.ts';
 import type { Logger } from '../../../log/index.ts';
 import type { MantaObjectValue } from '../../../manta/index.ts';
 import { type MetadataTier, type ObjectTarget, tierOf } from '../../store/index.ts';
+import type { Blockers } from './blockers.ts';
 import { resolveConflict } from './conflict.ts';
+import type { MetadataPacer } from './limits.ts';
 import { BadObjectError, rewriteSharks } from './object.ts';
 import {
   type EvacuateSettings,
@@ -47,17 +51,34 @@ export class RecordUpdater {
       evacuated: string;
       log: Logger;
       signal: AbortSignal;
+      /** Absent: unpaced. */
+      pacer?: MetadataPacer;
+      blockers?: Blockers;
     },
   ) {}
+
+  /** The shard answered (whatever it said): it no longer holds the job up. */
+  private answered(tier: MetadataTier, shard: number): void {
+    this.deps.blockers?.clear(shardSource(tier, shard));
+  }
+
+  private failing(tier: MetadataTier, shard: number, err: unknown): void {
+    const why = err instanceof Error ? err.message : String(err);
+    this.deps.blockers?.report(shardSource(tier, shard), `metadata requests fail: ${why}`);
+  }
 
   /** The live record, transient failures retried (a shard just back may refuse for a moment). */
   async readLive(ref: RecordRef): Promise<LiveRecord | UnusableRecord | undefined> {
     const { metadata, settings, signal, log } = this.deps;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await metadata.getObject(ref, signal);
+        const live = await metadata.getObject(ref, signal);
+        this.answered(ref.tier, ref.shard);
+        return live;
       } catch (err) {
         signal.throwIfAborted();
+        if (err instanceof MetadataRejectedError) this.answered(ref.tier, ref.shard);
+        else this.failing(ref.tier, ref.shard, err);
         if (attempt >= settings.metadataAttempts || err instanceof MetadataRejectedError) throw err;
         const { tier, shard, key } = ref;
         log.warn({ err, tier, shard, key, attempt }, 'reading a live record failed; retrying');
@@ -133,7 +154,8 @@ export class RecordUpdater {
     dest: StorageNode,
     policy: { destAllowed: () => boolean; placeAgain: () => boolean },
   ): Promise<UpdateResult> {
-    const { metadata, settings, signal, log, evacuated } = this.deps;
+    const { metadata, settings, signal, log, evacuated, pacer } = this.deps;
+    const tier = this.tierOf(o);
     if (o.shard < 0)
       return { status: 'error', error: 'bad_shard_number', detail: `shard ${o.shard}` };
     let value: MantaObjectValue;
@@ -158,10 +180,19 @@ export class RecordUpdater {
         if (policy.placeAgain()) return { status: 'place_again', live };
         return { status: 'skipped', reason: 'destination_unreachable' };
       }
+      const paced = pacer?.take(tier, o.shard, 1, signal);
+      if (paced) await paced;
       try {
         await metadata.putObject({ shard: o.shard, key: o.key, etag, value, previous }, signal);
+        this.answered(tier, o.shard);
         return { status: 'complete' };
       } catch (err) {
+        const typed =
+          err instanceof MetadataEtagMismatchError ||
+          err instanceof MetadataObjectNotFoundError ||
+          err instanceof MetadataRejectedError;
+        if (typed) this.answered(tier, o.shard);
+        else if (!signal.aborted) this.failing(tier, o.shard, err);
         if (err instanceof MetadataEtagMismatchError) {
           const live = await this.liveOrFailure(o);
           if (live && 'failed' in live) return this.failed(o, live.failed);
@@ -189,4 +220,9 @@ export class RecordUpdater {
       }
     }
   }
+}
+
+/** How a metadata shard is named where it holds a job up. */
+export function shardSource(tier: MetadataTier, shard: number): string {
+  return `${tier} shard ${shard}`;
 }

@@ -42,6 +42,11 @@ export interface RecordBatch {
   skipped: { object: RecordedObject; reason: SkipReasonDb }[];
   malformed: { tier?: MetadataTier; shard: number; key: string; problem: string }[];
   checkpoint: DiscoveryCheckpoint | undefined;
+  /**
+   * The scan ended on its own with this batch, `objects` found by this run: once it is
+   * recorded the job's totals are exact.
+   */
+  ended?: { objects: number };
 }
 
 /** An object's record as its metadata shard holds it now. */
@@ -272,6 +277,8 @@ export interface EvacuateSettings {
   metadataBackoffMs: (attempt: number) => number;
   /** Queue capacities between stages. */
   queueCapacity: number;
+  /** The wait before each convergence round (a fresh look needs a moment to be fresh). */
+  convergeDelayMs: number;
 }
 
 export const DEFAULT_SETTINGS: EvacuateSettings = {
@@ -299,4 +306,5 @@ export const DEFAULT_SETTINGS: EvacuateSettings = {
   metadataAttempts: 4,
   metadataBackoffMs: backoff({ initialMs: 100, factor: 2, maxMs: 5000 }),
   queueCapacity: 1000,
+  convergeDelayMs: 10_000,
 };

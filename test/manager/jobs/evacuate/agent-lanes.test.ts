@@ -3,43 +3,12 @@
  * agents on real sockets, and the lanes' outcomes recorded rather than written to a store.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import {
-  AgentLanes,
-  type BuiltAssignment,
-  type LaneOutcomes,
-} from '../../../../src/manager/jobs/evacuate/agent-lanes.ts';
+import type { LaneOutcomes } from '../../../../src/manager/jobs/evacuate/agent-lanes.ts';
 import type { EvacuateSettings } from '../../../../src/manager/jobs/evacuate/types.ts';
-import { DEST, DEST2, OTHER, silent, TEST_SETTINGS, until } from './helpers.ts';
+import { DEST, DEST2, until } from './helpers.ts';
+import { built, lanesOver } from './lanes-fixture.ts';
 import { scriptedAgents } from './scripted-agent.ts';
-
-type Shark = { manta_storage_id: string; datacenter: string };
-
-function built(dest: Shark, tasks = 1): BuiltAssignment {
-  const id = randomUUID();
-  return {
-    record: {
-      id,
-      jobId: 'job',
-      destShark: dest.manta_storage_id,
-      destDatacenter: dest.datacenter,
-      state: 'init',
-      taskCount: tasks,
-      totalBytes: tasks * 10,
-      createdAt: new Date(),
-      postedAt: undefined,
-    },
-    dest,
-    tasks: Array.from({ length: tasks }, (_, i) => ({
-      object_id: `${id}-${i}`,
-      owner: 'acct',
-      md5sum: 'bWQ1bWQ1bWQ1bWQ1bWQ1bQ==',
-      source: OTHER,
-      status: 'Pending' as const,
-    })),
-  };
-}
 
 describe('AgentLanes', () => {
   let agents: Awaited<ReturnType<typeof scriptedAgents>>;
@@ -50,31 +19,8 @@ describe('AgentLanes', () => {
     await agents.close();
   });
 
-  /** Lanes over the scripted agents; every outcome is recorded as `kind:id[:detail]`. */
   function lanesWith(settings: Partial<EvacuateSettings> = {}, throwOn?: keyof LaneOutcomes) {
-    const events: string[] = [];
-    const failures: string[] = [];
-    const abort = new AbortController();
-    const note = (kind: keyof LaneOutcomes, a: BuiltAssignment, detail?: string | number) => {
-      events.push([kind, a.record.id, detail].filter((x) => x !== undefined).join(':'));
-      if (kind === throwOn) throw new Error('the store failed');
-    };
-    const outcomes: LaneOutcomes = {
-      posted: async (a) => note('posted', a),
-      finished: async (a, failed) => note('finished', a, failed.length),
-      refused: async (a, reason) => note('refused', a, reason),
-      abandoned: async (a, reason) => note('abandoned', a, reason),
-    };
-    const lanes = new AgentLanes({
-      agents: agents.client,
-      outcomes,
-      settings: { ...TEST_SETTINGS, ...settings },
-      log: silent,
-      signal: abort.signal,
-      fail: (stage, err) => failures.push(`${stage}: ${(err as Error).message}`),
-    });
-    const of = (kind: string) => events.filter((e) => e.startsWith(`${kind}:`));
-    return { lanes, events, failures, abort, of };
+    return lanesOver(agents, { settings, ...(throwOn === undefined ? {} : { throwOn }) });
   }
 
   function reset(): void {

@@ -6,21 +6,28 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { after, before } from 'node:test';
 import type { Task } from '../../../../src/api/common.ts';
-import { BoundedQueue, Semaphore } from '../../../../src/async/index.ts';
-import type { Database } from '../../../../src/db/index.ts';
+import type { JobLimits } from '../../../../src/api/limits.ts';
+import type { SingleCopies } from '../../../../src/api/manager.ts';
+import { BoundedQueue, Gate, Semaphore } from '../../../../src/async/index.ts';
 import { createLogger, type Logger } from '../../../../src/log/index.ts';
 import {
   AgentLanes,
   type BuiltAssignment,
 } from '../../../../src/manager/jobs/evacuate/agent-lanes.ts';
+import { Blockers } from '../../../../src/manager/jobs/evacuate/blockers.ts';
 import {
   type EvacuateContext,
+  NeverDestinations,
   PlaceAgain,
   StageError,
   WorkInFlight,
 } from '../../../../src/manager/jobs/evacuate/context.ts';
+import {
+  MetadataBudgets,
+  MetadataPacer,
+  PostPacer,
+} from '../../../../src/manager/jobs/evacuate/limits.ts';
 import {
   buildTask,
   objectFacts,
@@ -41,9 +48,9 @@ import {
   type AssignmentRecord,
   type DiscoveredObject,
   type JobRecord,
-  ManagerStore,
+  type ManagerStore,
+  UNLIMITED,
 } from '../../../../src/manager/store/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../../support/database.ts';
 import {
   DEST,
   EVAC,
@@ -55,7 +62,15 @@ import {
   type Shark,
 } from './ports.ts';
 
-export { DEST, DEST2, EVAC, MemoryMetadata, OTHER, pickerChooser } from './ports.ts';
+export {
+  DEST,
+  DEST2,
+  EVAC,
+  MemoryMetadata,
+  OTHER,
+  pickerChooser,
+  type Shark,
+} from './ports.ts';
 
 export const silent: Logger = createLogger({ name: 'stage-test', level: 'silent' });
 
@@ -71,40 +86,6 @@ export const TEST_SETTINGS: EvacuateSettings = {
   metadataBackoffMs: () => 1,
   queueCapacity: 16,
 };
-
-/** The store (and its database) a describe block's tests share. */
-export interface StoreFixture {
-  readonly store: ManagerStore;
-  readonly db: Database;
-}
-
-/**
- * Opens a fresh store before the enclosing describe block's tests and drops its database after
- * them. Hooks run in the order they are registered: a block whose own clean-up still uses the
- * database registers that `after` before calling this.
- */
-export function useStore(): StoreFixture {
-  let opened: { store: ManagerStore; tdb: TestDatabase } | undefined;
-  before(async () => {
-    const tdb = await createTestDatabase();
-    opened = { store: await ManagerStore.open(tdb.db), tdb };
-  });
-  after(async () => {
-    await opened?.tdb.drop();
-  });
-  const get = () => {
-    if (opened === undefined) throw new Error('the store is opened in a before() hook');
-    return opened;
-  };
-  return {
-    get store() {
-      return get().store;
-    },
-    get db() {
-      return get().tdb.db;
-    },
-  };
-}
 
 export function newJob(store: ManagerStore, retryOf?: string): Promise<JobRecord> {
   return store.createJob({
@@ -165,6 +146,10 @@ export interface HarnessOptions {
   settings?: Partial<EvacuateSettings>;
   evacuating?: () => Iterable<string>;
   log?: Logger;
+  limits?: JobLimits;
+  metadataBudgets?: MetadataBudgets;
+  /** As a new job's default: single copies are copied from the evacuated shark. */
+  singleCopies?: SingleCopies;
 }
 
 /** The context of one run of `job`, built the way pipeline.ts builds it. */
@@ -188,10 +173,21 @@ export function harness(o: HarnessOptions): Harness {
   };
   const evacuated = o.job.fromShark.manta_storage_id;
   const finished = new BoundedQueue<AssignmentRecord>(64);
+  const limits = o.limits ?? UNLIMITED;
+  const pacing = {
+    gate: new Gate(),
+    posts: new PostPacer(limits),
+    metadata: new MetadataPacer(
+      o.metadataBudgets ?? new MetadataBudgets(null),
+      limits.metadata_updates_per_second,
+    ),
+  };
+  const blockers = new Blockers();
   const base: Omit<EvacuateContext, 'lanes'> = {
     jobId: o.job.id,
     fromShark: o.job.fromShark,
     evacuated,
+    singleCopies: o.singleCopies ?? 'copy',
     retryOf: o.job.retryOf,
     deps,
     settings,
@@ -204,11 +200,16 @@ export function harness(o: HarnessOptions): Harness {
       evacuated,
       log,
       signal: abort.signal,
+      pacer: pacing.metadata,
+      blockers,
     }),
     mdLimit: new Semaphore(settings.metadataThreads),
+    never: new NeverDestinations(evacuated, deps.evacuating),
     placeAgain: new PlaceAgain(settings.maxPlacementsPerObject, () => draining),
     inFlight: new WorkInFlight(),
     stats: { bytesMoved: 0 },
+    pacing,
+    blockers,
   };
   const failures: StageError[] = [];
   const lanes = new AgentLanes({
@@ -218,6 +219,8 @@ export function harness(o: HarnessOptions): Harness {
     log,
     signal: abort.signal,
     fail: (stage, err) => failures.push(new StageError(stage, err)),
+    control: { gate: pacing.gate, pacer: pacing.posts, cancelled: intake.signal },
+    blockers,
   });
   const ctx: EvacuateContext = { ...base, lanes };
   return {
@@ -258,7 +261,9 @@ export async function storedAssignment(
   if (!created) throw new Error('the store built no assignment');
   const tasks: Task[] = objects.map((o) => {
     const facts = objectFacts(o.object);
-    const source = sourceCopy(facts, h.ctx.evacuated);
+    const source = sourceCopy(facts, h.ctx.evacuated, {
+      fromEvacuated: h.ctx.singleCopies === 'copy',
+    });
     if (!source) throw new Error(`${o.id} has no source copy`);
     return buildTask(o.id, facts, source);
   });
@@ -283,14 +288,17 @@ export async function statuses(
   return out;
 }
 
-/** The job's non-zero counters, `status:name` (or `skip:reason`, ...) to count. */
+/**
+ * The job's non-zero counters, `status:name` (or `skip:reason`, ...) to count; the bytes per
+ * status (`bytes_status`) only follow the objects', and are left out.
+ */
 export async function countsOf(
   store: ManagerStore,
   jobId: string,
 ): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const c of await store.counts(jobId))
-    if (c.count > 0) out[`${c.bucket}:${c.name}`] = c.count;
+    if (c.count > 0 && c.bucket !== 'bytes_status') out[`${c.bucket}:${c.name}`] = c.count;
   return out;
 }
 

@@ -18,6 +18,8 @@ export class ScriptedAgent {
   readonly held = new Map<string, Held>();
   /** Assignment ids in the order their posts arrived (refused ones included). */
   readonly posts: string[] = [];
+  /** The assignments it took, with their task counts and when (performance.now()). */
+  readonly accepted: { id: string; tasks: number; at: number }[] = [];
   gets = 0;
   /** Answer every POST with this status (503 busy, 400, ...) while set. */
   postStatus: number | undefined;
@@ -39,6 +41,16 @@ export class ScriptedAgent {
     const agent = new ScriptedAgent();
     await agent.listen(0);
     return agent;
+  }
+
+  /** Forgets what it was given and answers normally again (between a suite's tests). */
+  reset(autoComplete: boolean): void {
+    this.held.clear();
+    this.posts.length = 0;
+    this.accepted.length = 0;
+    this.postStatus = undefined;
+    this.getStatus = undefined;
+    this.autoComplete = autoComplete;
   }
 
   get url(): string {
@@ -123,6 +135,7 @@ export class ScriptedAgent {
       if (this.postStatus !== undefined) return error(this.postStatus);
       if (this.held.has(id)) return error(409);
       this.held.set(id, { tasks, failed: this.autoComplete ? [] : undefined });
+      this.accepted.push({ id, tasks: tasks.length, at: performance.now() });
       this.maxUnfinished = Math.max(this.maxUnfinished, this.unfinished);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(id));
       return;

@@ -13,6 +13,10 @@ import { avoidFor, type EvacuateContext, type PlacedObject } from '../context.ts
 import { BadObjectError, buildTask, objectFacts, sourceCopy } from '../object.ts';
 import { PendingOutcomes } from '../outcomes.ts';
 
+/** How placement names itself, and its trouble, where it holds the job up. */
+const PLACEMENT = 'placement';
+const NO_DESTINATIONS = 'waiting for destinations: storinfo lists none usable';
+
 /** The shift's result, or 'timeout' after `ms` (the shift stays pending for the next call). */
 async function raceTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
@@ -34,7 +38,12 @@ export async function assign(
   const { chooser, metrics, log } = ctx.deps;
   const { settings } = ctx;
   const builder = new AssignmentBuilder(ctx, out);
-  const outcomes = new PendingOutcomes(ctx);
+  const outcomes = new PendingOutcomes({
+    jobId: ctx.jobId,
+    store: ctx.deps.store,
+    metrics,
+    outcomeBatch: settings.outcomeBatch,
+  });
   /** Objects only avoided agents could take now: placed again once one is ready. */
   const deferred: PlacedObject[] = [];
   let deferredAt = 0;
@@ -43,10 +52,11 @@ export async function assign(
   /** Placement waits for destinations: said at once and each minute, so a stall is heard. */
   const waiting = (since: number) => {
     metrics.waitingForDestinations.set({ job: ctx.jobId }, 1);
+    ctx.blockers.report(PLACEMENT, NO_DESTINATIONS);
     const now = Date.now();
     if (now - stallLoggedAt < 60_000) return;
     stallLoggedAt = now;
-    log.warn({ waitedMs: now - since }, 'waiting for destinations: storinfo lists none usable');
+    log.warn({ waitedMs: now - since }, NO_DESTINATIONS);
   };
 
   const place = async (next: PlacedObject): Promise<void> => {
@@ -54,7 +64,9 @@ export async function assign(
     if (object === undefined)
       return outcomes.error(id, new BadObjectError('bad_manta_object', 'no usable record'));
     const facts = objectFacts(object);
-    const source = sourceCopy(facts, ctx.evacuated);
+    const source = sourceCopy(facts, ctx.evacuated, {
+      fromEvacuated: ctx.singleCopies === 'copy',
+    });
     if (!source) return outcomes.skip(id, 'source_is_evac_shark');
     const request = { id, sharks: facts.sharks, sizeBytes: facts.sizeBytes };
     let placement = chooser.choose(request, avoidFor(ctx));
@@ -66,7 +78,10 @@ export async function assign(
       await sleep(settings.waitForDestinationsMs, ctx.signal);
       placement = chooser.choose(request, avoidFor(ctx));
     }
-    if (waitedSince !== undefined) metrics.waitingForDestinations.remove({ job: ctx.jobId });
+    if (waitedSince !== undefined) {
+      metrics.waitingForDestinations.remove({ job: ctx.jobId });
+      ctx.blockers.clear(PLACEMENT);
+    }
     if (placement.outcome === 'wait') return;
     if (placement.outcome === 'defer') {
       if (deferred.length === 0) deferredAt = Date.now();

@@ -3,7 +3,8 @@
  * it. Finished: the tasks the agent failed are skipped with its reasons, the rest go to the
  * metadata stage, and the landed copies' reservations are committed. Refused or timed out: its
  * objects are skipped. Abandoned (the agent gone past the outage tolerance, or it lost the
- * assignment): its objects go back to placement, a few times at most.
+ * assignment): its objects go back to placement, a few times at most. Withdrawn (the job was
+ * cancelled while paused, before it was posted): its objects stay unprocessed.
  */
 import { reasonDbForm, type Task } from '../../../../api/common.ts';
 import type { BoundedQueue } from '../../../../async/index.ts';
@@ -38,7 +39,22 @@ export function checkOutcomes(
         reason === 'agent_assignment_timeout' ? 'agent_unavailable' : 'rejected',
       ),
     abandoned: (a, reason) => placeAgain(ctx, a, reason),
+    withdrawn: (a) => withdraw(ctx, a),
   };
+}
+
+async function withdraw(ctx: CheckContext, a: BuiltAssignment): Promise<void> {
+  const { store, chooser, log } = ctx.deps;
+  const [ids] = await store.transition(ctx.jobId, [
+    { select: { assignmentId: a.record.id }, from: 'assigned', to: { status: 'unprocessed' } },
+  ]);
+  // No assignment state says "never sent": it ends as one given up, never to be posted.
+  await store.setAssignmentState(a.record.id, ['init'], 'agent_unavailable');
+  chooser.release(a.tasks.map((t) => t.object_id));
+  log.info(
+    { assignment: a.record.id, shark: a.dest.manta_storage_id, objects: ids?.length ?? 0 },
+    'cancelled while paused: assignment withdrawn, its objects left unprocessed',
+  );
 }
 
 async function skip(
@@ -107,7 +123,13 @@ async function complete(
   for (const task of failed) {
     if (typeof task.status !== 'object') continue;
     let reason = reasonDbForm(task.status.Failed) as SkipReasonDb;
+    // The agent's transport failure (refused, reset, timed out) from the evacuated shark itself.
     if (
+      reason === 'source_other_error' &&
+      names.get(task.object_id)?.source.manta_storage_id === ctx.evacuated
+    ) {
+      reason = 'evacuated_shark_unreachable';
+    } else if (
       names.get(task.object_id)?.bucket_id !== undefined &&
       (reason === 'source_object_not_found' || reason.startsWith('{http_status_code')) &&
       (await isMpuPart(ctx, task.object_id))

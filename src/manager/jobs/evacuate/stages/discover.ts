@@ -3,7 +3,8 @@
  * shards, resuming after the job's checkpoints, in batches for the recording stage; or, for a
  * retry job, what the previous job left unfinished, re-read live (retry.ts). `max_objects`
  * (§4.17) counts what an earlier run of the job found too. A cancel ends the scan: what was
- * found so far is the job's.
+ * found so far is the job's. A scan that ends on its own says so with its last batch, and the
+ * recording stage marks the job discovered once that batch is written.
  */
 import type { BoundedQueue } from '../../../../async/index.ts';
 import type { EvacuateContext } from '../context.ts';
@@ -66,6 +67,20 @@ export async function discover(
     throw err;
   }
   await flush();
+  await ended(ctx, out, received);
+}
+
+/**
+ * A scan that ran to its end (or to max_objects) found all the job will have. One cut short by
+ * a cancel or a stop found only part of it: it says nothing.
+ */
+async function ended(
+  ctx: EvacuateContext,
+  out: BoundedQueue<RecordBatch>,
+  objects: number,
+): Promise<void> {
+  if (ctx.draining() || ctx.signal.aborted) return;
+  await out.push({ ...emptyBatch(), ended: { objects } });
 }
 
 /** A retry job's objects: what the previous job left unfinished, re-read live (§4.13). */
@@ -82,5 +97,10 @@ async function discoverRetry(
     evacuated: ctx.evacuated,
     stopped: () => ctx.draining(),
   });
-  for await (const batch of batches) await out.push(batch);
+  let objects = 0;
+  for await (const batch of batches) {
+    objects += batch.objects.length;
+    await out.push(batch);
+  }
+  await ended(ctx, out, objects);
 }

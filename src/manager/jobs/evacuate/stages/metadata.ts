@@ -3,7 +3,8 @@
  * record is rewritten to name its new copy instead of the evacuated shark, etag-conditionally
  * (record-update.ts), `metadataThreads` at a time; with `use_batched_updates` first as one
  * atomic batch per shard. An object whose destination another job now evacuates, or took,
- * goes back to placement from its live record.
+ * goes back to placement from its live record. Every update, each object of a batch too, is
+ * paced by the job's and the fleet's per-shard limits.
  */
 import type { StorageNode } from '../../../../api/common.ts';
 import type { BoundedQueue } from '../../../../async/index.ts';
@@ -11,12 +12,13 @@ import type { MantaObjectValue } from '../../../../manta/index.ts';
 import {
   type AssignedObject,
   type AssignmentRecord,
+  type MetadataTier,
   type ObjectTarget,
   skipReasonLabel,
 } from '../../../store/index.ts';
 import { type EvacuateContext, isEvacuated, StageError } from '../context.ts';
 import { BadObjectError, rewriteSharks } from '../object.ts';
-import type { UpdateResult } from '../record-update.ts';
+import { shardSource, type UpdateResult } from '../record-update.ts';
 import type { MetadataUpdate } from '../types.ts';
 import { updateUploadRecords } from '../upload-records.ts';
 
@@ -115,7 +117,10 @@ async function updateBatched(
 ): Promise<Map<string, ObjectTarget>> {
   const done = new Map<string, ObjectTarget>();
   if (isEvacuated(ctx, dest.manta_storage_id)) return done;
-  const groups = new Map<string, { tier: string; shard: number; updates: MetadataUpdate[] }>();
+  const groups = new Map<
+    string,
+    { tier: MetadataTier; shard: number; updates: MetadataUpdate[] }
+  >();
   const ids = new Map<MetadataUpdate, string>();
   for (const o of objects) {
     if (o.shard < 0) continue;
@@ -140,8 +145,11 @@ async function updateBatched(
     [...groups.values()].map(({ tier, shard, updates }) =>
       ctx.mdLimit.run(async () => {
         let left: ReadonlySet<MetadataUpdate>;
+        const paced = ctx.pacing.metadata.take(tier, shard, updates.length, ctx.signal);
+        if (paced) await paced;
         try {
           left = new Set(await ctx.deps.metadata.putBatch(shard, updates, ctx.signal));
+          ctx.blockers.clear(shardSource(tier, shard));
         } catch (err) {
           ctx.signal.throwIfAborted();
           ctx.deps.log.info(

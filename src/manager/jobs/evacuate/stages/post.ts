@@ -64,7 +64,9 @@ async function rebuild(ctx: EvacuateContext, record: AssignmentRecord): Promise<
   const sizes: { id: string; sizeBytes: number }[] = [];
   for (const o of objects) {
     const facts = objectFacts(o.object);
-    const source = sourceCopy(facts, ctx.evacuated);
+    const source = sourceCopy(facts, ctx.evacuated, {
+      fromEvacuated: ctx.singleCopies === 'copy',
+    });
     if (!source) continue;
     tasks.push(buildTask(o.id, facts, source));
     sizes.push({ id: o.id, sizeBytes: facts.sizeBytes });

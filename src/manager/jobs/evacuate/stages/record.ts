@@ -3,6 +3,7 @@
  * checkpoint in one transaction (duplicates apart), the objects discovery skipped get their
  * reasons, malformed records become errors, and the recorded objects go on to placement. A
  * resumed run first hands placement the objects an earlier run recorded but never placed.
+ * After the batch that ends discovery the job is marked discovered: its totals are exact.
  */
 import type { BoundedQueue } from '../../../../async/index.ts';
 import { type SkipReasonDb, skipReasonLabel } from '../../../store/index.ts';
@@ -67,5 +68,14 @@ export async function record(
     for (const o of result.recorded) {
       if (!skippedIds.has(o.id)) await out.push({ id: o.id, object: o.object });
     }
+    if (batch.ended) await discovered(ctx, batch.ended.objects);
   }
+}
+
+/** Discovery ended and all it found is recorded (a run resumed after that says nothing). */
+async function discovered(ctx: EvacuateContext, objects: number): Promise<void> {
+  const { store } = ctx.deps;
+  if ((await store.getJob(ctx.jobId))?.discoveredAt !== undefined) return;
+  await store.setJobDiscovered(ctx.jobId);
+  await store.recordJobEvent(ctx.jobId, 'discovery_complete', { objects });
 }

@@ -12,6 +12,7 @@ import type { PlacedObject } from '../../../../../src/manager/jobs/evacuate/cont
 import { assign } from '../../../../../src/manager/jobs/evacuate/stages/assign.ts';
 import type { DiscoveredObject } from '../../../../../src/manager/store/index.ts';
 import { recordingLogger } from '../../../../support/log.ts';
+import { useStore } from '../../../../support/store.ts';
 import {
   countsOf,
   DEST,
@@ -27,7 +28,6 @@ import {
   statuses,
   storedAssignment,
   until,
-  useStore,
 } from '../helpers.ts';
 import { scriptedAgents } from '../scripted-agent.ts';
 
@@ -104,7 +104,10 @@ describe('assign stage', () => {
       mantaObject('single', { sharks: [EVAC] }),
       mantaObject('ondest', { sharks: [EVAC, DEST] }),
     ];
-    const h = await setUp(objects, { chooser: pickerChooser([DEST]).chooser });
+    const h = await setUp(objects, {
+      chooser: pickerChooser([DEST]).chooser,
+      singleCopies: 'skip',
+    });
     const s = start(h);
     await s.push(objects);
     await s.end();
@@ -120,6 +123,25 @@ describe('assign stage', () => {
     assert.equal((await countsOf(fixture.store, h.ctx.jobId))['status:skipped'], 2);
   });
 
+  test('single copies are copied from the evacuated shark itself; any other copy is preferred', async () => {
+    const objects = [
+      mantaObject('single', { sharks: [EVAC] }),
+      mantaObject('two', { sharks: [EVAC, OTHER] }),
+    ];
+    const h = await setUp(objects, { chooser: pickerChooser([DEST]).chooser });
+    assert.equal(h.ctx.singleCopies, 'copy', 'the default of a new job');
+    const s = start(h);
+    await s.push(objects);
+    await s.end();
+    const tasks = new Map(s.built.flatMap((a) => a.tasks).map((t) => [t.object_id, t]));
+    assert.deepEqual(tasks.get('single')?.source, EVAC, 'its only copy: the evacuated shark');
+    assert.deepEqual(tasks.get('two')?.source, OTHER);
+    assert.deepEqual(await statuses(fixture.store, h.ctx.jobId, idsOf(objects)), {
+      single: 'assigned',
+      two: 'assigned',
+    });
+  });
+
   test('a shark another job evacuates is never a destination (invariant 8)', async () => {
     const objects = Array.from({ length: 6 }, (_, i) => mantaObject(`e${i}`));
     const h = await setUp(objects, {
@@ -128,6 +150,27 @@ describe('assign stage', () => {
     });
     const s = start(h);
     await s.push(objects);
+    await s.end();
+    assert.deepEqual(
+      new Set(s.built.map((a) => a.dest.manta_storage_id)),
+      new Set([DEST.manta_storage_id]),
+    );
+    assert.equal(s.built.flatMap((a) => a.tasks).length, 6);
+  });
+
+  test('a shark another job finished evacuating during the run stays out (no straggler on it)', async () => {
+    const objects = Array.from({ length: 6 }, (_, i) => mantaObject(`f${i}`));
+    let other: string[] = [DEST2.manta_storage_id];
+    const h = await setUp(objects, {
+      chooser: pickerChooser([DEST, DEST2]).chooser,
+      evacuating: () => other,
+    });
+    const s = start(h);
+    await s.push(objects.slice(0, 3));
+    await until(async () => s.built.flatMap((a) => a.tasks).length === 3, 'the first three placed');
+    // The other job ends: DEST2 is empty now and must stay so.
+    other = [];
+    await s.push(objects.slice(3));
     await s.end();
     assert.deepEqual(
       new Set(s.built.map((a) => a.dest.manta_storage_id)),

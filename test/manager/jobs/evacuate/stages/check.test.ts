@@ -9,6 +9,7 @@ import type { Task } from '../../../../../src/api/common.ts';
 import type { BuiltAssignment } from '../../../../../src/manager/jobs/evacuate/agent-lanes.ts';
 import { checkOutcomes } from '../../../../../src/manager/jobs/evacuate/stages/check.ts';
 import type { DiscoveredObject } from '../../../../../src/manager/store/index.ts';
+import { useStore } from '../../../../support/store.ts';
 import {
   counter,
   DEST,
@@ -19,7 +20,6 @@ import {
   pickerChooser,
   statuses,
   storedAssignment,
-  useStore,
 } from '../helpers.ts';
 
 const failedTask = (a: BuiltAssignment, id: string, status: Task['status']): Task => {

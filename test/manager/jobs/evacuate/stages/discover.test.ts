@@ -17,6 +17,7 @@ import type {
 import type { DiscoveryCheckpoint } from '../../../../../src/manager/store/index.ts';
 import { MorayClient } from '../../../../../src/moray/index.ts';
 import { createMantaBuckets, startMorayShard } from '../../../../../src/sandbox/moray/index.ts';
+import { useStore } from '../../../../support/store.ts';
 import {
   DEST,
   harness,
@@ -27,7 +28,6 @@ import {
   OTHER,
   silent,
   until,
-  useStore,
 } from '../helpers.ts';
 
 /** A source replaying `events`; with `hang`, it then waits until its signal aborts. */
@@ -77,6 +77,7 @@ const carried = (batches: readonly RecordBatch[]) =>
     skipped: b.skipped.map((s) => `${s.object.id}:${s.reason}`),
     malformed: b.malformed.map((m) => m.key),
     ...(b.checkpoint ? { cp: `${b.checkpoint.shard}:${b.checkpoint.cursor}` } : {}),
+    ...(b.ended ? { ended: b.ended.objects } : {}),
   }));
 
 describe('discover stage', () => {
@@ -101,6 +102,8 @@ describe('discover stage', () => {
       { objects: ['a3'], skipped: [], malformed: ['/acct/stor/bad'], cp: '1:c1' },
       { objects: ['a4'], skipped: [], malformed: [], cp: '2:c2' },
       { objects: ['a5'], skipped: [], malformed: [] },
+      // The scan ended on its own: recording marks the job discovered after this batch.
+      { objects: [], skipped: [], malformed: [], ended: 5 },
     ]);
   });
 
@@ -126,6 +129,7 @@ describe('discover stage', () => {
     // 3 found before + m3, m4 = 5; the exclusion does not count.
     assert.deepEqual(carried(batches), [
       { objects: ['m3', 'm4'], skipped: ['logs-y:excluded_key_prefix'], malformed: [] },
+      { objects: [], skipped: [], malformed: [], ended: 5 },
     ]);
   });
 

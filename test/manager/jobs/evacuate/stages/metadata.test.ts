@@ -19,6 +19,7 @@ import {
   type MorayShard,
   startMorayShard,
 } from '../../../../../src/sandbox/moray/index.ts';
+import { useStore } from '../../../../support/store.ts';
 import {
   counter,
   DEST,
@@ -33,7 +34,6 @@ import {
   silent,
   statuses,
   storedAssignment,
-  useStore,
 } from '../helpers.ts';
 
 /** The real writer, with transient failures, a hang, and a count of calls on top. */

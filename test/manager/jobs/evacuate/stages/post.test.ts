@@ -18,6 +18,7 @@ import {
   ManagerStore,
 } from '../../../../../src/manager/store/index.ts';
 import { silentLog, type TempDirs, tempDirs, testConfig } from '../../../../agent/helpers.ts';
+import { useStore } from '../../../../support/store.ts';
 import {
   DEST,
   harness,
@@ -27,7 +28,6 @@ import {
   statuses,
   storedAssignment,
   until,
-  useStore,
 } from '../helpers.ts';
 
 /** The real store, counting the stage's reads of assignments to resume. */

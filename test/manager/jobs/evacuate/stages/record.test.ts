@@ -10,7 +10,8 @@ import type { PlacedObject } from '../../../../../src/manager/jobs/evacuate/cont
 import { record } from '../../../../../src/manager/jobs/evacuate/stages/record.ts';
 import type { RecordBatch } from '../../../../../src/manager/jobs/evacuate/types.ts';
 import type { DiscoveredObject } from '../../../../../src/manager/store/index.ts';
-import { counter, countsOf, harness, mantaObject, newJob, statuses, useStore } from '../helpers.ts';
+import { useStore } from '../../../../support/store.ts';
+import { counter, countsOf, harness, mantaObject, newJob, statuses } from '../helpers.ts';
 
 function batch(parts: Partial<RecordBatch>): RecordBatch {
   return { objects: [], skipped: [], malformed: [], checkpoint: undefined, ...parts };
