@@ -8,8 +8,10 @@
 
 import type { TSchema } from 'typebox';
 import { type Mismatch, RouteContract, type RouteDecl, routePath } from '../api/http-routes.ts';
-import type { DuplicateEntry, JobListEntry, JobStatus } from '../api/manager.ts';
+import type { JobLimits, LimitChanges } from '../api/limits.ts';
+import type { DuplicateEntry, JobListEntry, JobStatus, SingleCopies } from '../api/manager.ts';
 import { managerRoutes } from '../api/manager-routes.ts';
+import type { JobPlan } from '../api/plan.ts';
 import { RebalancerError } from '../errors.ts';
 
 export type AdmFailure = 'transport' | 'status' | 'body';
@@ -49,7 +51,21 @@ const contract = {
   updateJob: new RouteContract(managerRoutes.updateJob),
   retryJob: new RouteContract(managerRoutes.retryJob),
   cancelJob: new RouteContract(managerRoutes.cancelJob),
+  getJobPlan: new RouteContract(managerRoutes.getJobPlan),
+  pauseJob: new RouteContract(managerRoutes.pauseJob),
+  resumeJob: new RouteContract(managerRoutes.resumeJob),
 };
+
+/** What `job create evacuate` may set besides the shark. */
+export interface EvacuateOptions {
+  maxObjects?: number;
+  dryRun?: boolean;
+  /** Objects whose only copy is on the shark: copied from it (the manager's default) or skipped. */
+  singleCopies?: SingleCopies;
+  /** Convergence rounds after the main pass (the manager's default when absent). */
+  convergeRounds?: number;
+  limits?: Partial<JobLimits>;
+}
 
 function reason(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
@@ -130,13 +146,36 @@ export class ManagerClient {
     return this.call(contract.getJob, { params: { uuid: id } });
   }
 
-  async createEvacuate(shark: string, maxObjects: number | undefined): Promise<string> {
-    const params =
-      maxObjects === undefined
-        ? { from_shark: shark }
-        : { from_shark: shark, max_objects: maxObjects };
+  async createEvacuate(shark: string, options: EvacuateOptions = {}): Promise<string> {
+    const params = {
+      from_shark: shark,
+      ...(options.maxObjects === undefined ? {} : { max_objects: options.maxObjects }),
+      ...(options.dryRun ? { dry_run: true } : {}),
+      ...(options.singleCopies === undefined ? {} : { single_copies: options.singleCopies }),
+      ...(options.convergeRounds === undefined ? {} : { converge_rounds: options.convergeRounds }),
+      ...options.limits,
+    };
     const text = await this.call(contract.createJob, { body: { action: 'evacuate', params } });
     return text.trim();
+  }
+
+  async plan(id: string): Promise<JobPlan> {
+    return this.call(contract.getJobPlan, { params: { uuid: id } });
+  }
+
+  async pause(id: string): Promise<JobStatus> {
+    return this.call(contract.pauseJob, { params: { uuid: id } });
+  }
+
+  async resume(id: string): Promise<JobStatus> {
+    return this.call(contract.resumeJob, { params: { uuid: id } });
+  }
+
+  async setLimits(id: string, changes: LimitChanges): Promise<void> {
+    await this.call(contract.updateJob, {
+      params: { uuid: id },
+      body: { action: 'set_limits', params: changes },
+    });
   }
 
   async retry(id: string): Promise<string> {

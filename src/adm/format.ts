@@ -1,5 +1,11 @@
 /** Human output of rebalancer-adm: tables and blocks, as D's CLI printed them (manager.md §7.2). */
+import type { Convergence } from '../api/convergence.ts';
+import { LIMIT_NAMES } from '../api/limits.ts';
 import type { DuplicateEntry, JobListEntry, JobStatus } from '../api/manager.ts';
+import type { JobProgress } from '../api/progress.ts';
+import { formatLimit } from './limits.ts';
+import { progressLines } from './progress.ts';
+import { count, humanBytes, humanDuration } from './units.ts';
 
 export function formatDuplicates(duplicates: readonly DuplicateEntry[]): string {
   if (duplicates.length === 0) return 'No duplicates.\n';
@@ -13,11 +19,32 @@ export function formatDuplicates(duplicates: readonly DuplicateEntry[]): string 
   return `${lines.join('\n')}\n`;
 }
 
+/** L's three columns, then the shark and, for a job not finished, its progress, rate and ETA. */
 export function formatJobList(jobs: readonly JobListEntry[]): string {
   if (jobs.length === 0) return 'No jobs found.\n';
-  const lines = [`${'ID'.padEnd(40)}${'ACTION'.padEnd(12)}STATE`, '-'.repeat(64)];
-  for (const j of jobs) lines.push(`${j.id.padEnd(40)}${j.action.padEnd(12)}${j.state}`);
+  const lines = [
+    `${'ID'.padEnd(40)}${'ACTION'.padEnd(12)}${'STATE'.padEnd(11)}${'SHARK'.padEnd(28)}PROGRESS`,
+    '-'.repeat(110),
+  ];
+  for (const j of jobs) {
+    const head = `${j.id.padEnd(40)}${j.action.padEnd(12)}${j.state.padEnd(11)}`;
+    lines.push(`${head}${(j.from_shark ?? '').padEnd(28)}${listProgress(j.progress)}`.trimEnd());
+  }
   return `${lines.join('\n')}\n`;
+}
+
+function listProgress(p: JobProgress | undefined): string {
+  if (p === undefined) return '';
+  const approx = p.total_is_estimate ? '~' : '';
+  return [
+    `${count(p.objects_done)}/${approx}${count(p.objects_total)}`,
+    `${p.objects_per_second.toFixed(1)} obj/s`,
+    `${humanBytes(p.bytes_per_second)}/s`,
+    p.eta_seconds === null ? '' : `ETA ${humanDuration(p.eta_seconds)}`,
+    p.stalled === null ? '' : 'STALLED',
+  ]
+    .filter((part) => part !== '')
+    .join('  ');
 }
 
 export function formatJobStatus(id: string, s: JobStatus): string {
@@ -26,6 +53,7 @@ export function formatJobStatus(id: string, s: JobStatus): string {
     `Job ${id}`,
     '='.repeat(50),
     `State: ${s.state}`,
+    ...(s.progress === undefined ? [] : progressLines(s).map((l) => `Progress: ${l.trim()}`)),
     ...(s.error === undefined ? [] : [`Error: ${s.error}`]),
     ...(s.retry_of === undefined ? [] : [`Retry of: ${s.retry_of}`]),
     '',
@@ -36,6 +64,11 @@ export function formatJobStatus(id: string, s: JobStatus): string {
       ? []
       : [`  Max Objects: ${s.max_objects}`]),
     ...(s.metadata_threads === undefined ? [] : [`  Metadata Threads: ${s.metadata_threads}`]),
+    ...(s.dry_run ? ['  Dry Run: yes (plan only: rebalancer-adm job plan <uuid>)'] : []),
+    ...(s.single_copies === undefined ? [] : [`  Single Copies: ${s.single_copies}`]),
+    ...(s.limits === undefined
+      ? []
+      : LIMIT_NAMES.map((name) => `  ${name}: ${formatLimit(name, s.limits?.[name] ?? null)}`)),
     '',
     'Results:',
   ];
@@ -62,5 +95,21 @@ export function formatJobStatus(id: string, s: JobStatus): string {
       for (const [k, v] of Object.entries(m)) lines.push(`  ${backend} ${k}: ${v}`);
     }
   }
+  if (s.convergence) lines.push('', ...convergenceLines(s.convergence));
   return `${lines.join('\n')}\n`;
+}
+
+/** A job's convergence rounds: what each retried and what that became. */
+function convergenceLines(c: Convergence): string[] {
+  const lines = [`Convergence: ${c.rounds.length} of at most ${c.rounds_limit} rounds`];
+  for (const r of c.rounds) {
+    const parts = [`${r.became.complete} complete`];
+    for (const [k, v] of Object.entries(r.became.skipped)) parts.push(`${v} skipped ${k}`);
+    for (const [k, v] of Object.entries(r.became.error)) parts.push(`${v} error ${k}`);
+    if (r.became.unfinished > 0) parts.push(`${r.became.unfinished} unfinished`);
+    const rewritten =
+      r.rewritten > 0 ? ` (${r.rewritten} rewritten by their users: new versions taken)` : '';
+    lines.push(`  Round ${r.round}: retried ${r.retried}${rewritten}: ${parts.join(', ')}`);
+  }
+  return lines;
 }

@@ -1,11 +1,17 @@
 /**
  * rebalancer-adm: the operator's command line for the manager (manager.md §7): L's `job`
- * subcommands plus `job cancel` and `job update`. Human output by default, `--json` for
+ * subcommands plus cancel, pause, resume, limits (`job update`), dry runs and their plans. Human output by default, `--json` for
  * scripts. A bad argument or a failed request prints a message naming it and exits non-zero.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_CONVERGE_ROUNDS, MAX_CONVERGE_ROUNDS } from '../api/convergence.ts';
+import { SINGLE_COPIES, type SingleCopies } from '../api/manager.ts';
+import { registerSharkCommands } from './audit.ts';
 import { AdmRequestError, ManagerClient } from './client.ts';
 import { formatDuplicates, formatJobList, formatJobStatus } from './format.ts';
+import { limitOptions, limitsFrom } from './limits.ts';
+import { registerOrphansCommand } from './orphans.ts';
+import { formatPlan } from './plan-format.ts';
 import { watchJob } from './watch.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -86,7 +92,7 @@ job
   });
 
 const create = job.command('create').description('Create a rebalancer job').exitOverride();
-create
+const evacuate = create
   .command('evacuate')
   .description('Create an evacuate job')
   .requiredOption('-s, --shark <id>', 'Specifies a shark on which to run a job')
@@ -98,10 +104,80 @@ create
   .addOption(
     new Option('--max-objects <n>').hideHelp().argParser(count(0, 4294967295, 'max_objects')),
   )
-  .action(async (opts: { shark: string; max_objects?: number; maxObjects?: number }) => {
+  .option('--dry-run', 'plan only: discovery and placement, nothing moves (see `job plan`)')
+  .addOption(
+    new Option(
+      '--single-copies <mode>',
+      'objects whose only copy is on the shark: copy them from it, or skip them (for a dead shark)',
+    ).choices([...SINGLE_COPIES]),
+  )
+  .addOption(
+    new Option(
+      '--converge-rounds <n>',
+      `rounds that retry what a fresh look may cure after the main pass (0: none; default ${DEFAULT_CONVERGE_ROUNDS})`,
+    ).argParser(count(0, MAX_CONVERGE_ROUNDS, 'converge-rounds')),
+  );
+for (const option of limitOptions()) evacuate.addOption(option);
+evacuate.action(
+  async (
+    opts: {
+      shark: string;
+      max_objects?: number;
+      maxObjects?: number;
+      dryRun?: boolean;
+      singleCopies?: SingleCopies;
+      convergeRounds?: number;
+    } & Record<string, unknown>,
+  ) => {
     if (opts.shark.trim() === '') throw new InvalidArgumentError('--shark must not be empty');
-    const id = await client().createEvacuate(opts.shark, opts.max_objects ?? opts.maxObjects);
-    out(json() ? `${JSON.stringify({ id })}\n` : `Evacuate job created: ${id}\n`);
+    const maxObjects = opts.max_objects ?? opts.maxObjects;
+    const id = await client().createEvacuate(opts.shark, {
+      ...(maxObjects === undefined ? {} : { maxObjects }),
+      dryRun: opts.dryRun === true,
+      ...(opts.singleCopies === undefined ? {} : { singleCopies: opts.singleCopies }),
+      ...(opts.convergeRounds === undefined ? {} : { convergeRounds: opts.convergeRounds }),
+      limits: limitsFrom(opts),
+    });
+    if (json()) out(`${JSON.stringify({ id })}\n`);
+    else if (opts.dryRun) out(`Dry run created: ${id}\nIts plan: rebalancer-adm job plan ${id}\n`);
+    else out(`Evacuate job created: ${id}\n`);
+  },
+);
+
+job
+  .command('plan')
+  .description("Show a dry run's plan")
+  .argument('<uuid>', 'job UUID', uuid)
+  .option('-w, --wait', 'wait for the plan while the dry run is still planning')
+  .action(async (id: string, opts: { wait?: boolean }) => {
+    for (;;) {
+      try {
+        const plan = await client().plan(id);
+        out(json() ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan));
+        return;
+      } catch (err) {
+        if (!opts.wait || !(err instanceof AdmRequestError) || err.status !== 409) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  });
+
+job
+  .command('pause')
+  .description('Pause a running job: nothing new starts, work on agents finishes')
+  .argument('<uuid>', 'job UUID', uuid)
+  .action(async (id: string) => {
+    const status = await client().pause(id);
+    out(json() ? `${JSON.stringify(status, null, 2)}\n` : `Job ${id}: ${status.state}\n`);
+  });
+
+job
+  .command('resume')
+  .description('Resume a paused job')
+  .argument('<uuid>', 'job UUID', uuid)
+  .action(async (id: string) => {
+    const status = await client().resume(id);
+    out(json() ? `${JSON.stringify(status, null, 2)}\n` : `Job ${id}: ${status.state}\n`);
   });
 
 job
@@ -131,23 +207,42 @@ job
     out(json() ? `${JSON.stringify(duplicates, null, 2)}\n` : formatDuplicates(duplicates));
   });
 
-job
+const update = job
   .command('update')
-  .description('Tune a running job')
+  .description('Tune a running or paused job: metadata threads and limits')
   .argument('<uuid>', 'job UUID', uuid)
-  .requiredOption(
+  .option(
     '-t, --metadata-threads <n>',
     'metadata update concurrency (1-250)',
     count(1, 250, 'metadata-threads'),
-  )
-  .action(async (id: string, opts: { metadataThreads: number }) => {
-    await client().setMetadataThreads(id, opts.metadataThreads);
-    out(
-      json()
-        ? `${JSON.stringify({ id, metadata_threads: opts.metadataThreads })}\n`
-        : `Job ${id}: metadata update threads set to ${opts.metadataThreads}\n`,
+  );
+for (const option of limitOptions()) update.addOption(option);
+update.action(async (id: string, opts: { metadataThreads?: number } & Record<string, unknown>) => {
+  const limits = limitsFrom(opts);
+  if (opts.metadataThreads === undefined && Object.keys(limits).length === 0) {
+    // Printed by commander, which then exits non-zero.
+    update.error(
+      'error: job update: give --metadata-threads or a limit (--objects-per-second, --bytes-per-second, --metadata-updates-per-second)',
     );
-  });
+  }
+  const c = client();
+  if (opts.metadataThreads !== undefined) await c.setMetadataThreads(id, opts.metadataThreads);
+  if (Object.keys(limits).length > 0) await c.setLimits(id, limits);
+  const changed = {
+    ...(opts.metadataThreads === undefined ? {} : { metadata_threads: opts.metadataThreads }),
+    ...limits,
+  };
+  out(
+    json()
+      ? `${JSON.stringify({ id, ...changed })}\n`
+      : `Job ${id}: ${Object.entries(changed)
+          .map(([k, v]) => `${k} ${v ?? 'unlimited'}`)
+          .join(', ')}\n`,
+  );
+});
+
+registerSharkCommands(program, { url: () => program.opts<Globals>().url, json });
+registerOrphansCommand(program, { url: () => program.opts<Globals>().url, json });
 
 for (const cmd of [program, job, create]) {
   cmd.action(() => {
@@ -161,7 +256,11 @@ try {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && code.startsWith('commander.')) {
     // commander already printed its message (and help for a missing subcommand)
-    process.exitCode = code === 'commander.helpDisplayed' || code === 'commander.version' ? 0 : 1;
+    // Its own exit code when a command chose one (shark audit: 2, as 1 means "not safe").
+    process.exitCode =
+      code === 'commander.helpDisplayed' || code === 'commander.version'
+        ? 0
+        : ((err as { exitCode?: number }).exitCode ?? 1);
   } else if (err instanceof AdmRequestError || err instanceof InvalidArgumentError) {
     process.stderr.write(`Error: ${err.message}\n`);
     process.exitCode = 1;

@@ -197,6 +197,51 @@ describe('rebalancer-adm against a running manager', () => {
     assert.match(badInterval.stderr, /watch/);
   });
 
+  test('limits and dry runs: created, shown, and bad values refused naming the option', async () => {
+    const created = await adm(
+      'job',
+      'create',
+      'evacuate',
+      '-s',
+      '2.stor',
+      '--dry-run',
+      '--bytes-per-second',
+      '20MiB',
+      '--objects-per-second',
+      '50',
+      '--single-copies',
+      'skip',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const id = /Dry run created: ([0-9a-f-]{36})/.exec(created.stdout)?.[1];
+    assert.ok(id, created.stdout);
+    assert.match(created.stdout, new RegExp(`job plan ${id}`));
+    const status = JSON.parse((await adm('--json', 'job', 'get', id)).stdout);
+    assert.equal(status.dry_run, true);
+    assert.equal(status.single_copies, 'skip');
+    assert.match((await adm('job', 'get', id)).stdout, /Single Copies: skip/);
+    const badMode = await adm('job', 'create', 'evacuate', '-s', '2.stor', '--single-copies', 'x');
+    assert.equal(badMode.code, 1);
+    assert.match(badMode.stderr, /--single-copies/);
+    assert.deepEqual(status.limits, {
+      objects_per_second: 50,
+      bytes_per_second: 20 * 1024 * 1024,
+      metadata_updates_per_second: null,
+    });
+    const bad = await adm('job', 'update', id, '--bytes-per-second', 'fast');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--bytes-per-second: "fast" is not a byte rate/);
+    const none = await adm('job', 'update', id);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /give --metadata-threads or a limit/);
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    for (const command of ['pause', 'resume', 'plan']) {
+      const missing = await adm('job', command, unknown);
+      assert.equal(missing.code, 1, command);
+      assert.match(missing.stderr, /404/, command);
+    }
+  });
+
   test('server errors are reported with their status and message', async () => {
     const unknownJob = await adm('job', 'get', '00000000-0000-4000-8000-000000000000');
     assert.equal(unknownJob.code, 1);

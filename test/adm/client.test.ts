@@ -87,7 +87,7 @@ describe('ManagerClient: answers are validated against the API schemas', () => {
     answers.set('POST /jobs', { status: 200, body: `${ID}\n` });
     assert.deepEqual(await client.get(ID), STATUS);
     assert.deepEqual(await client.list(), [{ id: ID, action: 'Evacuate', state: 'Running' }]);
-    assert.equal(await client.createEvacuate('1.stor', 5), ID);
+    assert.equal(await client.createEvacuate('1.stor', { maxObjects: 5 }), ID);
   });
 
   test('not JSON, or JSON of the wrong shape, is an AdmRequestError (body)', async () => {
