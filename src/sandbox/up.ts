@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RebalancerError } from '../errors.ts';
@@ -155,6 +156,8 @@ function managerAliases(sandbox: SandboxDescription): Record<string, string> {
   Object.assign(aliases, bucketsManagerAliases(sandbox.buckets_shards ?? []));
   for (const shark of sandbox.sharks) {
     if (shark.agent_url) aliases[`${shark.manta_storage_id}:7878`] = new URL(shark.agent_url).host;
+    // The safe-to-remove audit checks copies on the makos themselves.
+    aliases[`${shark.manta_storage_id}:80`] = new URL(shark.mako_url).host;
   }
   return aliases;
 }
@@ -178,6 +181,11 @@ async function refuseIfRunning(dir: string): Promise<void> {
 /** The processes started so far, so a failure half-way can stop them all. */
 class Startup {
   readonly processes: SandboxProcess[] = [];
+  /**
+   * The agents' `auth_token` and the manager's `agent_auth_token`, new for every sandbox: the
+   * agents' file routes (orphan deletion) exist only behind a token.
+   */
+  readonly #agentToken = randomBytes(24).toString('base64url');
   readonly #databases: string[] = [];
 
   constructor(
@@ -279,6 +287,7 @@ class Startup {
         object_root: shark.root,
         state_dir: join(home, 'agent'),
         host_aliases_file: join(this.dir, MAKO_ALIASES_FILE),
+        auth_token: this.#agentToken,
       },
       metrics: { enabled: false },
     });
@@ -317,8 +326,11 @@ class Startup {
       metrics_port: 0,
       log_level: 'info',
       storinfo_url: sandbox.storinfo.url,
+      // A local Manta's transient faults pass in moments: convergence rounds need not wait long.
+      converge_delay_seconds: 1,
       ...database,
       host_aliases: managerAliases(sandbox),
+      agent_auth_token: this.#agentToken,
     };
     await writeJson(config, { ...base, ...extra });
     const service = await this.#start(

@@ -46,9 +46,10 @@ describe('fault campaign (short)', { timeout: 290_000 }, () => {
       assert.deepEqual(result.badCopies, [], where);
       assert.equal(result.fewerCopies, 0, where);
       assert.deepEqual(result.clobbered, [], where);
-      // The checker read the manager's store: single-copy objects are accounted as such.
+      // The checker read the manager's store: single-copy objects were copied from the shark
+      // itself (issue 16), none left as such.
       assert.ok(
-        result.leftovers.some((l) => l.reason === 'source_is_evac_shark' && !l.curable),
+        result.leftovers.every((l) => l.reason !== 'source_is_evac_shark'),
         `seed ${seed}: leftovers ${JSON.stringify(result.leftovers.slice(0, 5))}`,
       );
     }
@@ -68,6 +69,11 @@ describe('fault campaign (short)', { timeout: 290_000 }, () => {
     );
     // Every target but the trial count (the bench's 20 trials meet that one).
     const missed = campaignTargets(figures).filter((c) => c.name !== 'trials' && !c.met);
-    assert.deepEqual(missed, [], `bases ${base}..${base + TRIALS - 1}`);
+    // What failed (a first job's error, the problems per seed) says where to look.
+    assert.deepEqual(
+      missed,
+      [],
+      `bases ${base}..${base + TRIALS - 1}: ${JSON.stringify(figures.failures).slice(0, 2000)}`,
+    );
   });
 });

@@ -12,7 +12,6 @@ import {
   jobTiers,
 } from '../../src/sandbox/demo/buckets.ts';
 import { checkDemo } from '../../src/sandbox/demo/checks.ts';
-import { describe as describeProgress, JobProgress } from '../../src/sandbox/demo/progress.ts';
 import type { SandboxDescription } from '../../src/sandbox/description.ts';
 import { isRunning } from '../../src/sandbox/process.ts';
 import type { EvacuationVerification, ObjectSnapshot } from '../../src/sandbox/verify.ts';
@@ -124,25 +123,27 @@ function assertOutcome(result: DemoJson, out: Run): void {
     objects: 206,
     verified: 206,
     lost: 0,
-    // The 5 single-copy objects and the user's overwrite, skipped as reported.
-    still_on_shark: 6,
+    // The user's overwrite moved by convergence; the 5 single-copy objects moved.
+    still_on_shark: 0,
   });
   assert.equal(result.verification.v2?.objects, 29);
   assert.equal(result.verification.v2?.lost, 0);
   assert.equal(result.verification.v2?.metadata_changed, 0);
   assert.equal(result.verification.v2?.mpu_part_no_data, 3);
-  assert.equal(result.skip_breakdown.source_is_evac_shark, 5);
-  assert.equal(result.skip_breakdown.metadata_etag_mismatch, 1);
+  assert.equal(result.skip_breakdown.source_is_evac_shark, undefined);
+  // The user's overwrite: its old version says so, its new version was taken and moved.
+  assert.equal(result.skip_breakdown.metadata_etag_mismatch, undefined);
+  assert.equal(result.skip_breakdown.object_rewritten, 1);
   assert.equal(result.errors, 0);
   assert.equal(result.complete + result.skipped, result.job_objects);
   assert.ok(result.complete > 0);
-  // The job's counts per tier: the 5 single-copy objects and the overwrite are v1 skips; the
+  // The job's counts per tier: the overwrite is the v1 skip; the
   // v2 skips are the committed uploads' parts on the shark.
   const { v1, v2 } = result.job_tiers;
   assert.equal(v1.objects + v2.objects, result.job_objects);
   assert.equal(v1.complete + v2.complete, result.complete);
   assert.ok(v2.objects > 0 && v2.complete > 0);
-  assert.equal(v1.skipped, 6);
+  assert.equal(v1.skipped, 1);
   assert.equal(v2.skipped, result.skip_breakdown.mpu_part_no_data ?? 0);
   assert.deepEqual([v1.errors, v2.errors], [0, 0]);
   for (const name of [
@@ -206,7 +207,12 @@ describe('rebalancer-sandbox demo', { timeout: TIMEOUT }, () => {
       const list = await run(ADM_BIN, ['--url', result.manager_url, '--json', 'job', 'list']);
       assert.equal(list.code, 0, list.stderr);
       assert.deepEqual(JSON.parse(list.stdout), [
-        { id: result.job, action: 'Evacuate', state: 'Complete' },
+        {
+          id: result.job,
+          action: 'Evacuate',
+          state: 'Complete',
+          from_shark: '1.stor.sandbox.test',
+        },
       ]);
       const get = await run(ADM_BIN, [
         '--url',
@@ -283,13 +289,51 @@ describe('demo checks', () => {
       Skipped: 2,
       Error: 0,
       'Post Processing': 0,
-      Complete: 1,
+      Complete: 2,
       Duplicates: 0,
-      Total: 3,
-      skip_breakdown: { source_is_evac_shark: 1, metadata_etag_mismatch: 1 },
+      // The three objects, and the user's new version convergence took in place of one.
+      Total: 4,
+      skip_breakdown: { object_already_in_datacenter: 1, object_rewritten: 1 },
       ...over,
     },
+    convergence: {
+      rounds_limit: 3,
+      rounds: [
+        {
+          round: 1,
+          retried: 1,
+          rewritten: 1,
+          new_versions: 1,
+          became: { complete: 1, skipped: {}, error: {}, unfinished: 0 },
+          finished_at: '2026-12-02T05:00:00.000Z',
+        },
+      ],
+    },
+    audit: auditOf(0),
   });
+  function auditOf(objects: number): NonNullable<JobStatus['audit']> {
+    return {
+      job_id: 'j',
+      shark: SHARK,
+      deep: false,
+      state: 'complete',
+      verdict: objects === 0 ? 'safe' : 'unsafe',
+      scanned: { objects, v1: objects, v2: 0 },
+      safe: 0,
+      unsafe: {
+        total: 0,
+        by_reason: {
+          only_copy: 0,
+          other_copies_missing: 0,
+          other_copies_unverified: 0,
+          unreadable_record: 0,
+        },
+      },
+      unsafe_objects: [],
+      started_at: '2026-12-02T05:00:00.000Z',
+      finished_at: '2026-12-02T05:00:01.000Z',
+    };
+  }
   const clean: EvacuationVerification = {
     objects: 4,
     verified: 4,
@@ -299,15 +343,25 @@ describe('demo checks', () => {
     lost: 0,
     problems: [],
   };
-  const userWrite = { key: '/user', etag: 'USER', sharks: [SHARK, '2.stor.sandbox.test'] };
+  const userWrite = {
+    key: '/user',
+    etag: 'USER',
+    objectId: 'id-user-new',
+    sharks: [SHARK, '2.stor.sandbox.test'],
+  };
   const input = {
     evacuated: SHARK,
     before,
     status: status(),
     verification: clean,
     singleCopy: new Set(['/single']),
+    singleCopyLeft: 0,
     userWrite,
-    userRecordNow: object('/user', [SHARK, '2.stor.sandbox.test'], 'USER'),
+    // The user's version, moved off the shark by convergence.
+    userRecordNow: {
+      ...object('/user', ['4.stor.sandbox.test', '2.stor.sandbox.test'], 'MOVED'),
+      objectId: 'id-user-new',
+    },
   };
   const failing = (checks: { name: string; ok: boolean }[]) =>
     checks.filter((c) => !c.ok).map((c) => c.name);
@@ -323,19 +377,32 @@ describe('demo checks', () => {
     assert.deepEqual(failing(checkDemo({ ...input, status: status({ Total: 2, Complete: 0 }) })), [
       'every object on the shark was in the job',
     ]);
+    // Three left: the two skips reported explain two at most.
     assert.deepEqual(
-      failing(checkDemo({ ...input, verification: { ...clean, stillOnEvacuated: 1 } })),
+      failing(checkDemo({ ...input, verification: { ...clean, stillOnEvacuated: 3 } })),
       ['no reference to the shark left except reported skips/errors'],
     );
     const clobbered = object('/user', ['4.stor.sandbox.test', '2.stor.sandbox.test'], 'MANAGER');
     assert.deepEqual(failing(checkDemo({ ...input, userRecordNow: clobbered })), [
-      "user's overwrite during the job kept (etag conflict skipped)",
+      "user's overwrite during the job kept, then moved by convergence",
+    ]);
+    const left = { ...input.userRecordNow, sharks: [SHARK, '2.stor.sandbox.test'] };
+    assert.deepEqual(failing(checkDemo({ ...input, userRecordNow: left })), [
+      "user's overwrite during the job kept, then moved by convergence",
     ]);
     assert.ok(failing(checkDemo({ ...input, status: { ...status(), state: 'Failed' } })).length);
+    const { audit: _none, ...unaudited } = status();
+    const audit = 'the job ended with the audit, which finds only what the job left';
+    assert.deepEqual(failing(checkDemo({ ...input, status: unaudited })), [audit]);
+    // The job left one object (no destination; the rewritten version moved on): the audit
+    // finding two is one the job did not report.
+    const found = (objects: number) => ({ ...status(), audit: auditOf(objects) });
+    assert.deepEqual(failing(checkDemo({ ...input, status: found(1) })), []);
+    assert.deepEqual(failing(checkDemo({ ...input, status: found(2) })), [audit]);
   });
 
   test('an error the manager reported accounts for an object left on the shark', () => {
-    const reported = status({ Error: 1, Complete: 0 });
+    const reported = status({ Error: 1, Complete: 1 });
     const result = checkDemo({
       ...input,
       status: reported,
@@ -359,8 +426,8 @@ describe('demo checks', () => {
       v1: { objects: 2, complete: 1, skipped: 1, errors: 0 },
       v2: { objects: 2, complete: 2, skipped: 0, errors: 0 },
     });
-    assert.deepEqual(jobTiers(status({ Duplicates: 1, Total: 4 }).results), {
-      v1: { objects: 3, complete: 1, skipped: 2, errors: 0 },
+    assert.deepEqual(jobTiers(status({ Duplicates: 1, Total: 5 }).results), {
+      v1: { objects: 4, complete: 2, skipped: 2, errors: 0 },
       v2: { objects: 0, complete: 0, skipped: 0, errors: 0 },
     });
   });
@@ -493,22 +560,5 @@ describe('demo checks', () => {
       const reported = v2Status({ update_failed: 2 });
       assert.equal(checkBucketsOffShark(v, reported, SHARK).ok, true);
     });
-  });
-
-  test('progress shows counts, rate and ETA; plain lines when not a terminal', () => {
-    const line = describeProgress(
-      status({ Complete: 1, Skipped: 0, Assigned: 2, skip_breakdown: {} }),
-      10,
-      3,
-    );
-    assert.match(line, /1\/3 {2}33% {2}10 obj\/s {2}ETA 0\.2s/);
-    assert.match(line, /assigned 2/);
-    const written: string[] = [];
-    const progress = new JobProgress({ write: (text: string) => written.push(text), isTTY: false });
-    progress.update(status());
-    progress.update(status());
-    progress.finish(status());
-    assert.equal(written.length, 2, 'one periodic line, then the final one');
-    assert.ok(written.every((text) => text.endsWith('\n') && !text.includes('\r')));
   });
 });

@@ -17,8 +17,10 @@ export interface CheckInput {
   before: ObjectSnapshot;
   status: JobStatus;
   verification: EvacuationVerification;
-  /** Keys whose only copy was on the evacuated shark: the manager must skip them. */
+  /** Keys whose only copy was on the evacuated shark: the manager copies them from it. */
   singleCopy: ReadonlySet<string>;
+  /** How many of those records still name the evacuated shark. */
+  singleCopyLeft: number;
   /** The user's write during the job and the record as it is now. */
   userWrite: UserWrite | undefined;
   userRecordNow: ObjectState | undefined;
@@ -47,6 +49,7 @@ export function checkDemo(input: CheckInput): DemoCheck[] {
   const r = status.results;
   const skips = r.skip_breakdown ?? {};
   const onEvacuated = countOn(input.before, input.evacuated) + (input.bucketsOnEvacuated ?? 0);
+  const newVersions = (status.convergence?.rounds ?? []).reduce((n, x) => n + x.new_versions, 0);
   const checks: DemoCheck[] = [
     {
       name: 'job finished',
@@ -55,8 +58,8 @@ export function checkDemo(input: CheckInput): DemoCheck[] {
     },
     {
       name: 'every object on the shark was in the job',
-      ok: r.Total === onEvacuated,
-      detail: `job total ${r.Total}, objects naming ${input.evacuated} before ${onEvacuated}`,
+      ok: r.Total - newVersions === onEvacuated,
+      detail: `job total ${r.Total} (${newVersions} of them users' new versions taken by convergence), objects naming ${input.evacuated} before ${onEvacuated}`,
     },
     {
       name: 'every object of the job reached an end state',
@@ -69,12 +72,13 @@ export function checkDemo(input: CheckInput): DemoCheck[] {
       detail: `${v.lost} objects lost data (${v.missingCopies.length} missing or corrupt copies, ${v.reducedCopies} with fewer copies)`,
     },
     {
-      name: 'single-copy objects skipped, not moved',
-      ok: (skips.source_is_evac_shark ?? 0) === input.singleCopy.size,
-      detail: `source_is_evac_shark ${skips.source_is_evac_shark ?? 0}, expected ${input.singleCopy.size}`,
+      name: 'single-copy objects copied from the shark itself',
+      ok: input.singleCopyLeft === 0 && (skips.source_is_evac_shark ?? 0) === 0,
+      detail: `${input.singleCopy.size - input.singleCopyLeft} of ${input.singleCopy.size} moved off the shark; source_is_evac_shark ${skips.source_is_evac_shark ?? 0}`,
     },
     stillOnShark(input),
     userWriteKept(input),
+    auditVerdict(input),
   ];
   return checks;
 }
@@ -86,7 +90,8 @@ export function checkDemo(input: CheckInput): DemoCheck[] {
  */
 function stillOnShark(input: CheckInput): DemoCheck {
   const r = input.status.results;
-  const expected = input.singleCopy.size + (input.userWrite ? 1 : 0);
+  // The user's version the job found is reported rewritten; its new version moved on.
+  const expected = 0;
   const unexplained = input.verification.stillOnEvacuated;
   const reportedOthers = Math.max(0, r.Skipped + r.Error - expected);
   return {
@@ -99,20 +104,41 @@ function stillOnShark(input: CheckInput): DemoCheck {
   };
 }
 
+/**
+ * The user's version wins: the version the job found is reported rewritten, and convergence
+ * moves the user's new version off the shark, its object id and bytes as the user wrote them.
+ */
 function userWriteKept(input: CheckInput): DemoCheck {
-  const name = "user's overwrite during the job kept (etag conflict skipped)";
+  const name = "user's overwrite during the job kept, then moved by convergence";
   const write = input.userWrite;
   if (!write) return { name, ok: false, detail: 'the overwrite was not made' };
   const now = input.userRecordNow;
-  const conflicts = input.status.results.skip_breakdown?.metadata_etag_mismatch ?? 0;
+  const rewritten = input.status.results.skip_breakdown?.object_rewritten ?? 0;
   if (!now) return { name, ok: false, detail: `${write.key} is gone` };
-  const untouched =
-    now.etag === write.etag && now.sharks.join(',') === write.sharks.join(',') && conflicts >= 1;
+  const kept = now.objectId === write.objectId && rewritten >= 1;
+  const moved = !now.sharks.includes(input.evacuated);
   return {
     name,
-    ok: untouched,
-    detail: untouched
-      ? `etag ${now.etag} is the user's; metadata_etag_mismatch ${conflicts}`
-      : `etag now ${now.etag}, user wrote ${write.etag}; sharks now ${now.sharks.join(',')}, user's ${write.sharks.join(',')}; metadata_etag_mismatch ${conflicts}`,
+    ok: kept && moved,
+    detail: `object id now ${now.objectId}, the user's ${write.objectId}; sharks now ${now.sharks.join(',')}, the user's ${write.sharks.join(',')}; object_rewritten ${rewritten}`,
+  };
+}
+
+/**
+ * The job ends with the audit's verdict, and what the audit finds still naming the shark is no
+ * more than the job reported leaving there (its skips and errors, a rewritten version apart).
+ */
+function auditVerdict(input: CheckInput): DemoCheck {
+  const name = 'the job ended with the audit, which finds only what the job left';
+  const audit = input.status.audit;
+  if (!audit || audit.verdict === null) {
+    return { name, ok: false, detail: `no verdict (audit ${audit?.state ?? 'absent'})` };
+  }
+  const r = input.status.results;
+  const left = r.Skipped + r.Error - (r.skip_breakdown?.object_rewritten ?? 0);
+  return {
+    name,
+    ok: audit.scanned.objects <= left,
+    detail: `safe to remove: ${audit.verdict === 'safe' ? 'yes' : 'no'}; ${audit.scanned.objects} records still name the shark (${audit.unsafe.total} unsafe), the job left ${left}`,
   };
 }

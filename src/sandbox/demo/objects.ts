@@ -19,7 +19,7 @@ export interface DemoSeedPlan {
   seed: number;
   minSize: number;
   maxSize: number;
-  /** Objects whose only copy is on the evacuated shark (expected `source_is_evac_shark`). */
+  /** Objects whose only copy is on the evacuated shark (copied from it by the job). */
   singleCopyOnEvacuated: number;
   /** Size of the object the user overwrites during the job (its download is slowed). */
   overwriteSize: number;

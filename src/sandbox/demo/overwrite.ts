@@ -29,6 +29,8 @@ export interface UserWrite {
   key: string;
   /** Moray etag of the record after the user's write. */
   etag: string;
+  /** The object id of the user's new version. */
+  objectId: string;
   /** The copies the user's record names (unchanged by the user). */
   sharks: string[];
 }
@@ -124,7 +126,7 @@ export async function overwriteAsUser(
       },
       { etag: current._etag },
     );
-    return { key: object.key, etag, sharks };
+    return { key: object.key, etag, objectId, sharks };
   } finally {
     await client.close();
   }

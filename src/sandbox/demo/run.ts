@@ -75,6 +75,8 @@ export interface DemoResult {
   still_on_shark: number;
   /** The independent verifier's findings per tier: Moray (v1) and buckets-mdapi (v2). */
   verification: { v1: DemoTierVerification; v2?: DemoTierVerification };
+  /** The audit the job ended with: is the shark safe to remove now? */
+  audit: { verdict: 'safe' | 'unsafe' | null; still_named: number; unsafe: number } | undefined;
   passed: boolean;
   checks: DemoCheck[];
   problems: string[];
@@ -194,7 +196,7 @@ export class DemoRun {
     say('Verifying independently (Moray records, files and MD5s on the makos)');
     const now = await snapshotObjects(sandbox);
     const singleCopy = onlyOn(before, shark);
-    const allowed = new Set(singleCopy);
+    const allowed = new Set<string>();
     if (userWrite) allowed.add(userWrite.key);
     const verification = await verifySnapshot(sandbox, now, {
       evacuated: shark,
@@ -208,6 +210,7 @@ export class DemoRun {
       status,
       verification,
       singleCopy,
+      singleCopyLeft: [...singleCopy].filter((k) => now.get(k)?.sharks.includes(shark)).length,
       userWrite,
       userRecordNow: userWrite ? now.get(userWrite.key) : undefined,
     });
@@ -238,6 +241,11 @@ export class DemoRun {
       verification: {
         v1: v1Tier(verification, stillOn(now, shark)),
         ...(v2 ? { v2: v2Tier(v2) } : {}),
+      },
+      audit: status.audit && {
+        verdict: status.audit.verdict,
+        still_named: status.audit.scanned.objects,
+        unsafe: status.audit.unsafe.total,
       },
       passed: checks.every((c) => c.ok),
       checks,

@@ -47,6 +47,8 @@ export function formatSummary(
       `  ${label.padEnd(width)}  ${value.padStart(valueWidth)}  ${note}`.trimEnd(),
     ),
     '',
+    verdictLine(result),
+    '',
     `  time: ${result.seconds}s in all; start-up ${result.phases.startup}s, seeding ${result.phases.seed}s, job ${result.phases.job}s (${n(Math.round(result.objects_per_second))} objects/s), verification ${result.phases.verify}s`,
     '',
     'Checks',
@@ -73,4 +75,11 @@ export function formatSummary(
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The audit's verdict, as `rebalancer-adm shark audit` gives it. */
+function verdictLine(result: DemoResult): string {
+  const a = result.audit;
+  if (!a || a.verdict === null) return `  ${result.shark}: no audit verdict (see the job's status)`;
+  return `  ${result.shark}: safe to remove: ${a.verdict === 'safe' ? 'yes' : 'no'} (the job's audit: ${n(a.still_named)} records still name it, ${n(a.unsafe)} unsafe)`;
 }

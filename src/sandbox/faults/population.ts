@@ -1,6 +1,6 @@
 /**
  * The objects of a fault trial: most on the evacuated shark with one or two more copies, some
- * with their only copy there (they must stay, `source_is_evac_shark`), and bystanders elsewhere
+ * with their only copy there (copied from the shark itself), and bystanders elsewhere
  * that the job must not touch. Placement and sizes come from the trial's PRNG.
  */
 import { randomBytes } from 'node:crypto';
