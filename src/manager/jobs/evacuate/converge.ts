@@ -13,7 +13,12 @@ import { sleep } from '../../../async/index.ts';
 import type { Logger } from '../../../log/index.ts';
 import type { ConvergeChange, ManagerStore, StoredObject } from '../../store/index.ts';
 import { tierOf } from '../../store/index.ts';
-import type { LiveRecord, RecordRef, UnusableRecord } from './types.ts';
+import {
+  type LiveRecord,
+  MetadataRejectedError,
+  type RecordRef,
+  type UnusableRecord,
+} from './types.ts';
 
 /** One pass of the pipeline over the job's unprocessed objects (no discovery). */
 export interface ConvergePass {
@@ -75,6 +80,9 @@ export async function converge(deps: ConvergeDeps): Promise<void> {
 /** Re-reads the round's objects live and writes what each becomes, a page at a time. */
 async function take(deps: ConvergeDeps, round: number, pass: ConvergePass): Promise<void> {
   const { store, jobId } = deps;
+  // A shard that did not answer (after the read's own retries) is not asked again this round:
+  // an outage costs a round one read's retries, not one per object on it.
+  const down = new Set<string>();
   let after: string | undefined;
   for (;;) {
     if (deps.stopped()) return;
@@ -84,24 +92,31 @@ async function take(deps: ConvergeDeps, round: number, pass: ConvergePass): Prom
     const changes: ConvergeChange[] = [];
     for (let i = 0; i < page.length; i += deps.concurrency) {
       const chunk = page.slice(i, i + deps.concurrency);
-      const looked = await Promise.all(chunk.map((o) => look(deps, pass, o)));
+      const looked = await Promise.all(chunk.map((o) => look(deps, pass, o, down)));
       for (const c of looked) if (c) changes.push(c);
     }
     await store.applyConvergence(jobId, round, changes);
   }
 }
 
-/** What a fresh look at `o` makes of it; undefined when its shard did not answer (next round). */
+/**
+ * What a fresh look at `o` makes of it; undefined when its shard did not answer, now or earlier
+ * in the round (`down`): the object stays curable for the next round.
+ */
 async function look(
   deps: ConvergeDeps,
   pass: ConvergePass,
   o: StoredObject,
+  down: Set<string>,
 ): Promise<ConvergeChange | undefined> {
+  const where = `${o.tier}:${o.shard}`;
+  if (down.has(where)) return undefined;
   let live: LiveRecord | UnusableRecord | undefined;
   try {
     live = await pass.readLive({ tier: o.tier, shard: o.shard, key: o.key, object: o.object });
   } catch (err) {
     deps.signal.throwIfAborted();
+    if (!(err instanceof MetadataRejectedError)) down.add(where);
     deps.log.warn({ key: o.key, shard: o.shard, tier: o.tier, err }, 'convergence: read failed');
     return undefined;
   }

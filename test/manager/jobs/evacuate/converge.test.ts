@@ -11,7 +11,7 @@ import type { ConvergenceRound } from '../../../../src/api/convergence.ts';
 import { createLogger } from '../../../../src/log/index.ts';
 import { convergenceOf } from '../../../../src/manager/jobs/convergence-report.ts';
 import { type ConvergeDeps, converge } from '../../../../src/manager/jobs/evacuate/converge.ts';
-import type { LiveRecord } from '../../../../src/manager/jobs/evacuate/types.ts';
+import type { LiveRecord, RecordRef } from '../../../../src/manager/jobs/evacuate/types.ts';
 import type { ObjectTarget } from '../../../../src/manager/store/index.ts';
 import type { MantaObjectValue } from '../../../../src/manta/index.ts';
 import { mantaObject } from '../../../support/manta-record.ts';
@@ -35,7 +35,10 @@ describe('convergence rounds', () => {
   const fixture = useStore();
 
   /** A job whose objects ended as `ended` says (id → a terminal target). */
-  async function jobWith(ended: Record<string, ObjectTarget>): Promise<string> {
+  async function jobWith(
+    ended: Record<string, ObjectTarget>,
+    shardOf: Record<string, number> = {},
+  ): Promise<string> {
     const id = randomUUID();
     await fixture.store.createJob({
       id,
@@ -53,7 +56,7 @@ describe('convergence rounds', () => {
     const objects = Object.keys(ended).map((o) => ({
       id: o,
       key: `/acct/stor/${o}`,
-      shard: 1,
+      shard: shardOf[o] ?? 1,
       etag: `old-${o}`,
       object: value(o),
     }));
@@ -224,6 +227,34 @@ describe('convergence rounds', () => {
         became: { complete: 2, skipped: {}, error: {}, unfinished: 0 },
       },
     ]);
+  });
+
+  test('a shard that does not answer is asked once a round, its objects wait for the next', async () => {
+    const failed = { status: 'error', error: 'moray_update_failed' } as const;
+    const onDown = ['a', 'b', 'c', 'd', 'e'];
+    const job = await jobWith(Object.fromEntries([...onDown, 'z'].map((o) => [o, failed])), {
+      z: 2,
+    });
+    const live = new Map([['/acct/stor/z', { value: value('z'), etag: 'e' }]]);
+    const reads: string[] = [];
+    const d = deps(job, live, undefined, { concurrency: 1 });
+    const pass = d.pass;
+    d.pass = () => ({
+      ...pass(),
+      readLive: async (ref: RecordRef) => {
+        reads.push(ref.key);
+        if (ref.shard === 1) throw new Error('connect ECONNREFUSED');
+        return live.get(ref.key);
+      },
+    });
+    await converge(d);
+    assert.equal(d.passes, 3, 'the down shard keeps its objects curable up to the limit');
+    assert.equal(reads.filter((k) => k === '/acct/stor/z').length, 1, 'z moved in round 1');
+    assert.equal(reads.length - 1, 3, 'one read of the down shard per round');
+    for (const o of onDown) {
+      assert.equal((await fixture.store.getObject(job, o))?.error, 'moray_update_failed');
+    }
+    assert.equal((await fixture.store.getObject(job, 'z'))?.status, 'complete');
   });
 
   test('a cancel: no round starts, and one waiting to start ends at once', async () => {
