@@ -235,6 +235,8 @@ describe('manager answers every code it can be made to with its status', () => {
   let moray: MorayClient;
   /** Shark lookups go to shard 1's Moray, which is down. */
   let morayDown = false;
+  /** The manager's api_token (issue 17): mutating requests without it are a 401. */
+  let apiToken: string | undefined;
 
   before(async () => {
     tdb = await createTestDatabase();
@@ -268,6 +270,7 @@ describe('manager answers every code it can be made to with its status', () => {
         staticMetadataThreads: false,
       }),
       cancelWaitMs: 100,
+      tokens: () => ({ api: apiToken, read: undefined }),
     });
     base = await service.app.listen({ host: '127.0.0.1', port: 0 });
     port = Number(new URL(base).port);
@@ -293,6 +296,13 @@ describe('manager answers every code it can be made to with its status', () => {
       ManagerErrorCode.Conflict,
       await http(base, 'POST', '/jobs', evacuate('1.stor')),
     );
+    apiToken = 'a-token-for-the-error-tests';
+    try {
+      const refused = await http(base, 'POST', '/jobs', evacuate('2.stor'));
+      assertAnswer(t, ManagerErrorCode.Unauthorized, refused);
+    } finally {
+      apiToken = undefined;
+    }
     morayDown = true;
     try {
       const down = await http(base, 'POST', '/jobs', evacuate('2.stor'));

@@ -12,7 +12,14 @@ import { RouteContract, routePath } from '../api/http-routes.ts';
 import { FINAL_JOB_STATE_NAMES, type JobStateName, type JobStatus } from '../api/manager.ts';
 import { managerRoutes } from '../api/manager-routes.ts';
 import { sleep } from '../async/index.ts';
-import { AdmRequestError, AdmResponseError, ManagerClient } from './client.ts';
+import {
+  type AdmGlobals,
+  AdmRequestError,
+  AdmResponseError,
+  authHeaders,
+  ManagerClient,
+  statusError,
+} from './client.ts';
 import { count } from './units.ts';
 
 /** What a script reads from `--json`. */
@@ -30,7 +37,12 @@ const createJob = new RouteContract(managerRoutes.createJob);
 const POLL_MS = 1000;
 
 /** `POST /jobs {"action": "audit"}`: the new job's id. */
-async function createAudit(baseUrl: string, shark: string, deep: boolean): Promise<string> {
+async function createAudit(
+  baseUrl: string,
+  token: string | undefined,
+  shark: string,
+  deep: boolean,
+): Promise<string> {
   const url = `${baseUrl.replace(/\/+$/, '')}${routePath(managerRoutes.createJob)}`;
   let res: Response;
   let text: string;
@@ -38,7 +50,7 @@ async function createAudit(baseUrl: string, shark: string, deep: boolean): Promi
     res = await fetch(url, {
       method: 'POST',
       body: JSON.stringify({ action: 'audit', params: { shark, ...(deep ? { deep } : {}) } }),
-      headers: { 'content-type': 'application/json' },
+      headers: { ...authHeaders(token), 'content-type': 'application/json' },
       signal: AbortSignal.timeout(60_000),
     });
     text = await res.text();
@@ -54,7 +66,7 @@ async function createAudit(baseUrl: string, shark: string, deep: boolean): Promi
     const answer = createJob.declares(res.status) ? createJob.check(res.status, text) : undefined;
     const body = answer?.ok ? answer.value : undefined;
     const message = typeof body === 'object' ? body.message : text;
-    throw new AdmRequestError(`Server response: ${res.status}: ${message}`, res.status);
+    throw statusError(res.status, message);
   }
   const answer = createJob.checkSuccess(res.status, text);
   if (!answer.ok) {
@@ -148,11 +160,8 @@ function jobId(value: string): string {
   return value.toLowerCase();
 }
 
-/** Adds `shark audit` to the program; `url` and `json` read the program's global options. */
-export function registerSharkCommands(
-  program: Command,
-  globals: { url: () => string; json: () => boolean },
-): void {
+/** Adds `shark audit` to the program; `globals` reads the program's global options. */
+export function registerSharkCommands(program: Command, globals: AdmGlobals): void {
   // Usage errors of these commands exit 2: 1 means "not safe" to a script.
   const usage2 = (err: CommanderError) => {
     throw err.exitCode === 0 ? err : new CommanderError(AUDIT_EXIT.error, err.code, err.message);
@@ -175,12 +184,17 @@ export function registerSharkCommands(
     .action(async (name: string, opts: { deep?: boolean; wait: boolean; job?: string }) => {
       const out = (text: string) => process.stdout.write(text);
       try {
-        const id = opts.job ?? (await createAudit(globals.url(), name, opts.deep === true));
+        const id =
+          opts.job ?? (await createAudit(globals.url(), globals.token(), name, opts.deep === true));
         if (!opts.wait) {
           out(globals.json() ? `${JSON.stringify({ id })}\n` : `Audit job created: ${id}\n`);
           return;
         }
-        const status = await follow(new ManagerClient(globals.url()), id, process.stderr);
+        const status = await follow(
+          new ManagerClient(globals.url(), undefined, globals.token()),
+          id,
+          process.stderr,
+        );
         const outcome = outcomeOf(id, status);
         out(globals.json() ? `${JSON.stringify(outcome, null, 2)}\n` : formatAudit(outcome));
         const decided = status.state === 'Complete' && outcome.audit?.verdict !== null;

@@ -43,6 +43,31 @@ export class AdmResponseError extends AdmRequestError {
   }
 }
 
+/** The program's global options, as the command modules read them. */
+export interface AdmGlobals {
+  url: () => string;
+  json: () => boolean;
+  /** The manager's api_token (--api-token, else REBALANCER_API_TOKEN). */
+  token: () => string | undefined;
+}
+
+/** What a 401 means to the operator: the manager has an api_token and wants it. */
+const UNAUTHORIZED_MESSAGE =
+  'the manager refused the request (401 Unauthorized): give its api_token with --api-token or REBALANCER_API_TOKEN';
+
+/** An error answer: a 401 says how to give the token, any other status the manager's message. */
+export function statusError(status: number, message: string): AdmRequestError {
+  return new AdmRequestError(
+    status === 401 ? UNAUTHORIZED_MESSAGE : `Server response: ${status}: ${message}`,
+    status,
+  );
+}
+
+/** The headers that carry the manager's api_token (none without one). */
+export function authHeaders(token: string | undefined): Record<string, string> {
+  return token === undefined || token === '' ? {} : { authorization: `Bearer ${token}` };
+}
+
 const contract = {
   createJob: new RouteContract(managerRoutes.createJob),
   listJobs: new RouteContract(managerRoutes.listJobs),
@@ -82,6 +107,8 @@ export class ManagerClient {
   constructor(
     private readonly baseUrl: string,
     private readonly timeoutMs = 60_000,
+    /** The manager's api_token, sent on every request when given. */
+    private readonly token?: string,
   ) {}
 
   /**
@@ -101,12 +128,11 @@ export class ManagerClient {
       res = await fetch(url, {
         method,
         signal: AbortSignal.timeout(this.timeoutMs),
-        ...(request.body === undefined
-          ? {}
-          : {
-              body: JSON.stringify(request.body),
-              headers: { 'content-type': 'application/json' },
-            }),
+        headers: {
+          ...authHeaders(this.token),
+          ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
       });
       // Inside the try: a connection dropped while the body is in flight is a transport failure.
       text = await res.text();
@@ -122,7 +148,7 @@ export class ManagerClient {
       const answer = route.declares(res.status) ? route.check(res.status, text) : undefined;
       const body = answer?.ok ? (answer.value as { message?: unknown }) : undefined;
       const message = typeof body?.message === 'string' ? body.message : text;
-      throw new AdmRequestError(`Server response: ${res.status}: ${message}`, res.status);
+      throw statusError(res.status, message);
     }
     const answer = route.checkSuccess(res.status, text);
     if (!answer.ok) {

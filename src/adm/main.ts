@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_CONVERGE_ROUNDS, MAX_CONVERGE_ROUNDS } from '../api/convergence.ts';
 import { SINGLE_COPIES, type SingleCopies } from '../api/manager.ts';
 import { registerSharkCommands } from './audit.ts';
-import { AdmRequestError, ManagerClient } from './client.ts';
+import { type AdmGlobals, AdmRequestError, ManagerClient } from './client.ts';
 import { formatDuplicates, formatJobList, formatJobStatus } from './format.ts';
 import { limitOptions, limitsFrom } from './limits.ts';
 import { registerOrphansCommand } from './orphans.ts';
@@ -36,6 +36,7 @@ function count(min: number, max: number, name: string): (value: string) => numbe
 interface Globals {
   url: string;
   json: boolean;
+  apiToken?: string;
 }
 
 function out(text: string): void {
@@ -48,12 +49,23 @@ const program = new Command('rebalancer-adm')
   .addOption(
     new Option('-u, --url <url>', 'manager URL').env('REBALANCER_URL').default('http://localhost'),
   )
+  .addOption(
+    new Option(
+      '--api-token <token>',
+      "the manager's api_token, sent as Authorization: Bearer (the variable keeps it out of ps)",
+    ).env('REBALANCER_API_TOKEN'),
+  )
   .option('--json', 'print JSON instead of tables', false)
   .showHelpAfterError()
   .exitOverride();
 
-const client = (): ManagerClient => new ManagerClient(program.opts<Globals>().url);
 const json = (): boolean => program.opts<Globals>().json;
+const globals: AdmGlobals = {
+  url: () => program.opts<Globals>().url,
+  json,
+  token: () => program.opts<Globals>().apiToken,
+};
+const client = (): ManagerClient => new ManagerClient(globals.url(), undefined, globals.token());
 
 const job = program.command('job').description('Job operations').exitOverride();
 
@@ -241,8 +253,8 @@ update.action(async (id: string, opts: { metadataThreads?: number } & Record<str
   );
 });
 
-registerSharkCommands(program, { url: () => program.opts<Globals>().url, json });
-registerOrphansCommand(program, { url: () => program.opts<Globals>().url, json });
+registerSharkCommands(program, globals);
+registerOrphansCommand(program, globals);
 
 for (const cmd of [program, job, create]) {
   cmd.action(() => {

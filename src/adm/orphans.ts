@@ -21,7 +21,7 @@ import {
   OrphanListLine,
   type OrphanSummary,
 } from '../api/orphans.ts';
-import { AdmRequestError } from './client.ts';
+import { type AdmGlobals, AdmRequestError, authHeaders, statusError } from './client.ts';
 import { count, humanBytes } from './units.ts';
 
 type Format = 'paths' | 'ndjson';
@@ -31,11 +31,6 @@ interface Options {
   graceSeconds: number;
   delete?: boolean;
   format: Format;
-}
-
-interface Globals {
-  url: () => string;
-  json: () => boolean;
 }
 
 function grace(value: string): number {
@@ -92,7 +87,7 @@ async function open(url: string, route: RouteDecl, init: RequestInit): Promise<R
     const answer = contract.declares(res.status) ? contract.check(res.status, text) : undefined;
     const body = answer?.ok ? (answer.value as { message?: unknown }) : undefined;
     const message = typeof body?.message === 'string' ? body.message : text;
-    throw new AdmRequestError(`Server response: ${res.status}: ${message}`, res.status);
+    throw statusError(res.status, message);
   }
   return res.body;
 }
@@ -154,17 +149,20 @@ function formatSummary(shark: string, s: OrphanSummary | DeleteSummary, file: st
   return `${out.join('\n')}\n`;
 }
 
-async function run(shark: string, opts: Options, globals: Globals): Promise<void> {
+async function run(shark: string, opts: Options, globals: AdmGlobals): Promise<void> {
   const base = globals.url().replace(/\/+$/, '');
   const route = opts.delete ? managerRoutes.deleteOrphans : managerRoutes.listOrphans;
   const url = `${base}${routePath(route, { id: shark })}`;
   const body = await (opts.delete
     ? open(url, route, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { ...authHeaders(globals.token()), 'content-type': 'application/json' },
         body: JSON.stringify({ grace_seconds: opts.graceSeconds }),
       })
-    : open(`${url}?grace_seconds=${opts.graceSeconds}`, route, { method: 'GET' }));
+    : open(`${url}?grace_seconds=${opts.graceSeconds}`, route, {
+        method: 'GET',
+        headers: authHeaders(globals.token()),
+      }));
   const file = new ListFile(opts.output ?? `orphans-${shark}.txt`);
   const progress = process.stderr;
   try {
@@ -196,7 +194,7 @@ async function run(shark: string, opts: Options, globals: Globals): Promise<void
 }
 
 /** Adds `orphans` to the `shark` command group (made here when it does not exist yet). */
-export function registerOrphansCommand(program: Command, globals: Globals): void {
+export function registerOrphansCommand(program: Command, globals: AdmGlobals): void {
   const shark =
     program.commands.find((c) => c.name() === 'shark') ??
     program.command('shark').description('Storage node operations');

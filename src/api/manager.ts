@@ -303,6 +303,8 @@ export const ManagerErrorCode = {
   SnaplinkCleanupRequired: 'SnaplinkCleanupRequired',
   /** An audit job is not retried: a new audit scans everything afresh. */
   AuditNotRetryable: 'AuditNotRetryable',
+  /** No or a wrong bearer token where the manager's api_token (or api_token_read) is set. */
+  Unauthorized: 'Unauthorized',
 } as const;
 
 export function jobStateName(state: JobStateDb): JobStateName {

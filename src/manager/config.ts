@@ -106,6 +106,13 @@ export interface ManagerConfig {
    * no token is sent (agents without auth_token).
    */
   agent_auth_token: string | undefined;
+  /**
+   * Ours (issue 17): the bearer token every mutating request (not GET/HEAD) must carry;
+   * absent, the API is open, as L's was.
+   */
+  api_token: string | undefined;
+  /** Ours (issue 17): with it, reads need it or api_token too (only with api_token). */
+  api_token_read: string | undefined;
   /** Ours: the `datacenter` label of every metric (L: `development`); `unknown` when absent. */
   datacenter: string | undefined;
   /**
@@ -117,6 +124,8 @@ export interface ManagerConfig {
   stall_after_seconds: number;
   /** Ours (issue 16): seconds between an evacuation's convergence rounds. */
   converge_delay_seconds: number;
+  /** Ours (issue 17): seconds between the kept samples of a job's progress (its chart). */
+  progress_history_seconds: number;
 }
 
 /** A config value that is missing or invalid; `key` is its dotted path. */
@@ -264,6 +273,12 @@ export function parseConfig(raw: unknown): ManagerConfig {
   if (!level) throw new ConfigError('log_level', `unknown level ${JSON.stringify(levelText)}`);
   const o = r.sub('options');
   const m = r.sub('mdapi');
+  const apiToken = bearerToken('api_token', r.str('api_token', undefined));
+  const apiTokenRead = bearerToken('api_token_read', r.str('api_token_read', undefined));
+  // A read token alone would guard reads and leave every mutating route open.
+  if (apiTokenRead !== undefined && apiToken === undefined) {
+    throw new ConfigError('api_token_read', 'needs api_token (which guards every change)');
+  }
   return {
     domain_name: domain,
     shards,
@@ -312,7 +327,9 @@ export function parseConfig(raw: unknown): ManagerConfig {
     agent_outage_tolerance_ms: r.int('agent_outage_tolerance_ms', 300_000, 0, 86_400_000),
     metrics_port: r.int('metrics_port', 8878, 0, 65535),
     host_aliases: hostAliases(raw.host_aliases),
-    agent_auth_token: agentAuthToken(r.str('agent_auth_token', undefined)),
+    agent_auth_token: bearerToken('agent_auth_token', r.str('agent_auth_token', undefined)),
+    api_token: apiToken,
+    api_token_read: apiTokenRead,
     datacenter: r.str('datacenter', undefined),
     metadata_updates_per_second_per_shard: r.intOrNull(
       'metadata_updates_per_second_per_shard',
@@ -320,18 +337,22 @@ export function parseConfig(raw: unknown): ManagerConfig {
       1_000_000,
     ),
     stall_after_seconds: r.int('stall_after_seconds', 300, 1, 7 * 86_400),
+    progress_history_seconds: r.int('progress_history_seconds', 10, 1, 3600),
     converge_delay_seconds: r.int('converge_delay_seconds', 10, 0, 3600),
   };
 }
 
-/** The agent refuses a token under 16 characters (agent.md): so does the manager, at start. */
-function agentAuthToken(token: string | undefined): string | undefined {
+/**
+ * The agent refuses a token under 16 characters (agent.md): so does the manager, for its own
+ * tokens too (a short one is guessable).
+ */
+function bearerToken(key: string, token: string | undefined): string | undefined {
   if (token !== undefined && token.length < 16) {
-    throw new ConfigError('agent_auth_token', 'must be at least 16 characters');
+    throw new ConfigError(key, 'must be at least 16 characters');
   }
   // It goes into an HTTP header.
   if (token !== undefined && [...token].some((ch) => ch < ' ' || ch === '\u007f')) {
-    throw new ConfigError('agent_auth_token', 'must not contain control characters');
+    throw new ConfigError(key, 'must not contain control characters');
   }
   return token;
 }

@@ -47,11 +47,15 @@ export const RELOAD_CLASSES: Readonly<Record<ConfigKey, ReloadClass>> = {
   moray_operation_timeout_ms: 'restart',
   agent_outage_tolerance_ms: 'new-jobs',
   agent_auth_token: 'live',
+  // The HTTP API reads both per request: a rotated token is asked for at once.
+  api_token: 'live',
+  api_token_read: 'live',
   datacenter: 'restart',
   // Every job's metadata updates follow the shared per-shard budget at once.
   metadata_updates_per_second_per_shard: 'live',
   stall_after_seconds: 'live',
   converge_delay_seconds: 'new-jobs',
+  progress_history_seconds: 'restart',
   'options.max_tasks_per_assignment': 'new-jobs',
   // Running jobs are tuned with PUT /jobs/<id> instead.
   'options.max_metadata_update_threads': 'new-jobs',
@@ -85,6 +89,8 @@ const SECRET_KEYS: ReadonlySet<ConfigKey> = new Set([
   'direct_db_urls',
   'buckets_direct_db_urls',
   'agent_auth_token',
+  'api_token',
+  'api_token_read',
 ]);
 
 function valueAt(config: ManagerConfig, key: ConfigKey): unknown {

@@ -33,6 +33,8 @@ describe('manager config', () => {
     assert.equal(c.moray_operation_timeout_ms, 60_000);
     assert.equal(c.database_url, undefined);
     assert.equal(c.agent_auth_token, undefined);
+    assert.equal(c.api_token, undefined);
+    assert.equal(c.api_token_read, undefined);
     assert.equal(c.datacenter, undefined);
     assert.deepEqual(c.options.blocklist, []);
     assert.deepEqual(c.options.blocked_datacenters, []);
@@ -134,6 +136,15 @@ describe('manager config', () => {
       [{ ...base, agent_auth_token: 'short' }, 'agent_auth_token'],
       [{ ...base, agent_auth_token: `${'x'.repeat(16)}\n` }, 'agent_auth_token'],
       [{ ...base, agent_auth_token: 16 }, 'agent_auth_token'],
+      [{ ...base, api_token: 'short' }, 'api_token'],
+      [{ ...base, api_token: `${'x'.repeat(16)}\u0000` }, 'api_token'],
+      [{ ...base, api_token: ['x'.repeat(16)] }, 'api_token'],
+      [{ ...base, api_token: 'x'.repeat(16), api_token_read: 'short' }, 'api_token_read'],
+      [
+        { ...base, api_token: 'x'.repeat(16), api_token_read: `${'y'.repeat(16)}\u007f` },
+        'api_token_read',
+      ],
+      [{ ...base, api_token_read: 'y'.repeat(16) }, 'api_token_read'],
       [{ ...base, datacenter: 1 }, 'datacenter'],
       [{ ...base, options: { blocklist: 'x' } }, 'options.blocklist'],
       [{ ...base, options: { blocklist: ['1.stor.x', 'not a shark'] } }, 'options.blocklist[1]'],
@@ -173,6 +184,25 @@ describe('manager config', () => {
     assert.equal(c.datacenter, 'east-1');
     assert.deepEqual(c.options.blocklist, ['3.stor.east.example.com', '127.0.0.1:8080']);
     assert.deepEqual(c.options.blocked_datacenters, ['dc9']);
+  });
+
+  test('api_token and api_token_read are read; a read token needs api_token', () => {
+    const c = parseConfig({
+      ...base,
+      api_token: 'the-api-token-0123',
+      api_token_read: 'the-read-token-0123',
+    });
+    assert.equal(c.api_token, 'the-api-token-0123');
+    assert.equal(c.api_token_read, 'the-read-token-0123');
+    assert.equal(
+      parseConfig({ ...base, api_token: 'the-api-token-0123' }).api_token_read,
+      undefined,
+    );
+    assert.throws(
+      () => parseConfig({ ...base, api_token_read: 'the-read-token-0123' }),
+      (e: unknown) =>
+        e instanceof ConfigError && e.key === 'api_token_read' && /needs api_token/.test(e.message),
+    );
   });
 
   test('the fleet-wide metadata budget per shard and the stall time (issue 15)', () => {

@@ -42,6 +42,8 @@ describe('config reload', () => {
       max_fill_percentage: 80,
       log_level: 'warn',
       agent_auth_token: 'a-token-of-16-chars',
+      api_token: 'the-api-token-0123',
+      api_token_read: 'the-read-token-0123',
       metadata_updates_per_second_per_shard: 160,
       stall_after_seconds: 60,
       options: {
@@ -56,6 +58,8 @@ describe('config reload', () => {
     const out = reloadConfig(running, next);
     assert.deepEqual(out.live.sort(), [
       'agent_auth_token',
+      'api_token',
+      'api_token_read',
       'log_level',
       'max_fill_percentage',
       'metadata_updates_per_second_per_shard',
@@ -84,6 +88,8 @@ describe('config reload', () => {
     assert.deepEqual(out.config.options.blocklist, ['3.stor.east.example.com']);
     assert.equal(out.config.options.max_tasks_per_assignment, 7);
     assert.equal(out.config.agent_auth_token, 'a-token-of-16-chars');
+    assert.equal(out.config.api_token, 'the-api-token-0123');
+    assert.equal(out.config.api_token_read, 'the-read-token-0123');
     assert.equal(out.config.metadata_updates_per_second_per_shard, 160);
     assert.equal(out.config.stall_after_seconds, 60);
     // What is logged of a refused key never includes a credential.
@@ -100,6 +106,19 @@ describe('config reload', () => {
     // Neither input was modified.
     assert.equal(next.listen_port, 8080);
     assert.equal(running.max_fill_percentage, 100);
+  });
+
+  test('api_token and api_token_read reload live: a rotated or dropped token applies at once', () => {
+    const running = parseConfig({ ...base, api_token: 'the-old-api-token-0' });
+    const out = reloadConfig(running, parseConfig({ ...base, api_token: 'the-new-api-token-0' }));
+    assert.deepEqual(out.live, ['api_token']);
+    assert.equal(out.config.api_token, 'the-new-api-token-0');
+    assert.equal(RELOAD_CLASSES.api_token, 'live');
+    assert.equal(RELOAD_CLASSES.api_token_read, 'live');
+    // Dropping the token opens the API again at the next request.
+    const dropped = reloadConfig(running, parseConfig(base));
+    assert.deepEqual(dropped.live, ['api_token']);
+    assert.equal(dropped.config.api_token, undefined);
   });
 
   test('an unchanged file changes nothing', () => {
