@@ -6,6 +6,14 @@
  */
 import { Type } from 'typebox';
 import { AuditQuery, AuditReport, SharkParams } from './audit.ts';
+import {
+  JobActivity,
+  JobEventList,
+  JobEventsQuery,
+  JobHistory,
+  JobHistoryQuery,
+} from './console.ts';
+import { Fleet } from './fleet.ts';
 import type { RouteDecl } from './http-routes.ts';
 import {
   CreateJobPayload,
@@ -29,6 +37,7 @@ import { JobPlan } from './plan.ts';
 
 const errors = {
   400: ManagerError,
+  401: ManagerError,
   404: ManagerError,
   409: ManagerError,
   413: ManagerError,
@@ -166,6 +175,43 @@ export const managerRoutes = {
     body: DeleteOrphansPayload,
     response: { 200: OrphanDeleteBody, ...errors },
     successEncoding: 'text',
+  },
+  listSharks: {
+    method: 'GET',
+    url: '/sharks',
+    operationId: 'list_sharks',
+    summary: "The storage fleet in storinfo's latest snapshot: evacuations, blocks, room left",
+    tags: ['sharks'],
+    response: { 200: Fleet, ...errors },
+  },
+  listJobEvents: {
+    method: 'GET',
+    url: '/jobs/:uuid/events',
+    operationId: 'list_job_events',
+    summary: "A job's events, oldest first, after a sequence number",
+    tags,
+    params: JobParams,
+    querystring: JobEventsQuery,
+    response: { 200: JobEventList, ...errors },
+  },
+  getJobHistory: {
+    method: 'GET',
+    url: '/jobs/:uuid/history',
+    operationId: 'get_job_history',
+    summary: "A job's progress over its whole life, downsampled to at most ?points",
+    tags,
+    params: JobParams,
+    querystring: JobHistoryQuery,
+    response: { 200: JobHistory, ...errors },
+  },
+  getJobActivity: {
+    method: 'GET',
+    url: '/jobs/:uuid/activity',
+    operationId: 'get_job_activity',
+    summary: "What a job's agents hold and finish now, and the metadata shards' budgets",
+    tags,
+    params: JobParams,
+    response: { 200: JobActivity, ...errors },
   },
   /** Prometheus text (manager.md §8); untagged, so not in the OpenAPI document. */
   metrics: {

@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { Command, InvalidArgumentError } from 'commander';
+import { type ManagerError, ManagerErrorCode } from '../api/manager.ts';
 import { openDatabase } from '../db/index.ts';
 import { createLogger } from '../log/index.ts';
 import { auditExecutor } from './audit/executor.ts';
@@ -17,6 +18,8 @@ import {
   shardRange,
 } from './config.ts';
 import { createEnvironment, type RealEnvironment } from './environment.ts';
+import { configFleetSource } from './fleet.ts';
+import { type ApiTokens, BEARER_CHALLENGE, refusal } from './http/auth.ts';
 import { evacuateExecutor } from './jobs/evacuate/job.ts';
 import { planExecutor } from './jobs/plan/executor.ts';
 import { usedBytesOf } from './jobs/progress.ts';
@@ -111,7 +114,13 @@ const service = await startManagerService({
     return node === undefined ? undefined : usedBytesOf(node);
   },
   stallAfterMs: () => config.stall_after_seconds * 1000,
+  historyIntervalMs: config.progress_history_seconds * 1000,
   orphans: env.orphans,
+  fleet: configFleetSource(
+    () => env.storinfoSnapshot(),
+    () => config,
+  ),
+  tokens: apiTokens,
 });
 if (service.resumed.length > 0) log.info({ jobs: service.resumed }, 'resumed unfinished jobs');
 const address = await service.app.listen({ host: config.listen_address, port: config.listen_port });
@@ -120,9 +129,25 @@ log.info(
   'rebalancer-manager listening',
 );
 
+/** The current config's tokens: read per request, so a reload rotates them at once. */
+function apiTokens(): ApiTokens {
+  return { api: config.api_token, read: config.api_token_read };
+}
+
 let metricsServer: Server | undefined;
 if (config.metrics_port !== 0) {
-  const server = createServer((_req, res) => {
+  const server = createServer((req, res) => {
+    // The metrics port answers only reads of metrics: the API's read rule applies.
+    const refused = refusal('GET', '/metrics', req.headers.authorization, apiTokens());
+    if (refused !== undefined) {
+      const body: ManagerError = { code: ManagerErrorCode.Unauthorized, message: refused };
+      res.writeHead(401, {
+        'content-type': 'application/json',
+        'www-authenticate': BEARER_CHALLENGE,
+      });
+      res.end(JSON.stringify(body));
+      return;
+    }
     metrics.text().then(
       (text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text),
       (err: unknown) => {

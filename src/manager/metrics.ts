@@ -191,6 +191,11 @@ export class ManagerMetrics {
     this.budgets = read;
   }
 
+  /** The per-shard budgets and rates the gauges show (none before an evacuation executor). */
+  metadataBudgetReadings(): ShardBudgetReading[] {
+    return this.budgets?.() ?? [];
+  }
+
   /** Where the per-job progress gauges read the running jobs' counts at each scrape. */
   trackJobs(counts: () => Promise<JobCount[]>): void {
     this.jobCounts = counts;
@@ -214,7 +219,11 @@ export class ManagerMetrics {
       | 'list_job_duplicates'
       | 'get_job_plan'
       | 'pause_job'
-      | 'resume_job',
+      | 'resume_job'
+      | 'list_sharks'
+      | 'list_job_events'
+      | 'get_job_history'
+      | 'get_job_activity',
   ): void {
     this.requests.inc({ req });
     this.requests.inc({ req: 'total' });

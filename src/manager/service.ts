@@ -5,6 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Database } from '../db/index.ts';
 import type { Logger } from '../log/index.ts';
+import type { FleetSource } from './fleet.ts';
+import type { ApiTokens } from './http/auth.ts';
 import { buildManagerApp } from './http/server.ts';
 import { ProgressTracker } from './jobs/progress.ts';
 import { type JobExecutor, JobRunner } from './jobs/runner.ts';
@@ -33,6 +35,12 @@ export interface ManagerServiceOptions {
   stallAfterMs?: () => number;
   /** The agents' file routes and discovery, for the orphan routes (503 without). */
   orphans?: OrphanEnvironment;
+  /** The API's bearer tokens, read per request (absent: the API is open). */
+  tokens?: () => ApiTokens;
+  /** storinfo and the placement settings, for `GET /sharks` (503 without). */
+  fleet?: FleetSource;
+  /** Time between a running job's persisted progress samples, ms (default 10 s). */
+  historyIntervalMs?: number;
 }
 
 export interface ManagerService {
@@ -81,6 +89,9 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
     sharkUsedBytes: options.sharkUsedBytes ?? (() => undefined),
     stallAfterMs: options.stallAfterMs ?? (() => 300_000),
     log: options.log.child({ component: 'progress' }),
+    ...(options.historyIntervalMs === undefined
+      ? {}
+      : { historyIntervalMs: options.historyIntervalMs }),
   });
   const jobs = new JobService({
     store,
@@ -102,7 +113,10 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
     jobs,
     metrics,
     log: options.log,
+    store,
+    ...(options.fleet === undefined ? {} : { fleet: options.fleet }),
     ...(orphans === undefined ? {} : { orphans }),
+    ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
     ...(options.stamp === undefined ? {} : { stamp: options.stamp }),
   });
   const maintenance = storeVacuumer({

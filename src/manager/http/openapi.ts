@@ -25,7 +25,7 @@ export async function managerOpenApiDocument(): Promise<unknown> {
               'JSON {code, message}. Metrics: GET /metrics, and on the metrics port.',
             version,
           },
-          tags: [{ name: 'jobs' }],
+          tags: [{ name: 'jobs' }, { name: 'sharks' }],
         },
         hideUntagged: true,
       });

@@ -23,6 +23,7 @@ import {
 import { STRICT_AJV, schemaErrorFormatter } from '../../api/validation.ts';
 import type { Logger } from '../../log/index.ts';
 import { AuditNotRetryableError } from '../audit/executor.ts';
+import type { FleetSource } from '../fleet.ts';
 import {
   BadRequestError,
   ConflictError,
@@ -34,6 +35,10 @@ import type { JobService } from '../jobs/service.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import { registerOrphanRoutes } from '../orphans/routes.ts';
 import type { OrphanService } from '../orphans/service.ts';
+import type { ManagerStore } from '../store/index.ts';
+import { type ApiTokens, registerApiAuth } from './auth.ts';
+import { registerConsoleRoutes } from './console-routes.ts';
+import { registerConsoleUi } from './ui.ts';
 
 export const SERVER_VERSION = '0.1.0';
 
@@ -45,6 +50,12 @@ export interface ManagerAppOptions {
   stamp?: string;
   /** The orphan search; without it the orphan routes answer 503. */
   orphans?: OrphanService;
+  /** What the console's job routes read; without it they answer 503. */
+  store?: ManagerStore;
+  /** storinfo and the placement settings, for `GET /sharks`; without it that answers 503. */
+  fleet?: FleetSource;
+  /** The config's api_token and api_token_read, read per request (a reload rotates them). */
+  tokens?: () => ApiTokens;
 }
 
 /**
@@ -54,6 +65,7 @@ export interface ManagerAppOptions {
  */
 export const MANAGER_ERROR_STATUS = {
   [ManagerErrorCode.BadRequest]: 400,
+  [ManagerErrorCode.Unauthorized]: 401,
   [ManagerErrorCode.NotFound]: 404,
   [ManagerErrorCode.Conflict]: 409,
   [ManagerErrorCode.PayloadTooLarge]: 413,
@@ -123,6 +135,7 @@ export async function buildManagerApp(
       return sendError(reply, ManagerErrorCode.BadRequest, 'HTTP/1.1 request without Host');
     }
   });
+  if (options.tokens) registerApiAuth(app, options.tokens, sendError);
 
   // L's rebalancer-adm sends no Content-Type: every body is parsed as JSON, within bounds.
   app.removeAllContentTypeParsers();
@@ -257,6 +270,8 @@ export async function buildManagerApp(
   });
 
   registerOrphanRoutes(app, { orphans: options.orphans, sendError });
+  registerConsoleRoutes(app, { jobs, metrics, store: options.store, fleet: options.fleet });
+  registerConsoleUi(app);
 
   app.route({
     ...fastifyRoute(routes.metrics),

@@ -3,11 +3,13 @@
  * A timer samples each running job's counters every few seconds into a ring of about a minute:
  * the rates come from that ring, so they do not depend on how often anyone polls, and a stall
  * is noticed (and recorded as a job event) whether anyone is watching or not. The ETA is what
- * is left over the last minute's object rate, and null whenever that would be a guess.
+ * is left over the last minute's object rate, and null whenever that would be a guess. Every
+ * `historyIntervalMs`, and when a job stops, one sample is also kept in the store (history.ts).
  */
 import type { JobProgress } from '../../api/progress.ts';
 import type { Logger } from '../../log/index.ts';
 import type { CountRow, JobRecord, ManagerStore } from '../store/index.ts';
+import { HistoryRecorder } from './history.ts';
 import { SETTLED_STATUSES, settled, totals } from './progress-totals.ts';
 import type { Blocker } from './runner.ts';
 
@@ -33,6 +35,11 @@ export interface ProgressTrackerOptions {
   readonly windowMs?: number;
   /** No rate (and so no ETA) before the samples span this long. Default 5 s. */
   readonly minRateSpanMs?: number;
+  /**
+   * Time between a running job's samples kept in the store for its history (history.ts).
+   * Default 10 s: a week-long job keeps some 60,000 small rows.
+   */
+  readonly historyIntervalMs?: number;
 }
 
 interface Sample {
@@ -60,6 +67,7 @@ export class ProgressTracker {
   readonly #window: number;
   readonly #minSpan: number;
   readonly #jobs = new Map<string, Tracked>();
+  readonly #history: HistoryRecorder;
   #timer: NodeJS.Timeout | undefined;
   #sampling: Promise<void> | undefined;
 
@@ -68,6 +76,11 @@ export class ProgressTracker {
     this.#interval = options.sampleIntervalMs ?? 1000;
     this.#window = options.windowMs ?? 60_000;
     this.#minSpan = options.minRateSpanMs ?? 5000;
+    this.#history = new HistoryRecorder({
+      store: options.store,
+      log: options.log,
+      intervalMs: options.historyIntervalMs ?? 10_000,
+    });
   }
 
   start(): void {
@@ -88,10 +101,15 @@ export class ProgressTracker {
     await this.#sampling;
   }
 
-  /** One round: every running job's counters, stalls noticed and recorded. */
+  /** One round: every running job's counters, stalls noticed and recorded, history kept. */
   async sample(): Promise<void> {
     const running = new Set(this.#o.running());
-    for (const id of this.#jobs.keys()) if (!running.has(id)) this.#jobs.delete(id);
+    for (const id of this.#jobs.keys()) {
+      if (running.has(id)) continue;
+      this.#jobs.delete(id);
+      this.#history.ended(id);
+    }
+    await this.#history.flush();
     for (const id of running) {
       try {
         await this.#sampleJob(id);
@@ -180,6 +198,7 @@ export class ProgressTracker {
       });
       t.stalledSince = undefined;
     }
+    await this.#history.observe(id, at, done, bytesDone);
   }
 
   /** Objects/s and bytes/s from the window's oldest sample to `t` now. */

@@ -2,25 +2,12 @@
  * The `job_events` table: a job's notable events (pauses, resumes, limit changes, stalls,
  * restarts), in order, for the operator and the console.
  */
+import { JOB_EVENT_KINDS, type JobEventKind } from '../../api/console.ts';
 import type { Queryable } from '../../db/index.ts';
 import { UnknownStoredValueError } from './enums.ts';
 
-export const JOB_EVENT_KINDS = [
-  'created',
-  'started',
-  'resumed_after_restart',
-  'paused',
-  'resumed',
-  'limits_changed',
-  'metadata_threads_changed',
-  'stalled',
-  'unstalled',
-  'cancel_requested',
-  'discovery_complete',
-  'planned',
-  'convergence_round',
-] as const;
-export type JobEventKind = (typeof JOB_EVENT_KINDS)[number];
+// The kinds are part of the API (the console shows them): declared there, stored as such.
+export { JOB_EVENT_KINDS, type JobEventKind };
 
 export interface JobEvent {
   seq: number;

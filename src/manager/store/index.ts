@@ -5,6 +5,7 @@ import type { JobStateDb } from '../../api/manager.ts';
 import type { JobPlan } from '../../api/plan.ts';
 import type { Database } from '../../db/index.ts';
 import type { MantaObjectValue } from '../../manta/index.ts';
+import * as activity from './assignment-activity.ts';
 import * as assignments from './assignments.ts';
 import * as audits from './audits.ts';
 import * as convergence from './convergence.ts';
@@ -22,6 +23,7 @@ import type {
 } from './object-rows.ts';
 import * as objects from './objects.ts';
 import * as plans from './plans.ts';
+import * as samples from './progress-samples.ts';
 
 export type { AssignmentRecord, NewAssignment } from './assignments.ts';
 export type { AuditCursor, AuditedObject, AuditRecord } from './audits.ts';
@@ -121,6 +123,15 @@ export class ManagerStore {
   }
   counts(jobId: string): Promise<CountRow[]> {
     return readCounts(this.db, jobId);
+  }
+  recordProgressSample(jobId: string, sample: samples.ProgressSample): Promise<void> {
+    return samples.recordProgressSample(this.db, jobId, sample);
+  }
+  progressSamples(jobId: string, points: number): Promise<samples.ProgressSample[]> {
+    return samples.progressSamples(this.db, jobId, points);
+  }
+  assignmentsPerAgent(jobId: string, windowMs: number): Promise<activity.AgentAssignments[]> {
+    return activity.assignmentsPerAgent(this.db, jobId, windowMs);
   }
 
   recordDiscovered(

@@ -294,6 +294,21 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 12,
+    // The console's progress chart (issue 17): a job's settled objects and bytes every few
+    // seconds of its life, so its history survives a manager restart.
+    name: 'job progress samples',
+    statements: [
+      `CREATE TABLE job_progress_samples (
+        job_id uuid NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        at timestamptz NOT NULL,
+        objects_done bigint NOT NULL CHECK (objects_done >= 0),
+        bytes_done bigint NOT NULL CHECK (bytes_done >= 0),
+        PRIMARY KEY (job_id, at)
+      )`,
+    ],
+  },
 ];
 
 const LOCK_KEY = 0x7265_6261; // "reba": serialises concurrent migrators
