@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildServices } from './build.mjs';
+import { buildConsole, buildServices } from './build.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const INTEROP = join(ROOT, 'test', 'interop');
@@ -59,8 +59,9 @@ if (files.some((file) => resolve(file).startsWith(INTEROP + sep))) {
 }
 
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-// The services these start run from dist/: never older than the sources.
-await buildServices();
+// The services these start, and the console the browser tests load, run from dist/: never
+// older than the sources.
+await Promise.all([buildServices(), buildConsole()]);
 const result = spawnSync(
   process.execPath,
   [

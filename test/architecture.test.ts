@@ -36,7 +36,7 @@ const LAYERS: Readonly<Record<string, Allowed>> = {
   storinfo: ['async', 'log', 'manta', 'api'],
   discovery: ['async', 'log', 'db', 'fast', 'moray', 'mdapi', 'manta'],
   // The wire schemas: nothing of ours (but the error base), imported by agent, manager, adm,
-  // console.
+  // ui (the web console).
   api: [],
   // The services: never each other.
   agent: ['async', 'log', 'db', 'manta', 'api', 'package-info'],
@@ -53,8 +53,8 @@ const LAYERS: Readonly<Record<string, Allowed>> = {
     'api',
     'package-info',
   ],
-  // Browser code: only the schemas.
-  console: ['api'],
+  // The web console, browser code (DESIGN.md's src/console): only the schemas.
+  ui: ['api'],
   // The operator's CLI talks to the manager over HTTP: the schemas, never the services.
   adm: ['async', 'log', 'manta', 'api', 'package-info'],
   // Stand-ins, seeding, the demo: anything; nothing imports the sandbox.
@@ -65,7 +65,7 @@ const LAYERS: Readonly<Record<string, Allowed>> = {
 const EVERYWHERE = new Set(['errors']);
 
 /** Named by DESIGN.md's source layout but not written yet. */
-const PLANNED = new Set(['console']);
+const PLANNED = new Set<string>();
 
 interface SourceFile {
   /** Repository-relative, e.g. src/manager/main.ts. */
@@ -155,7 +155,7 @@ describe('layering of src/ (DESIGN.md: a module imports downward only)', () => {
     assert.deepEqual(LAYERS.async, [], 'async imports nothing of ours');
     assert.deepEqual(LAYERS.api, [], 'api imports nothing of ours');
     for (const leaf of EVERYWHERE) assert.deepEqual(LAYERS[leaf], [], `${leaf} is a leaf`);
-    assert.deepEqual(LAYERS.console, ['api'], 'console imports only api');
+    assert.deepEqual(LAYERS.ui, ['api'], 'the console (ui) imports only api');
     for (const ground of ['log', 'db'])
       for (const dep of LAYERS[ground] as readonly string[])
         assert.ok(['async', 'log'].includes(dep), `${ground} stays on the ground floor (${dep})`);
@@ -203,7 +203,7 @@ describe('checkLayering on synthetic trees', () => {
     const files = [
       file('src/api/a.ts', "import type { Logger } from '../log/index.ts';\n"),
       file('src/manager/b.ts', "\n\nexport { Task } from '../agent/types.ts';\n"),
-      file('src/console/c.ts', "export * from '../manta/index.ts';\n"),
+      file('src/ui/c.ts', "export * from '../manta/index.ts';\n"),
       file('src/moray/d.ts', "const m = await import('../discovery/index.ts');\n"),
       file(
         'src/log/e.ts',
@@ -214,7 +214,7 @@ describe('checkLayering on synthetic trees', () => {
     assert.deepEqual(checkLayering(files), [
       "src/api/a.ts:1: '../log/index.ts': api -> log; api may import only nothing of ours",
       "src/manager/b.ts:3: '../agent/types.ts': manager -> agent; manager may import only async, log, db, fast, moray, mdapi, manta, storinfo, discovery, api, package-info",
-      "src/console/c.ts:1: '../manta/index.ts': console -> manta; console may import only api",
+      "src/ui/c.ts:1: '../manta/index.ts': ui -> manta; ui may import only api",
       "src/moray/d.ts:1: '../discovery/index.ts': moray -> discovery; moray may import only async, log, fast",
       "src/log/e.ts:1: '../db/types.ts': log -> db; log may import only async",
       "src/log/e.ts:2: '../fast/index.ts': log -> fast; log may import only async",

@@ -236,6 +236,13 @@ describe('rebalancer-sandbox demo', { timeout: TIMEOUT }, () => {
       const human = await run(ADM_BIN, ['--url', result.manager_url, 'job', 'get', result.job]);
       assert.equal(human.code, 0, human.stderr);
       assert.match(human.stdout, /Complete/);
+      // The summary names the job's page in the manager's web console, which it serves.
+      const consoleUrl = `${result.manager_url}/ui/#/jobs/${result.job}`;
+      assert.ok(kept.stderr.includes(`console   ${consoleUrl}`), kept.stderr);
+      const page = await fetch(`${result.manager_url}/ui/`);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+      assert.match(await page.text(), /app\.js/);
       // The manager process reports its own memory beside L's metrics.
       const metrics = await (await fetch(`${result.manager_url}/metrics`)).text();
       assert.match(metrics, /^process_resident_memory_bytes[{ ]/m);

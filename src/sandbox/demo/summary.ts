@@ -63,6 +63,7 @@ export function formatSummary(
     lines.push(
       `  sandbox   ${result.sandbox ?? join(result.dir, 'sandbox.json')} (still running)`,
       `  manager   ${result.manager_url}`,
+      `  console   ${result.manager_url}/ui/#/jobs/${result.job}`,
       `  job       node bin/rebalancer-adm.js --url ${result.manager_url} job get ${result.job}`,
       `  jobs      node bin/rebalancer-adm.js --url ${result.manager_url} job list`,
       `  logs      ${logs} (manager.log, agent-*.log, mako-*.log, *.moray.*.log)`,
@@ -71,7 +72,7 @@ export function formatSummary(
   } else {
     lines.push(
       `  the sandbox is stopped${options.removed ? ' and removed' : `; its logs stay in ${logs}`}`,
-      '  run again with --keep to leave it running and inspect the job with rebalancer-adm',
+      '  run again with --keep to leave it running and inspect the job in the console or with rebalancer-adm',
     );
   }
   return `${lines.join('\n')}\n`;
