@@ -6,6 +6,7 @@
  * Anything invalid is a ConfigError naming the option.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseToml, TomlError } from 'smol-toml';
 import { RebalancerError } from '../errors.ts';
 import {
   type HostAliases,
@@ -15,7 +16,6 @@ import {
   parseHostAliases,
 } from '../manta/index.ts';
 import { envName, LEVELS, OPTIONS, type OptionSpec, optionName } from './options.ts';
-import { parseToml, TomlError } from './toml.ts';
 
 export interface MetricsConfig {
   enabled: boolean;
@@ -118,7 +118,10 @@ function coerce(spec: OptionSpec, raw: unknown, fromText: boolean): Value {
   }
 }
 
-/** Reads a config file: JSON when it ends in .json or starts with `{`, TOML otherwise. */
+/**
+ * Reads a config file: JSON when it ends in .json or starts with `{`, TOML (any valid TOML 1.1)
+ * otherwise. A syntax error names the file, and for TOML the line and column.
+ */
 export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
@@ -126,19 +129,29 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (err) {
     throw new ConfigError('config', `cannot read ${path}: ${(err as Error).message}`);
   }
-  try {
-    if (path.endsWith('.json') || text.trimStart().startsWith('{')) {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        throw new ConfigError('config', `${path}: must be an object`);
-      }
-      return parsed as Record<string, unknown>;
+  if (path.endsWith('.json') || text.trimStart().startsWith('{')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new ConfigError('config', `cannot parse ${path} as JSON: ${(err as Error).message}`);
     }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError('config', `${path}: must be an object`);
+    }
+    return parsed as Record<string, unknown>;
+  }
+  try {
+    // Tables come back without a prototype: a `__proto__` key is an unknown option, no more.
     return parseToml(text);
   } catch (err) {
-    if (err instanceof ConfigError) throw err;
-    const what = err instanceof TomlError ? 'TOML' : 'JSON';
-    throw new ConfigError('config', `cannot parse ${path} as ${what}: ${(err as Error).message}`);
+    if (!(err instanceof TomlError)) throw err;
+    // smol-toml's message is `Invalid TOML document: <reason>` and a multi-line excerpt.
+    const reason = (err.message.split('\n')[0] ?? '').replace(/^Invalid TOML document: /, '');
+    throw new ConfigError(
+      'config',
+      `cannot parse ${path} as TOML: line ${err.line}, column ${err.column}: ${reason}`,
+    );
   }
 }
 

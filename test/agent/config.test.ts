@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, readConfigFile, resolveConfig } from '../../src/agent/config.ts';
-import { parseToml, TomlError } from '../../src/agent/toml.ts';
 import { type TempDirs, tempDirs } from './helpers.ts';
 
 /** The file config-agent renders from L's SAPI template (agent.md §5.2). */
@@ -27,9 +26,24 @@ service = "1.rebalancer.us-east.joyent.us"
 server = "0c7c9c4e-0000-4000-8000-000000000001"
 `;
 
-describe('TOML subset', () => {
-  test('parses L’s config file', () => {
-    assert.deepEqual(parseToml(L_TEMPLATE), {
+describe('TOML config files (smol-toml)', () => {
+  let dirs: TempDirs;
+  before(async () => {
+    dirs = await tempDirs();
+  });
+  after(async () => {
+    await dirs.cleanup();
+  });
+  const file = async (name: string, text: string): Promise<string> => {
+    const path = join(dirs.base, name);
+    await writeFile(path, text);
+    return path;
+  };
+
+  test('reads L’s config file', async () => {
+    // smol-toml's tables have no prototype: compare their contents.
+    const parsed = readConfigFile(await file('l.toml', L_TEMPLATE));
+    assert.deepEqual(JSON.parse(JSON.stringify(parsed)), {
       server: {
         host: '0.0.0.0',
         port: 7878,
@@ -47,25 +61,68 @@ describe('TOML subset', () => {
     });
   });
 
-  test('strings, escapes, numbers, booleans and arrays', () => {
-    assert.deepEqual(
-      parseToml(
-        `a = "x\\"y\\u00e9\\n"\nb = 'c:\\\\raw'\nc = -1_000\nd = 1.5e3\ne = true\nf = [1, 2, 3]\n"g h" = 0x1F`,
-      ),
-      { a: 'x"yé\n', b: 'c:\\\\raw', c: -1000, d: 1500, e: true, f: [1, 2, 3], 'g h': 31 },
+  test('any valid TOML: dotted keys, inline tables, multi-line strings, arrays over lines', async () => {
+    const path = await file(
+      'full.toml',
+      [
+        'server.workers = 2',
+        "server.object_root = '''/manta'''",
+        'server.retry_delays_ms = [',
+        '  100, # first',
+        '  200,',
+        ']',
+        'metrics = { port = 9000, datacenter = """',
+        'dc-1""" }',
+        '',
+      ].join('\n'),
     );
+    const c = resolveConfig({ file: readConfigFile(path) });
+    assert.equal(c.workers, 2);
+    assert.equal(c.metrics.port, 9000);
+    assert.equal(c.metrics.datacenter, 'dc-1');
+    assert.equal(c.objectRoot, '/manta');
+    assert.deepEqual(c.retryDelaysMs, [100, 200]);
   });
 
-  test('errors name the line', () => {
-    assert.throws(
-      () => parseToml('[server]\nport = \n'),
-      (e: unknown) => e instanceof TomlError && e.line === 2,
-    );
-    assert.throws(() => parseToml('a = 1\na = 2'), /line 2: key a defined twice/);
-    assert.throws(() => parseToml('a = "open'), /unterminated/);
-    assert.throws(() => parseToml('[[x]]'), /arrays of tables/);
-    assert.throws(() => parseToml('a = 1 b'), /unexpected text/);
-    assert.throws(() => parseToml('a = nope'), /unsupported value/);
+  test('a syntax error is a ConfigError naming the file, line and column', async () => {
+    const cases: [string, RegExp][] = [
+      ['[server]\nport = \n', /syntax1\.toml as TOML: line 2, column 8: invalid value$/],
+      ['[server]\nport = 1\nport = 2\n', /syntax2\.toml as TOML: line 3, column 1: /],
+      ['a = "open', /syntax3\.toml as TOML: line 1, column \d+: /],
+    ];
+    for (const [i, [text, message]] of cases.entries()) {
+      const path = await file(`syntax${i + 1}.toml`, text);
+      assert.throws(
+        () => readConfigFile(path),
+        (e: unknown) =>
+          e instanceof ConfigError &&
+          e.code === 'agent_config_invalid' &&
+          e.option === 'config' &&
+          message.test(e.message),
+        text,
+      );
+    }
+  });
+
+  test('well-formed values of the wrong type still name the option', async () => {
+    const bad: [string, string][] = [
+      ['[server]\nworkers = "4"', 'server.workers: must be an integer'],
+      ['[server]\nport = 78.5', 'server.port: must be an integer'],
+      ['[server]\nhost = 1979-05-27', 'server.host: must be a string'],
+      ['[server]\nallow_host_port_sources = "true"', 'server.allow_host_port_sources'],
+      ['[server]\nretry_delays_ms = ["1"]', 'server.retry_delays_ms: must be an integer'],
+      ['[[server]]\nworkers = 1', 'server: must be a table'],
+      ['[server.workers]\n', 'server.workers: must be an integer'],
+      ['[server]\n__proto__ = 1', 'server.__proto__: unknown option'],
+    ];
+    for (const [i, [text, message]] of bad.entries()) {
+      const path = await file(`type${i}.toml`, text);
+      assert.throws(
+        () => resolveConfig({ file: readConfigFile(path) }),
+        (e: unknown) => e instanceof ConfigError && e.message.startsWith(message),
+        text,
+      );
+    }
   });
 });
 
@@ -185,6 +242,6 @@ describe('agent configuration', () => {
     await writeFile(unparsable, '[server\n');
     const r2 = spawnSync(process.execPath, [BIN, '-f', unparsable], { encoding: 'utf8' });
     assert.equal(r2.status, 2);
-    assert.match(r2.stderr, /cannot parse .*broken\.toml as TOML: line 1/);
+    assert.match(r2.stderr, /cannot parse .*broken\.toml as TOML: line 1, column 8: /);
   });
 });
