@@ -22,11 +22,12 @@ export const ENTRY_POINTS = [
   'sandbox/storinfo/main',
 ];
 
-export async function buildServices() {
+/** `outdir` (default dist/) lets `npm run release` build apart from a dist/ running tests use. */
+export async function buildServices(outdir = 'dist') {
   await build({
     entryPoints: ENTRY_POINTS.map((entry) => `src/${entry}.ts`),
     outbase: 'src',
-    outdir: 'dist',
+    outdir,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -44,8 +45,7 @@ export async function buildServices() {
  * networks are often isolated), its stylesheet (uPlot's included) and its page. dist/ui is
  * emptied first so that a file removed from src/ui is not served on.
  */
-export async function buildConsole() {
-  const out = `${ROOT}dist/ui`;
+export async function buildConsole(out = `${ROOT}dist/ui`) {
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
   await build({
@@ -53,7 +53,7 @@ export async function buildConsole() {
       { in: 'src/ui/main.tsx', out: 'app' },
       { in: 'src/ui/app.css', out: 'app' },
     ],
-    outdir: 'dist/ui',
+    outdir: out,
     bundle: true,
     platform: 'browser',
     format: 'esm',
