@@ -8,6 +8,7 @@
 
 import type { TSchema } from 'typebox';
 import { type Mismatch, RouteContract, type RouteDecl, routePath } from '../api/http-routes.ts';
+import type { JobDeleted, JobObjectList } from '../api/job-objects.ts';
 import type { JobLimits, LimitChanges } from '../api/limits.ts';
 import type { DuplicateEntry, JobListEntry, JobStatus, SingleCopies } from '../api/manager.ts';
 import { managerRoutes } from '../api/manager-routes.ts';
@@ -79,6 +80,8 @@ const contract = {
   getJobPlan: new RouteContract(managerRoutes.getJobPlan),
   pauseJob: new RouteContract(managerRoutes.pauseJob),
   resumeJob: new RouteContract(managerRoutes.resumeJob),
+  listJobObjects: new RouteContract(managerRoutes.listJobObjects),
+  deleteJob: new RouteContract(managerRoutes.deleteJob),
 };
 
 /** What `job create evacuate` may set besides the shark. */
@@ -223,6 +226,19 @@ export class ManagerClient {
       after = page.next;
     } while (after !== undefined);
     return all;
+  }
+
+  /** One page of the job's objects; `query` holds the route's query parameters. */
+  async objects(id: string, query: Readonly<Record<string, string>>): Promise<JobObjectList> {
+    const search = new URLSearchParams(query).toString();
+    return this.call(contract.listJobObjects, {
+      params: { uuid: id },
+      query: search === '' ? '' : `?${search}`,
+    });
+  }
+
+  async deleteJob(id: string): Promise<JobDeleted> {
+    return this.call(contract.deleteJob, { params: { uuid: id } });
   }
 
   async setMetadataThreads(id: string, n: number): Promise<void> {

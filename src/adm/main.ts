@@ -1,6 +1,7 @@
 /**
  * rebalancer-adm: the operator's command line for the manager (manager.md §7): L's `job`
- * subcommands plus cancel, pause, resume, limits (`job update`), dry runs and their plans. Human output by default, `--json` for
+ * subcommands plus cancel, pause, resume, limits (`job update`), dry runs and their plans, a
+ * job's objects, export and deletion (job-data.ts). Human output by default, `--json` for
  * scripts. A bad argument or a failed request prints a message naming it and exits non-zero.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -9,6 +10,7 @@ import { SINGLE_COPIES, type SingleCopies } from '../api/manager.ts';
 import { registerSharkCommands } from './audit.ts';
 import { type AdmGlobals, AdmRequestError, ManagerClient } from './client.ts';
 import { formatDuplicates, formatJobList, formatJobStatus } from './format.ts';
+import { registerJobDataCommands } from './job-data.ts';
 import { limitOptions, limitsFrom } from './limits.ts';
 import { registerOrphansCommand } from './orphans.ts';
 import { formatPlan } from './plan-format.ts';
@@ -253,6 +255,7 @@ update.action(async (id: string, opts: { metadataThreads?: number } & Record<str
   );
 });
 
+registerJobDataCommands(job, globals);
 registerSharkCommands(program, globals);
 registerOrphansCommand(program, globals);
 

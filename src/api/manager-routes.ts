@@ -15,6 +15,7 @@ import {
 } from './console.ts';
 import { Fleet } from './fleet.ts';
 import type { RouteDecl } from './http-routes.ts';
+import { JobDeleted, JobObjectList, JobObjectsQuery } from './job-objects.ts';
 import {
   CreateJobPayload,
   DuplicateList,
@@ -212,6 +213,25 @@ export const managerRoutes = {
     tags,
     params: JobParams,
     response: { 200: JobActivity, ...errors },
+  },
+  listJobObjects: {
+    method: 'GET',
+    url: '/jobs/:uuid/objects',
+    operationId: 'list_job_objects',
+    summary: "A job's objects by id, filtered by status, reason and key prefix",
+    tags,
+    params: JobParams,
+    querystring: JobObjectsQuery,
+    response: { 200: JobObjectList, ...errors },
+  },
+  deleteJob: {
+    method: 'DELETE',
+    url: '/jobs/:uuid',
+    operationId: 'delete_job',
+    summary: 'Delete a finished job and all its rows (409 while it is not finished)',
+    tags,
+    params: JobParams,
+    response: { 200: JobDeleted, ...errors },
   },
   /** Prometheus text (manager.md §8); untagged, so not in the OpenAPI document. */
   metrics: {

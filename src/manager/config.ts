@@ -126,6 +126,11 @@ export interface ManagerConfig {
   converge_delay_seconds: number;
   /** Ours (issue 17): seconds between the kept samples of a job's progress (its chart). */
   progress_history_seconds: number;
+  /**
+   * Ours (issue 19): days a finished job is kept after it last changed; older ones are deleted
+   * with all their rows, at start and hourly. null (absent): kept forever.
+   */
+  job_retention_days: number | null;
 }
 
 /** A config value that is missing or invalid; `key` is its dotted path. */
@@ -261,7 +266,31 @@ function numberedShards(r: Reader, key: string, required: boolean) {
   return shards;
 }
 
-export function parseConfig(raw: unknown): ManagerConfig {
+/** A key read but not as written (L's template typo); the caller logs it, once per load. */
+export interface ConfigWarning {
+  key: string;
+  message: string;
+}
+
+type Warn = (warning: ConfigWarning) => void;
+
+/**
+ * L's SAPI template writes MUSKIE_MAX_UTILIZATION_PCT as `max_fill_precentage`, so L never read
+ * it; a config rendered from that template is read as meant, and the operator told to rename it.
+ */
+function maxFillKey(raw: Json, warn: Warn | undefined): string {
+  if (raw.max_fill_precentage === undefined) return 'max_fill_percentage';
+  const both = raw.max_fill_percentage !== undefined;
+  warn?.({
+    key: 'max_fill_precentage',
+    message: both
+      ? "max_fill_precentage (a typo in L's template) is ignored: max_fill_percentage is also set and wins"
+      : "max_fill_precentage (a typo in L's template) is read as max_fill_percentage: rename it",
+  });
+  return both ? 'max_fill_percentage' : 'max_fill_precentage';
+}
+
+export function parseConfig(raw: unknown, warn?: Warn): ManagerConfig {
   if (!isObject(raw)) throw new ConfigError('(root)', 'the configuration must be a JSON object');
   const r = new Reader(raw, '');
   const domain = r.str('domain_name', undefined);
@@ -284,7 +313,7 @@ export function parseConfig(raw: unknown): ManagerConfig {
     shards,
     listen_port: r.int('listen_port', 80, 0, 65535),
     log_level: level,
-    max_fill_percentage: r.int('max_fill_percentage', 100, 1, 100),
+    max_fill_percentage: r.int(maxFillKey(raw, warn), 100, 1, 100),
     snaplink_cleanup_required: r.bool('snaplink_cleanup_required', false),
     direct_db: r.bool('direct_db', false),
     direct_db_urls: directDbUrls(raw.direct_db_urls, 'direct_db_urls'),
@@ -338,6 +367,7 @@ export function parseConfig(raw: unknown): ManagerConfig {
     ),
     stall_after_seconds: r.int('stall_after_seconds', 300, 1, 7 * 86_400),
     progress_history_seconds: r.int('progress_history_seconds', 10, 1, 3600),
+    job_retention_days: r.intOrNull('job_retention_days', 1, 36_500),
     converge_delay_seconds: r.int('converge_delay_seconds', 10, 0, 3600),
   };
 }
@@ -413,7 +443,7 @@ export function effectiveExcludePrefixes(options: ManagerOptions): string[] {
   return list.length === 1 && list[0] === 'none' ? [] : list;
 }
 
-export async function loadConfig(path: string): Promise<ManagerConfig> {
+export async function loadConfig(path: string, warn?: Warn): Promise<ManagerConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -426,5 +456,5 @@ export async function loadConfig(path: string): Promise<ManagerConfig> {
   } catch (err) {
     throw new ConfigError('(file)', `${path} is not valid JSON: ${(err as Error).message}`);
   }
-  return parseConfig(raw);
+  return parseConfig(raw, warn);
 }

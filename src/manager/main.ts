@@ -12,6 +12,7 @@ import { createLogger } from '../log/index.ts';
 import { auditExecutor } from './audit/executor.ts';
 import {
   ConfigError,
+  type ConfigWarning,
   DEFAULT_CONFIG_PATH,
   loadConfig,
   type ManagerConfig,
@@ -63,8 +64,8 @@ const flags = program.opts<{
 }>();
 const configPath = flags.config ?? flags.config_file;
 
-async function readConfig(): Promise<ManagerConfig> {
-  const config = await loadConfig(configPath);
+async function readConfig(warn: (warning: ConfigWarning) => void): Promise<ManagerConfig> {
+  const config = await loadConfig(configPath, warn);
   if (flags.port !== undefined) config.listen_port = flags.port;
   if (flags.listenAddress !== undefined) config.listen_address = flags.listenAddress;
   if (flags.databaseUrl !== undefined) config.database_url = flags.databaseUrl;
@@ -73,8 +74,10 @@ async function readConfig(): Promise<ManagerConfig> {
 }
 
 let config: ManagerConfig;
+// The logger's level comes from the config: its warnings wait for it.
+const startWarnings: ConfigWarning[] = [];
 try {
-  config = await readConfig();
+  config = await readConfig((warning) => startWarnings.push(warning));
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`Error parsing config file: ${err.message}\n`);
@@ -85,6 +88,7 @@ const log = createLogger({
   name: 'rebalancer-manager',
   level: process.env.LOG_LEVEL ?? config.log_level,
 });
+for (const { key, message } of startWarnings) log.warn({ key }, message);
 const metrics = new ManagerMetrics({
   service: `rebalancer.${config.domain_name}`,
   ...(config.datacenter === undefined ? {} : { datacenter: config.datacenter }),
@@ -115,6 +119,8 @@ const service = await startManagerService({
   },
   stallAfterMs: () => config.stall_after_seconds * 1000,
   historyIntervalMs: config.progress_history_seconds * 1000,
+  // Read at each purge: a reload applies at the next one.
+  jobRetentionDays: () => config.job_retention_days,
   orphans: env.orphans,
   fleet: configFleetSource(
     () => env.storinfoSnapshot(),
@@ -165,7 +171,7 @@ if (config.metrics_port !== 0) {
 async function reload(): Promise<void> {
   let next: ManagerConfig;
   try {
-    next = await readConfig();
+    next = await readConfig(({ key, message }) => log.warn({ key }, message));
   } catch (err) {
     log.error({ err }, 'Error parsing config after signal received. Not updating');
     return;

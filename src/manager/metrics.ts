@@ -223,7 +223,9 @@ export class ManagerMetrics {
       | 'list_sharks'
       | 'list_job_events'
       | 'get_job_history'
-      | 'get_job_activity',
+      | 'get_job_activity'
+      | 'list_job_objects'
+      | 'delete_job',
   ): void {
     this.requests.inc({ req });
     this.requests.inc({ req: 'total' });

@@ -56,6 +56,8 @@ export const RELOAD_CLASSES: Readonly<Record<ConfigKey, ReloadClass>> = {
   stall_after_seconds: 'live',
   converge_delay_seconds: 'new-jobs',
   progress_history_seconds: 'restart',
+  // Each hourly purge reads it: the next one applies the new value.
+  job_retention_days: 'live',
   'options.max_tasks_per_assignment': 'new-jobs',
   // Running jobs are tuned with PUT /jobs/<id> instead.
   'options.max_metadata_update_threads': 'new-jobs',

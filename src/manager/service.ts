@@ -8,7 +8,9 @@ import type { Logger } from '../log/index.ts';
 import type { FleetSource } from './fleet.ts';
 import type { ApiTokens } from './http/auth.ts';
 import { buildManagerApp } from './http/server.ts';
+import { JobDataService } from './jobs/job-data.ts';
 import { ProgressTracker } from './jobs/progress.ts';
+import { JobRetention } from './jobs/retention.ts';
 import { type JobExecutor, JobRunner } from './jobs/runner.ts';
 import { JobService, type JobServiceOptions } from './jobs/service.ts';
 import { type JobCount, ManagerMetrics } from './metrics.ts';
@@ -41,6 +43,10 @@ export interface ManagerServiceOptions {
   fleet?: FleetSource;
   /** Time between a running job's persisted progress samples, ms (default 10 s). */
   historyIntervalMs?: number;
+  /** config.json's job_retention_days, read at each purge (null or absent: keep forever). */
+  jobRetentionDays?: () => number | null;
+  /** Time between purges of finished jobs past their retention, ms (default an hour). */
+  retentionIntervalMs?: number;
 }
 
 export interface ManagerService {
@@ -109,11 +115,13 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
           store,
           log: options.log.child({ component: 'orphans' }),
         });
+  const jobData = new JobDataService({ store, running: () => runner.runningIds() });
   const app = await buildManagerApp({
     jobs,
     metrics,
     log: options.log,
     store,
+    jobData,
     ...(options.fleet === undefined ? {} : { fleet: options.fleet }),
     ...(orphans === undefined ? {} : { orphans }),
     ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
@@ -128,6 +136,15 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
   await maintenance.start();
   const resumed = await runner.start();
   progress.start();
+  const retention = new JobRetention({
+    data: jobData,
+    days: options.jobRetentionDays ?? (() => null),
+    log: options.log.child({ component: 'retention' }),
+    ...(options.retentionIntervalMs === undefined
+      ? {}
+      : { intervalMs: options.retentionIntervalMs }),
+  });
+  await retention.start();
   return {
     store,
     runner,
@@ -137,6 +154,7 @@ export async function startManagerService(options: ManagerServiceOptions): Promi
     resumed,
     async close() {
       await app.close();
+      await retention.stop();
       await progress.stop();
       await runner.stop();
       await maintenance.stop();

@@ -184,6 +184,18 @@ describe('ManagerClient: every method checks its answer against the route table'
       body: '{"ok":true}',
       path: '',
     },
+    {
+      run: (c) => c.objects(ID, {}),
+      route: managerRoutes.listJobObjects,
+      body: JSON.stringify({ objects: [], next: 7 }),
+      path: '/next',
+    },
+    {
+      run: (c) => c.deleteJob(ID),
+      route: managerRoutes.deleteJob,
+      body: JSON.stringify({ deleted: ID, objects: -1 }),
+      path: '/objects',
+    },
   ];
 
   for (const { run, route, body, path } of cases) {

@@ -1,13 +1,22 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   ConfigError,
+  type ConfigWarning,
   directDbUrl,
   effectiveExcludePrefixes,
+  loadConfig,
   parseConfig,
   shardRange,
 } from '../../src/manager/config.ts';
 
+const MANAGER = fileURLToPath(new URL('../../bin/rebalancer-manager.js', import.meta.url));
 const base = { domain_name: 'east.example.com', shards: [{ host: '2.moray.east.example.com' }] };
 
 describe('manager config', () => {
@@ -218,5 +227,66 @@ describe('manager config', () => {
     assert.equal(c.stall_after_seconds, 60);
     const unlimited = parseConfig({ ...base, metadata_updates_per_second_per_shard: null });
     assert.equal(unlimited.metadata_updates_per_second_per_shard, null);
+  });
+
+  test('max_fill_precentage, L’s template typo, is read as max_fill_percentage with a warning', async () => {
+    const read = (extra: Record<string, unknown>) => {
+      const warnings: ConfigWarning[] = [];
+      const c = parseConfig({ ...base, ...extra }, (w) => warnings.push(w));
+      return { fill: c.max_fill_percentage, warnings };
+    };
+    assert.deepEqual(read({}), { fill: 100, warnings: [] });
+    assert.deepEqual(read({ max_fill_percentage: 80 }), { fill: 80, warnings: [] });
+
+    const alias = read({ max_fill_precentage: 90 });
+    assert.equal(alias.fill, 90);
+    assert.equal(alias.warnings.length, 1, 'once per load');
+    assert.equal(alias.warnings[0]?.key, 'max_fill_precentage');
+    assert.match(alias.warnings[0]?.message ?? '', /max_fill_precentage.*max_fill_percentage/);
+
+    const both = read({ max_fill_precentage: 90, max_fill_percentage: 70 });
+    assert.equal(both.fill, 70);
+    assert.equal(both.warnings.length, 1);
+    assert.match(
+      both.warnings[0]?.message ?? '',
+      /ignored: max_fill_percentage is also set and wins/,
+    );
+
+    assert.throws(
+      () => parseConfig({ ...base, max_fill_precentage: 150 }),
+      (e: unknown) => e instanceof ConfigError && e.key === 'max_fill_precentage',
+    );
+
+    // A file rendered by L's template, through the loader main.ts uses.
+    const dir = await mkdtemp(join(tmpdir(), 'manager-config-'));
+    try {
+      const path = join(dir, 'config.json');
+      await writeFile(path, JSON.stringify({ ...base, max_fill_precentage: 85 }));
+      const warnings: ConfigWarning[] = [];
+      assert.equal((await loadConfig(path, (w) => warnings.push(w))).max_fill_percentage, 85);
+      assert.equal(warnings.length, 1);
+
+      // The manager logs it once it has a logger (its level comes from the config).
+      const listen = { listen_address: '127.0.0.1', listen_port: 0, metrics_port: 0 };
+      await writeFile(path, JSON.stringify({ ...base, ...listen, max_fill_precentage: 85 }));
+      const child = spawn(process.execPath, [MANAGER, '--config', path], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      try {
+        const record = await new Promise<Record<string, unknown>>((resolve, reject) => {
+          createInterface({ input: child.stdout }).on('line', (line) => {
+            const r = JSON.parse(line) as Record<string, unknown>;
+            if (r.key === 'max_fill_precentage') resolve(r);
+          });
+          child.once('exit', (code) => reject(new Error(`the manager exited (${code})`)));
+        });
+        assert.equal(record.level, 40);
+        assert.match(String(record.msg), /max_fill_precentage.*max_fill_percentage/);
+      } finally {
+        child.kill('SIGKILL');
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

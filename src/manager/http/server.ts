@@ -31,6 +31,7 @@ import {
   SnaplinkCleanupRequiredError,
   UnavailableError,
 } from '../jobs/errors.ts';
+import type { JobDataService } from '../jobs/job-data.ts';
 import type { JobService } from '../jobs/service.ts';
 import type { ManagerMetrics } from '../metrics.ts';
 import { registerOrphanRoutes } from '../orphans/routes.ts';
@@ -38,6 +39,7 @@ import type { OrphanService } from '../orphans/service.ts';
 import type { ManagerStore } from '../store/index.ts';
 import { type ApiTokens, registerApiAuth } from './auth.ts';
 import { registerConsoleRoutes } from './console-routes.ts';
+import { registerJobDataRoutes } from './job-data-routes.ts';
 import { registerConsoleUi } from './ui.ts';
 
 export const SERVER_VERSION = '0.1.0';
@@ -54,6 +56,8 @@ export interface ManagerAppOptions {
   store?: ManagerStore;
   /** storinfo and the placement settings, for `GET /sharks`; without it that answers 503. */
   fleet?: FleetSource;
+  /** A job's objects and the deletion of finished jobs; without it those routes answer 503. */
+  jobData?: JobDataService;
   /** The config's api_token and api_token_read, read per request (a reload rotates them). */
   tokens?: () => ApiTokens;
 }
@@ -271,6 +275,7 @@ export async function buildManagerApp(
 
   registerOrphanRoutes(app, { orphans: options.orphans, sendError });
   registerConsoleRoutes(app, { jobs, metrics, store: options.store, fleet: options.fleet });
+  registerJobDataRoutes(app, { data: options.jobData, metrics, log });
   registerConsoleUi(app);
 
   app.route({

@@ -13,6 +13,7 @@ import { type CountRow, readCounts } from './counts.ts';
 import * as duplicates from './duplicates.ts';
 import type { AssignmentState, ObjectStatus } from './enums.ts';
 import * as events from './events.ts';
+import { JobDataStore } from './job-data.ts';
 import * as jobs from './jobs.ts';
 import { migrate } from './migrations.ts';
 import type {
@@ -34,6 +35,7 @@ export type { DuplicateRecord, DuplicateStatus, DuplicateToRewrite } from './dup
 export * from './enums.ts';
 export type { JobEvent, JobEventKind } from './events.ts';
 export { JOB_EVENT_KINDS } from './events.ts';
+export type { JobObjectFilter, JobObjectRecord } from './job-data.ts';
 export type { EvacuateJobParams, JobRecord, NewJob } from './jobs.ts';
 export { NON_TERMINAL_JOB_STATES, TERMINAL_JOB_STATES, UNLIMITED } from './jobs.ts';
 export { MIGRATIONS, migrate } from './migrations.ts';
@@ -60,6 +62,10 @@ export class ManagerStore {
   static async open(db: Database): Promise<ManagerStore> {
     await migrate(db);
     return new ManagerStore(db);
+  }
+  /** A job's objects for operators, and the deletion of finished jobs (job-data.ts). */
+  get jobData(): JobDataStore {
+    return new JobDataStore(this.db);
   }
 
   createJob(job: jobs.NewJob): Promise<jobs.JobRecord> {

@@ -309,6 +309,17 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 13,
+    // Finished jobs are deleted (issue 19): a retry outlives the job it retried, losing only
+    // the link; every other table already goes with its job (ON DELETE CASCADE).
+    name: 'retry_of set null when its job is deleted',
+    statements: [
+      'ALTER TABLE jobs DROP CONSTRAINT jobs_retry_of_fkey',
+      `ALTER TABLE jobs ADD CONSTRAINT jobs_retry_of_fkey
+        FOREIGN KEY (retry_of) REFERENCES jobs (id) ON DELETE SET NULL`,
+    ],
+  },
 ];
 
 const LOCK_KEY = 0x7265_6261; // "reba": serialises concurrent migrators
