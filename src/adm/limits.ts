@@ -20,11 +20,20 @@ const UNITS: Record<string, number> = {
   gib: 1024 ** 3,
 };
 
-/** `unlimited` (or `none`) → null; otherwise a positive integer, with a unit for bytes. */
-export function parseLimit(option: string, bytes: boolean): (value: string) => number | null {
+/**
+ * What `unlimited` parses to. Not null: commander stores a parser's null as `''`, and the
+ * limit would be dropped (`job update --objects-per-second unlimited` then did nothing).
+ */
+export const UNLIMITED = 'unlimited';
+
+/** `unlimited` (or `none`) → UNLIMITED; otherwise a positive integer, with a unit for bytes. */
+export function parseLimit(
+  option: string,
+  bytes: boolean,
+): (value: string) => number | typeof UNLIMITED {
   return (value) => {
     const text = value.trim().toLowerCase();
-    if (text === 'unlimited' || text === 'none') return null;
+    if (text === 'unlimited' || text === 'none') return UNLIMITED;
     const match = /^([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)$/.exec(text);
     const unit = match ? UNITS[match[2] ?? ''] : undefined;
     const n = match && unit !== undefined && (bytes || unit === 1) ? Number(match[1]) * unit : NaN;
@@ -71,7 +80,8 @@ export function limitsFrom(opts: Record<string, unknown>): LimitChanges {
   for (const name of LIMIT_NAMES) {
     const key = name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
     const value = opts[key];
-    if (value === null || typeof value === 'number') out[name] = value;
+    if (value === UNLIMITED) out[name] = null;
+    else if (typeof value === 'number') out[name] = value;
   }
   return out;
 }

@@ -87,7 +87,15 @@ job
     new Option(
       '-w, --watch [seconds]',
       'follow the job with a progress bar until it ends, polling every N s (default 2); --json: a status per line; exits 3 unless the job completes',
-    ).argParser(count(1, 3600, 'watch')),
+    ).argParser((value) => {
+      // `job get --watch <uuid>` gives the uuid as the interval: say where it goes.
+      if (!/^[0-9]+$/.test(value)) {
+        throw new InvalidArgumentError(
+          `--watch takes seconds, not ${JSON.stringify(value)}: give the job first (job get <uuid> --watch)`,
+        );
+      }
+      return count(1, 3600, 'watch')(value);
+    }),
   )
   .action(async (id: string, opts: { watch?: number | true }) => {
     if (opts.watch !== undefined) {

@@ -195,6 +195,9 @@ describe('rebalancer-adm against a running manager', () => {
     const badInterval = await adm('job', 'get', '--watch', '0', id);
     assert.equal(badInterval.code, 1);
     assert.match(badInterval.stderr, /watch/);
+    const uuidFirst = await adm('job', 'get', '--watch', id);
+    assert.equal(uuidFirst.code, 1);
+    assert.match(uuidFirst.stderr, /give the job first \(job get <uuid> --watch\)/);
   });
 
   test('limits and dry runs: created, shown, and bad values refused naming the option', async () => {
@@ -231,6 +234,15 @@ describe('rebalancer-adm against a running manager', () => {
     const bad = await adm('job', 'update', id, '--bytes-per-second', 'fast');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--bytes-per-second: "fast" is not a byte rate/);
+    // "unlimited" is a limit to send (null), not a missing one: the manager takes it while the
+    // dry run runs, and refuses it (409) once it has ended Planned.
+    const unlimited = await adm('job', 'update', id, '--objects-per-second', 'unlimited');
+    if (unlimited.code === 0) {
+      const after = JSON.parse((await adm('--json', 'job', 'get', id)).stdout);
+      assert.equal(after.limits.objects_per_second, null);
+    } else {
+      assert.match(unlimited.stderr, /409/);
+    }
     const none = await adm('job', 'update', id);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /give --metadata-threads or a limit/);
