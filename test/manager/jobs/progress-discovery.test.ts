@@ -27,8 +27,11 @@ function scripted(events: SourceEvent[], hang = false): ObjectSource {
     async *scan({ signal }) {
       for (const e of events) yield e;
       if (!hang) return;
+      // Aborted already (a loaded machine may stop the job before the source gets here): an
+      // 'abort' listener added now would never fire.
       await new Promise((_, reject) => {
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        if (signal.aborted) reject(signal.reason);
+        else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
       });
     },
   };
@@ -108,7 +111,10 @@ describe('discovery end', () => {
       async *scan({ signal }) {
         yield obj('c1');
         reached?.();
-        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+        await new Promise((r) => {
+          if (signal.aborted) r(undefined);
+          else signal.addEventListener('abort', r, { once: true });
+        });
       },
     };
     const h = harness({ store, job: cancelled, source: endsQuietly });

@@ -42,7 +42,9 @@ function scripted(events: SourceEvent[], hang = false) {
       for (const e of events) yield e;
       if (!hang) return;
       await new Promise((_, reject) => {
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        // A listener added to a signal already aborted would never fire.
+        if (signal.aborted) reject(signal.reason);
+        else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
       });
     },
   };

@@ -46,9 +46,11 @@ class Shaky implements MetadataWriter {
   async putObject(u: MetadataUpdate, signal: AbortSignal): Promise<void> {
     this.puts++;
     if (this.hang) {
-      await new Promise((_, reject) =>
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
-      );
+      await new Promise((_, reject) => {
+        // A listener added to a signal already aborted would never fire.
+        if (signal.aborted) reject(signal.reason);
+        else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
     }
     const left = this.failures.get(u.key) ?? 0;
     if (left > 0) {
