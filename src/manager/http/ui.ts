@@ -39,12 +39,16 @@ function refuse(reply: FastifyReply, status: 404 | 503, body: ManagerError): Fas
   return reply.code(status).type('application/json').send(body);
 }
 
+/** A missing file, or a directory in its place, is "not there"; EACCES or EIO is a real error. */
+function missing(err: unknown): undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
+  throw err;
+}
+
 async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
+  const found = await stat(path).catch(missing);
+  return found?.isDirectory() ?? false;
 }
 
 /** Registers `/`, `/ui` (redirects to `/ui/`) and `/ui/<file>` on the manager's app. */
@@ -63,7 +67,7 @@ export function registerConsoleUi(app: FastifyInstance, options: ConsoleUiOption
     }
     const name = req.params['*'] === '' ? 'index.html' : req.params['*'];
     const type = FILE_NAME.test(name) ? CONTENT_TYPES[extname(name)] : undefined;
-    const body = type && (await readFile(join(dir, name)).catch(() => undefined));
+    const body = type && (await readFile(join(dir, name)).catch(missing));
     if (!type || !body) {
       return refuse(reply, 404, {
         code: ManagerErrorCode.NotFound,
