@@ -11,13 +11,15 @@ import type { Logger } from '../../log/index.ts';
 import { compareStorageIds } from '../../manta/ids.ts';
 import type { Heartbeat, SharkConfig, SharkPatch } from './config.ts';
 import { buildRecord, type StorageNodeRecord } from './record.ts';
-import { directoryBytes } from './usage.ts';
+import { UsageTracker } from './usage.ts';
 
 interface SharkState {
   config: SharkConfig;
   heartbeat: Heartbeat;
   /** Time of the last minnow heartbeat (for frozen/stale nodes, fixed). */
   lastHeartbeat: number;
+  /** Incremental view of the bytes under config.root (one per node: it keeps a tree). */
+  usage: UsageTracker;
   usedBytes: number;
 }
 
@@ -88,6 +90,7 @@ export class Fleet {
       config: { ...config },
       heartbeat: 'live',
       lastHeartbeat: this.now(),
+      usage: new UsageTracker(config.root),
       usedBytes: 0,
     });
   }
@@ -145,7 +148,7 @@ export class Fleet {
 
   private async pollOnce(): Promise<void> {
     const states = [...this.sharks.values()];
-    const used = await Promise.all(states.map((s) => directoryBytes(s.config.root)));
+    const used = await Promise.all(states.map((s) => s.usage.poll()));
     const now = this.now();
     const records = new Map<string, StorageNodeRecord>();
     states.forEach((s, i) => {

@@ -133,10 +133,11 @@ export async function startStorinfo(options: StorinfoOptions): Promise<StorinfoH
 
   // Like storinfo, serve only after a first successful poll.
   await fleet.poll();
-  // A poll walks every mako's tree, in time proportional to its files (seconds with millions
-  // of objects): timed polls skip their turn while one runs or until three times the last
-  // one's duration has passed, so they never take more than a quarter of a core. POST /flush
-  // always polls.
+  // The first poll walks every mako's tree; later ones re-read only the directories that
+  // changed (usage.ts), in time proportional to the files added. A job adding many at once
+  // still makes a poll long: timed polls skip their turn while one runs or until three times
+  // the last one's duration has passed, so they never take more than a quarter of a core.
+  // POST /flush always polls.
   let timedPollBusy = false;
   let nextTimedPollAt = 0;
   const pollTimer = setInterval(() => {
