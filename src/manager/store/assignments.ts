@@ -2,9 +2,10 @@
  * Assignments of evacuate jobs (manager.md §4.6), persisted so that a restarted manager knows
  * which were built, posted to an agent, or reported complete, and resumes each where it was.
  */
-import type { Database, Queryable } from '../../db/index.ts';
-import { CountDeltas, movedRow, ROW_BYTES } from './counts.ts';
+import type { Queryable } from '../../db/index.ts';
+import { ROW_BYTES } from './counts.ts';
 import { type AssignmentState, parseAssignmentState } from './enums.ts';
+import { moveCounted } from './moves.ts';
 
 export interface AssignmentRecord {
   id: string;
@@ -57,38 +58,34 @@ export interface NewAssignment {
 
 /**
  * Creates the assignment (state `init`) and moves its objects from `unprocessed` to `assigned`
- * in one transaction. Objects no longer unprocessed are left out; the returned record counts
- * only the objects actually assigned, and no assignment is created when there are none.
+ * in one statement (moves.ts). Objects no longer unprocessed are left out; the returned record
+ * counts only the objects actually assigned, and no assignment is created when there are none.
  */
 export async function createAssignment(
-  db: Database,
+  db: Queryable,
   jobId: string,
   a: NewAssignment,
 ): Promise<{ assignment: AssignmentRecord; objectIds: string[] } | undefined> {
-  return db.transaction(async (tx) => {
-    await tx.query(
-      `INSERT INTO assignments (id, job_id, dest_shark, dest_datacenter, state, task_count, total_bytes)
-       VALUES ($1, $2, $3, $4, 'init', 0, $5)`,
-      [a.id, jobId, a.destShark, a.destDatacenter, a.totalBytes],
-    );
-    const { rows } = await tx.query<{ id: string; tier: string; bytes: string }>(
-      `UPDATE evacuate_objects SET status = 'assigned', assignment_id = $3, dest_shark = $4,
-              skipped_reason = NULL, error = NULL, error_detail = NULL, updated_at = now()
-        WHERE job_id = $1 AND status = 'unprocessed' AND id = ANY($2::text[])
-        RETURNING id, tier, ${ROW_BYTES} AS bytes`,
-      [jobId, a.objectIds, a.id, a.destShark],
-    );
-    if (rows.length === 0) {
-      await tx.query('DELETE FROM assignments WHERE id = $1', [a.id]);
-      return undefined;
-    }
-    const updated = await tx.query<AssignmentRow>(
-      `UPDATE assignments SET task_count = $2 WHERE id = $1 RETURNING ${COLUMNS}`,
-      [a.id, rows.length],
-    );
-    await new CountDeltas().moved('unprocessed', 'assigned', rows.map(movedRow)).apply(tx, jobId);
-    return { assignment: toRecord(updated.rows[0]!), objectIds: rows.map((r) => r.id) };
+  const rows = await moveCounted<AssignmentRow & { object_id: string }>(db, jobId, {
+    update: `UPDATE evacuate_objects SET status = 'assigned', assignment_id = $3, dest_shark = $4,
+                    skipped_reason = NULL, error = NULL, error_detail = NULL, updated_at = now()
+              WHERE job_id = $1 AND status = 'unprocessed' AND id = ANY($2::text[])
+              RETURNING id, tier, ${ROW_BYTES} AS bytes`,
+    params: [jobId, a.objectIds, a.id, a.destShark, a.destDatacenter, a.totalBytes],
+    from: 'unprocessed',
+    to: 'assigned',
+    ctes: [
+      `created AS (
+         INSERT INTO assignments (id, job_id, dest_shark, dest_datacenter, state, task_count, total_bytes)
+         SELECT $3::uuid, $1::uuid, $4::text, $5::text, 'init', totals.n, $6::bigint FROM totals WHERE totals.n > 0
+         RETURNING ${COLUMNS})`,
+    ],
+    select: 'SELECT moved.id AS object_id, created.* FROM moved CROSS JOIN created',
+    name: 'create-assignment',
   });
+  const first = rows[0];
+  if (first === undefined) return undefined;
+  return { assignment: toRecord(first), objectIds: rows.map((r) => r.object_id) };
 }
 
 /** Moves an assignment to `to` only from one of `from`; false when it was in another state. */

@@ -15,6 +15,7 @@ import {
   type SkipReasonDb,
   TERMINAL_OBJECT_STATUSES,
 } from './enums.ts';
+import { moveCounted } from './moves.ts';
 import {
   type AssignedObject,
   OBJECT_COLUMNS,
@@ -235,9 +236,46 @@ export interface TransitionGroup {
   to: ObjectTarget;
 }
 
+/** A group's UPDATE, RETURNING what the counters need: its text, parameters and statement name. */
+function groupUpdate(
+  jobId: string,
+  g: TransitionGroup,
+): { text: string; params: unknown[]; name: string } {
+  const to = g.to;
+  const keepPlacement = to.status !== 'assigned' && to.status !== 'unprocessed';
+  const params: unknown[] = [
+    jobId,
+    g.from,
+    to.status,
+    to.status === 'skipped' ? to.reason : null,
+    to.status === 'error' ? to.error : null,
+    to.status === 'error' ? (to.detail ?? null) : null,
+    to.status === 'assigned' ? to.assignmentId : null,
+    to.status === 'assigned' ? to.destShark : null,
+    keepPlacement,
+  ];
+  const byIds = 'ids' in g.select;
+  params.push('ids' in g.select ? g.select.ids : g.select.assignmentId);
+  const where = byIds ? 'id = ANY($10::text[])' : 'assignment_id = $10::uuid';
+  const text = `UPDATE evacuate_objects
+            SET status = $3::text, skipped_reason = $4::text, error = $5::text, error_detail = $6::text,
+                assignment_id = CASE WHEN $9::boolean THEN assignment_id ELSE $7::uuid END,
+                dest_shark = CASE WHEN $9::boolean THEN dest_shark ELSE $8::text END,
+                updated_at = now()
+          WHERE job_id = $1 AND status = $2::text AND ${where}
+          RETURNING id, tier, ${ROW_BYTES} AS bytes`;
+  return { text, params, name: byIds ? 'transition-ids' : 'transition-assignment' };
+}
+
+function isEmpty(g: TransitionGroup): boolean {
+  return 'ids' in g.select && g.select.ids.length === 0;
+}
+
 /**
- * Applies every group in one transaction, updating only objects currently in `from`, and the
- * counters by exactly the rows changed. Returns the ids changed, per group.
+ * Applies every group atomically, updating only objects currently in `from`, and the counters
+ * by exactly the rows changed. Returns the ids changed, per group. A single group (the usual
+ * case: an assignment's objects moving on) is one statement (moves.ts); several are one
+ * transaction.
  */
 export async function transitionObjects(
   db: Database,
@@ -249,54 +287,36 @@ export async function transitionObjects(
       throw new IllegalTransitionError(`objects in terminal status ${g.from} cannot change`);
     }
   }
+  const live = groups.filter((g) => !isEmpty(g));
+  const only = live.length === 1 ? live[0] : undefined;
+  if (only && only.from !== only.to.status) {
+    const { text, params, name } = groupUpdate(jobId, only);
+    const rows = await moveCounted(db, jobId, {
+      update: text,
+      params,
+      from: only.from,
+      to: only.to.status,
+      skip: only.to.status === 'skipped' ? only.to.reason : null,
+      error: only.to.status === 'error' ? only.to.error : null,
+      name: `move-${name}`,
+    });
+    const ids = rows.map((r) => r.id);
+    return groups.map((g) => (g === only ? ids : []));
+  }
   return db.transaction(async (tx) => {
     const deltas = new CountDeltas();
     const changed: string[][] = [];
     for (const g of groups) {
-      const to = g.to;
-      const reason = to.status === 'skipped' ? to.reason : null;
-      const error = to.status === 'error' ? to.error : null;
-      const detail = to.status === 'error' ? (to.detail ?? null) : null;
-      const assignment = to.status === 'assigned' ? to.assignmentId : null;
-      const dest = to.status === 'assigned' ? to.destShark : null;
-      const keepPlacement = to.status !== 'assigned' && to.status !== 'unprocessed';
-      const params: unknown[] = [
-        jobId,
-        g.from,
-        to.status,
-        reason,
-        error,
-        detail,
-        assignment,
-        dest,
-        keepPlacement,
-      ];
-      let where: string;
-      if ('ids' in g.select) {
-        if (g.select.ids.length === 0) {
-          changed.push([]);
-          continue;
-        }
-        params.push(g.select.ids);
-        where = 'id = ANY($10::text[])';
-      } else {
-        params.push(g.select.assignmentId);
-        where = 'assignment_id = $10::uuid';
+      if (isEmpty(g)) {
+        changed.push([]);
+        continue;
       }
-      const { rows } = await tx.query<{ id: string; tier: string; bytes: string }>(
-        `UPDATE evacuate_objects
-            SET status = $3::text, skipped_reason = $4::text, error = $5::text, error_detail = $6::text,
-                assignment_id = CASE WHEN $9::boolean THEN assignment_id ELSE $7::uuid END,
-                dest_shark = CASE WHEN $9::boolean THEN dest_shark ELSE $8::text END,
-                updated_at = now()
-          WHERE job_id = $1 AND status = $2::text AND ${where}
-          RETURNING id, tier, ${ROW_BYTES} AS bytes`,
-        params,
-      );
-      const n = rows.length;
+      const { text, params } = groupUpdate(jobId, g);
+      const { rows } = await tx.query<{ id: string; tier: string; bytes: string }>(text, params);
+      const to = g.to;
       deltas.moved(g.from, to.status, rows.map(movedRow));
-      if (reason !== null) deltas.add('skip', reason, n);
-      if (error !== null) deltas.add('error', error, n);
+      if (to.status === 'skipped') deltas.add('skip', to.reason, rows.length);
+      if (to.status === 'error') deltas.add('error', to.error, rows.length);
       changed.push(rows.map((r) => r.id));
     }
     await deltas.apply(tx, jobId);
