@@ -30,6 +30,9 @@ import { logReload, reloadConfig } from './reload.ts';
 import { startManagerService } from './service.ts';
 import { MorayStorageSharkDirectory } from './sharks.ts';
 
+/** Connections of the API's own (service.ts `apiDb`): a few, for operators' requests. */
+const API_POOL_SIZE = 4;
+
 function port(value: string): number {
   const n = Number(value);
   if (!/^[0-9]+$/.test(value) || n > 65535)
@@ -99,10 +102,16 @@ const db = await openDatabase({
   ...(config.database_dir === undefined ? {} : { dataDir: config.database_dir }),
   log,
 });
+// PGlite has one connection: the API shares it.
+const apiDb =
+  config.database_url === undefined
+    ? undefined
+    : await openDatabase({ url: config.database_url, poolSize: API_POOL_SIZE, log });
 const env = createEnvironment(() => config, metrics, log);
 await env.start();
 const service = await startManagerService({
   db,
+  ...(apiDb === undefined ? {} : { apiDb }),
   executor: jobExecutor(env),
   sharks: new MorayStorageSharkDirectory(env.storageShard, config.domain_name),
   log,
@@ -215,6 +224,7 @@ async function shutdown(signal: string): Promise<void> {
   await service.close();
   if (metricsServer) await new Promise((resolve) => metricsServer?.close(resolve));
   await env.close();
+  await apiDb?.close();
   await db.close();
   process.exit(0);
 }

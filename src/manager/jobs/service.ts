@@ -191,8 +191,8 @@ export class JobService {
   }
 
   async status(id: string): Promise<JobStatus> {
-    const job = await this.get(id);
-    const counts = await this.options.store.counts(job.id);
+    const jobId = parseJobId(id);
+    const [job, counts] = await Promise.all([this.get(jobId), this.options.store.counts(jobId)]);
     const status: JobStatus = {
       config: { action: jobActionName(job.action), from_shark: job.fromShark },
       results: buildResults(counts),
@@ -205,11 +205,16 @@ export class JobService {
       single_copies: job.params.single_copies ?? 'skip',
       limits: job.limits,
     };
-    const progress = job.action === 'audit' ? undefined : await this.progressOf(job, counts);
+    // Independent reads, at once: the status's latency is its slowest, not their sum.
+    const [progress, audit, convergence] = await Promise.all([
+      job.action === 'audit' ? undefined : this.progressOf(job, counts),
+      this.options.store
+        .getAudit(job.id)
+        .then((a) => (a ? auditReport(this.options.store, a) : undefined)),
+      convergenceOf(this.options.store, job),
+    ]);
     if (progress) status.progress = progress;
-    const audit = await this.options.store.getAudit(job.id);
-    if (audit) status.audit = await auditReport(this.options.store, audit);
-    const convergence = await convergenceOf(this.options.store, job);
+    if (audit) status.audit = audit;
     if (convergence) status.convergence = convergence;
     if (job.error !== undefined) status.error = job.error;
     if (job.retryOf !== undefined) status.retry_of = job.retryOf;
