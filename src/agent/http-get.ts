@@ -136,14 +136,80 @@ export async function* responseBody(res: IncomingMessage): AsyncGenerator<Buffer
       { cause },
     );
   try {
-    for await (const chunk of res) {
-      bytes += (chunk as Buffer).length;
-      yield chunk as Buffer;
+    for await (const chunk of chunksOf(res)) {
+      bytes += chunk.length;
+      yield chunk;
     }
   } catch (err) {
     throw err instanceof HttpGetError ? err : cut(err);
   }
   if (!res.complete) throw cut();
+}
+
+/** Body bytes queued before the response is paused (backpressure to the socket). */
+const QUEUE_HIGH = 64 * 1024;
+
+/**
+ * The response's chunks as they arrived, from 'data' events. Not the stream's own async
+ * iterator: that one calls read(), which concatenates whatever is buffered into a new buffer
+ * (a copy, and an external allocation: those are what start the agent's major GCs) whenever
+ * the consumer was busy writing. Stopping early destroys the response, as that iterator does.
+ */
+async function* chunksOf(res: IncomingMessage): AsyncGenerator<Buffer, void, undefined> {
+  const chunks: Buffer[] = [];
+  let queued = 0;
+  let ended = false;
+  let failed: { err: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (chunk: Buffer): void => {
+    chunks.push(chunk);
+    queued += chunk.length;
+    if (queued >= QUEUE_HIGH) res.pause();
+    notify();
+  };
+  const onEnd = (): void => {
+    ended = true;
+    notify();
+  };
+  const onError = (err: unknown): void => {
+    failed ??= { err };
+    notify();
+  };
+  const onClose = (): void => {
+    if (!ended) failed ??= { err: new Error('response closed before its end') };
+    notify();
+  };
+  res.on('data', onData);
+  res.on('end', onEnd);
+  res.on('error', onError);
+  res.on('close', onClose);
+  try {
+    for (;;) {
+      const chunk = chunks.shift();
+      if (chunk !== undefined) {
+        queued -= chunk.length;
+        if (queued < QUEUE_HIGH && res.isPaused()) res.resume();
+        yield chunk;
+        continue;
+      }
+      if (failed !== undefined) throw failed.err;
+      if (ended) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    res.off('data', onData);
+    res.off('end', onEnd);
+    res.off('close', onClose);
+    // onError stays: an error emitted by this destroy (or later) must not be an uncaught one.
+    if (!ended || failed !== undefined) res.destroy();
+  }
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   withoutIdleTimeout,
 } from './http-get.ts';
 import type { AgentMetrics, ObjectOutcome } from './metrics.ts';
+import { isNoSpace, LocalFsError, streamToFile } from './temp-file.ts';
 
 export interface TaskResult {
   readonly status: Exclude<TaskStatus, 'Pending'>;
@@ -45,8 +46,16 @@ export class TaskAbortedError extends RebalancerError {
   readonly code = 'task_aborted';
 }
 
-/** Pluggable task processing (tests of the manager use an "always pass" processor). */
-export type TaskProcessor = (task: Task, signal: AbortSignal) => Promise<TaskResult>;
+/**
+ * Pluggable task processing (tests of the manager use an "always pass" processor). A processor
+ * may call `release` once it no longer needs a download slot (its bytes are in place and only
+ * fsyncs remain); it resolves only when the task's outcome is final and, if complete, durable.
+ */
+export type TaskProcessor = (
+  task: Task,
+  signal: AbortSignal,
+  release?: () => void,
+) => Promise<TaskResult>;
 
 export interface DownloadProcessorOptions {
   readonly objectRoot: string;
@@ -70,17 +79,6 @@ export interface DownloadProcessorOptions {
   readonly metrics: AgentMetrics;
 }
 
-/** Bytes gathered before one write: at most two batches per download are held in memory. */
-const WRITE_BATCH = 256 * 1024;
-
-class LocalFsError extends RebalancerError {
-  override readonly name = 'LocalFsError';
-  readonly code = 'local_fs';
-  constructor(override readonly cause: unknown) {
-    super(`local filesystem error: ${(cause as Error)?.message ?? String(cause)}`);
-  }
-}
-
 type Attempt =
   | { kind: 'ok'; tmp: string; bytes: number }
   | { kind: 'network'; err: unknown }
@@ -88,21 +86,6 @@ type Attempt =
   | { kind: 'md5'; got: string; tmp: string }
   | { kind: 'fs'; err: unknown; tmp?: string }
   | { kind: 'nospace'; tmp?: string };
-
-function isNoSpace(err: unknown): boolean {
-  // A LocalFsError's own code is ours; the errno is its cause's.
-  const errno = err instanceof LocalFsError ? err.cause : err;
-  const code = (errno as { code?: string })?.code;
-  return code === 'ENOSPC' || code === 'EDQUOT';
-}
-
-async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, null);
-    off += bytesWritten;
-  }
-}
 
 export class DownloadProcessor {
   private readonly agent: Agent;
@@ -122,7 +105,7 @@ export class DownloadProcessor {
   }
 
   /** The TaskProcessor bound to this instance. */
-  readonly process: TaskProcessor = async (task, signal) => {
+  readonly process: TaskProcessor = async (task, signal, release) => {
     const { log } = this.opts;
     let rel: string;
     let finalPath: string;
@@ -152,7 +135,23 @@ export class DownloadProcessor {
       return { status: { Failed: 'AgentFSError' }, outcome: 'failed', bytes: 0 };
     }
     log.debug({ object: task.object_id, path: finalPath }, 'process_task');
-    return this.locks.run(finalPath, () => this.processAt(task, url, finalPath, signal));
+    const result = await this.locks.run(finalPath, () =>
+      this.processAt(task, url, finalPath, signal),
+    );
+    if (result.status !== 'Complete') return result;
+    // Out of the path's lock and the download slot: installs into this directory meanwhile
+    // share the fsync (group commit). A skipped object gets one too: it may be the one an
+    // earlier attempt renamed before its directory fsync failed.
+    release?.();
+    const dir = dirname(finalPath);
+    try {
+      await this.dirSync.sync(dir);
+    } catch (err) {
+      log.error({ err, dir }, 'AgentFSError: directory fsync failed');
+      return { status: { Failed: 'AgentFSError' }, outcome: 'failed', bytes: 0 };
+    }
+    if (result.outcome === 'complete') this.opts.metrics.bytesVerified(result.bytes);
+    return result;
   };
 
   private async processAt(
@@ -215,15 +214,12 @@ export class DownloadProcessor {
         break;
     }
     try {
-      const dir = dirname(finalPath);
-      await this.install(attempt.tmp, dir, finalPath);
-      // Shared with the other installs into this directory meanwhile (group commit).
-      await this.dirSync.sync(dir);
+      await this.install(attempt.tmp, dirname(finalPath), finalPath);
     } catch (err) {
       log.error({ err, path: finalPath }, 'AgentFSError: installing the object failed');
       return fail(isNoSpace(err) ? 'DestinationInsufficientSpace' : 'AgentFSError', attempt.tmp);
     }
-    this.opts.metrics.bytesVerified(attempt.bytes);
+    // Not durable yet: process() fsyncs the directory before it reports the task complete.
     return { status: 'Complete', outcome: 'complete', bytes: attempt.bytes };
   }
 
@@ -243,6 +239,8 @@ export class DownloadProcessor {
   }
 
   private async ensureDir(dir: string): Promise<void> {
+    // A directory created again must not be fsynced through the old one's handle.
+    this.dirSync.forget(dir);
     await mkdirDurable(dir);
     if (this.knownDirs.size >= 10_000) this.knownDirs.clear();
     this.knownDirs.add(dir);
@@ -299,67 +297,38 @@ export class DownloadProcessor {
     const { metrics, idleTimeoutMs } = this.opts;
     const hash = createMd5();
     let bytes = 0;
-    let queued: Buffer[] = [];
-    let queuedBytes = 0;
-    let writing: Promise<void> | undefined;
-    const flushQueued = async (): Promise<void> => {
-      if (writing) await writing;
-      const buf = queued.length === 1 ? queued[0]! : Buffer.concat(queued, queuedBytes);
-      queued = [];
-      queuedBytes = 0;
-      writing = writeAll(fh, buf).catch((err: unknown) => {
-        throw new LocalFsError(err);
-      });
+    const take = (buf: Buffer): void => {
+      metrics.bytesReceived(buf.length);
+      hash.update(buf);
+      bytes += buf.length;
+    };
+    // Paced before the bytes are used; unlimited costs no await per chunk.
+    const onChunk = (buf: Buffer): Promise<void> | undefined => {
+      if (bandwidth.rate === null) {
+        take(buf);
+        return undefined;
+      }
+      return withoutIdleTimeout(res, idleTimeoutMs, () =>
+        bandwidth.acquire(buf.length, signal),
+      ).then(() => take(buf));
     };
     let failure: Attempt | undefined;
     try {
-      try {
-        for await (const buf of responseBody(res)) {
-          // Paced before the bytes are used; unlimited costs no await per chunk.
-          if (bandwidth.rate !== null) {
-            await withoutIdleTimeout(res, idleTimeoutMs, () =>
-              bandwidth.acquire(buf.length, signal),
-            );
-          }
-          metrics.bytesReceived(buf.length);
-          hash.update(buf);
-          bytes += buf.length;
-          queued.push(buf);
-          queuedBytes += buf.length;
-          if (queuedBytes >= WRITE_BATCH) await flushQueued();
-        }
-        if (queuedBytes > 0) await flushQueued();
-        if (writing) await writing;
-        // fdatasync: the data and the size, which is all a new file needs to be readable.
-        await fh.datasync().catch((err: unknown) => {
-          throw new LocalFsError(err);
-        });
-      } catch (err) {
-        if (writing) {
-          // Settle the in-flight write; its error matters only if nothing else failed.
-          await writing.catch((writeErr: unknown) => {
-            if (!(err instanceof LocalFsError)) {
-              this.opts.log.debug({ err: writeErr }, 'write failed after the download failed');
-            }
-          });
-        }
-        if (err instanceof LocalFsError) {
-          res.destroy();
-          failure = isNoSpace(err) ? { kind: 'nospace', tmp } : { kind: 'fs', err: err.cause, tmp };
-        } else if (signal.aborted) {
-          failure = { kind: 'fs', err, tmp };
-          await this.removeTemp(tmp);
-          throw new TaskAbortedError('shutdown');
-        } else {
-          failure = { kind: 'network', err };
-        }
+      await streamToFile(responseBody(res), fh, onChunk, this.opts.log);
+    } catch (err) {
+      if (err instanceof LocalFsError) {
+        res.destroy();
+        failure = isNoSpace(err) ? { kind: 'nospace', tmp } : { kind: 'fs', err: err.cause, tmp };
+      } else if (signal.aborted) {
+        await this.closeTemp(fh, tmp);
+        await this.removeTemp(tmp);
+        throw new TaskAbortedError('shutdown');
+      } else {
+        failure = { kind: 'network', err };
       }
-    } finally {
-      await fh.close().catch((err: unknown) => {
-        this.opts.log.error({ err, tmp }, 'closing a temp file failed');
-        failure ??= { kind: 'fs', err, tmp };
-      });
     }
+    const closeErr = await this.closeTemp(fh, tmp);
+    if (closeErr !== undefined) failure ??= { kind: 'fs', err: closeErr, tmp };
     if (failure) {
       // A network failure may be retried: drop this attempt's temp file now.
       if (failure.kind === 'network') await this.removeTemp(tmp);
@@ -390,6 +359,17 @@ export class DownloadProcessor {
     return true;
   }
 
+  /** Closes a temp file; returns the error (logged) when that fails. */
+  private async closeTemp(fh: FileHandle, tmp: string): Promise<unknown> {
+    try {
+      await fh.close();
+      return undefined;
+    } catch (err) {
+      this.opts.log.error({ err, tmp }, 'closing a temp file failed');
+      return err ?? new Error('close failed');
+    }
+  }
+
   /** Removes a temp file; a failure is logged and counted, never ignored (CRIT-5). */
   private async removeTemp(tmp: string): Promise<void> {
     try {
@@ -402,5 +382,6 @@ export class DownloadProcessor {
 
   async close(): Promise<void> {
     this.agent.destroy();
+    this.dirSync.close();
   }
 }

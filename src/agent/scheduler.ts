@@ -145,8 +145,19 @@ export class Scheduler {
 
   private async runTask(e: Entry, row: TaskRow): Promise<void> {
     let result: TaskResult | undefined;
+    let released = false;
+    // The download slot is free once the bytes are in place: the task's remaining fsyncs and
+    // its outcome's group commit wait without holding one (the processor may call it early).
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      e.downloading--;
+      this.running--;
+      this.opts.metrics.inflight.set(this.running);
+      if (!this.stopping) this.pump();
+    };
     try {
-      result = await this.opts.processor(row.task, this.abort.signal);
+      result = await this.opts.processor(row.task, this.abort.signal, release);
     } catch (err) {
       if (err instanceof TaskAbortedError) {
         this.opts.log.info({ assignment: e.uuid, object: row.task.object_id }, 'task interrupted');
@@ -156,11 +167,7 @@ export class Scheduler {
         result = { status: { Failed: 'AgentFSError' }, outcome: 'failed', bytes: 0 };
       }
     }
-    // The download slot is free while the outcome waits for its group commit.
-    e.downloading--;
-    this.running--;
-    this.opts.metrics.inflight.set(this.running);
-    if (!this.stopping) this.pump();
+    release();
     if (result !== undefined) {
       const reason = result.status === 'Complete' ? undefined : result.status.Failed;
       try {

@@ -55,4 +55,24 @@ describe('DirectorySyncer', () => {
     await mkdir(gone);
     await syncer.sync(gone);
   });
+
+  test('a forgotten or replaced directory is fsynced through a fresh handle', async () => {
+    const replaced = join(dir, 'replaced');
+    await mkdir(replaced);
+    const syncer = new DirectorySyncer();
+    await syncer.sync(replaced);
+    // Forgotten while an fsync runs: that fsync still completes on the old handle.
+    const running = syncer.sync(replaced);
+    syncer.forget(replaced);
+    await running;
+    await rm(replaced, { recursive: true });
+    await mkdir(replaced);
+    await syncer.sync(replaced);
+    // Many directories: handles beyond the bound are closed, every sync still succeeds.
+    const many = Array.from({ length: 80 }, (_, i) => join(dir, `many-${i}`));
+    for (const d of many) await mkdir(d);
+    await Promise.all(many.map((d) => syncer.sync(d)));
+    await Promise.all(many.map((d) => syncer.sync(d)));
+    syncer.close();
+  });
 });

@@ -36,12 +36,22 @@ export interface GroupCommitOptions {
 
 /** Outcomes that are committed at once without waiting for the delay. */
 const COMMIT_BATCH_MAX = 512;
+/**
+ * A commit blocks the event loop for its WAL fsync, however long the disk takes (20 ms and
+ * more on a busy one): the wait before the next one is at least this many times the last
+ * commit's duration, so commits never hold the loop more than about a fifth of the time.
+ */
+const COMMIT_SPACING = 4;
+/** Upper bound of that stretched wait, ms: the latency of a report stays short. */
+const COMMIT_DELAY_MAX_MS = 250;
 
 export class GroupCommit {
   private pending: PendingOutcome[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Duration of the last commit, ms. */
+  private lastCommitMs = 0;
 
   constructor(
     private readonly commit: CommitOutcomes,
@@ -56,8 +66,13 @@ export class GroupCommit {
       // While a failed commit waits for its retry, new outcomes join it.
       if (this.retryTimer !== undefined) return;
       if (this.pending.length >= COMMIT_BATCH_MAX) this.flush();
-      else this.flushTimer ??= setTimeout(() => this.flush(), this.options.delayMs);
+      else this.flushTimer ??= setTimeout(() => this.flush(), this.delay());
     });
+  }
+
+  private delay(): number {
+    const stretched = Math.min(COMMIT_DELAY_MAX_MS, COMMIT_SPACING * this.lastCommitMs);
+    return Math.max(this.options.delayMs, stretched);
   }
 
   private flush(): void {
@@ -67,7 +82,9 @@ export class GroupCommit {
     const batch = this.pending;
     this.pending = [];
     try {
+      const started = performance.now();
       const problems = this.commit(batch);
+      this.lastCommitMs = performance.now() - started;
       for (const p of problems) this.options.log.error({ err: p }, 'task outcome not recorded');
       for (const o of batch) o.resolve();
     } catch (err) {

@@ -1,0 +1,102 @@
+/**
+ * Writing a download into its temp file: the body's chunks are gathered into batches and
+ * written with one writev per batch (no copy into a bigger buffer: every copied byte is a
+ * new allocation, and external allocations are what start the agent's major GCs), one batch
+ * in flight while the next gathers, then the file is fdatasynced. Local failures are
+ * LocalFsError, so the caller can tell them from the body's own (network) errors.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { RebalancerError } from '../errors.ts';
+import type { Logger } from '../log/index.ts';
+
+/** Bytes gathered before one write: at most two batches per download are held in memory. */
+export const WRITE_BATCH = 256 * 1024;
+
+export class LocalFsError extends RebalancerError {
+  override readonly name = 'LocalFsError';
+  readonly code = 'local_fs';
+  constructor(override readonly cause: unknown) {
+    super(`local filesystem error: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+export function isNoSpace(err: unknown): boolean {
+  // A LocalFsError's own code is ours; the errno is its cause's.
+  const errno = err instanceof LocalFsError ? err.cause : err;
+  const code = (errno as { code?: string })?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, null);
+    off += bytesWritten;
+  }
+}
+
+/** Writes `bufs` in order; a short writev (rare on a regular file) is finished chunk by chunk. */
+async function writevAll(fh: FileHandle, bufs: Buffer[], total: number): Promise<void> {
+  if (bufs.length === 1) return writeAll(fh, bufs[0]!);
+  const { bytesWritten } = await fh.writev(bufs);
+  if (bytesWritten === total) return;
+  let skip = bytesWritten;
+  for (const buf of bufs) {
+    if (skip >= buf.length) {
+      skip -= buf.length;
+      continue;
+    }
+    await writeAll(fh, skip === 0 ? buf : buf.subarray(skip));
+    skip = 0;
+  }
+}
+
+/**
+ * Writes every chunk of `chunks` into `fh` and fdatasyncs it. `onChunk` sees each chunk
+ * before it is queued (hashing, pacing); it may return a promise only when it must wait.
+ */
+export async function streamToFile(
+  chunks: AsyncIterable<Buffer>,
+  fh: FileHandle,
+  onChunk: (buf: Buffer) => Promise<void> | undefined,
+  log: Logger,
+): Promise<void> {
+  let queued: Buffer[] = [];
+  let queuedBytes = 0;
+  let writing: Promise<void> | undefined;
+  const flush = async (): Promise<void> => {
+    if (writing) await writing;
+    const bufs = queued;
+    const total = queuedBytes;
+    queued = [];
+    queuedBytes = 0;
+    writing = writevAll(fh, bufs, total).catch((err: unknown) => {
+      throw new LocalFsError(err);
+    });
+  };
+  try {
+    for await (const buf of chunks) {
+      const wait = onChunk(buf);
+      if (wait !== undefined) await wait;
+      queued.push(buf);
+      queuedBytes += buf.length;
+      if (queuedBytes >= WRITE_BATCH) await flush();
+    }
+    if (queuedBytes > 0) await flush();
+    if (writing) await writing;
+    // fdatasync: the data and the size, which is all a new file needs to be readable.
+    await fh.datasync().catch((err: unknown) => {
+      throw new LocalFsError(err);
+    });
+  } catch (err) {
+    if (writing) {
+      // Settle the in-flight write; its error matters only if nothing else failed.
+      await writing.catch((writeErr: unknown) => {
+        if (!(err instanceof LocalFsError)) {
+          log.debug({ err: writeErr }, 'write failed after the download failed');
+        }
+      });
+    }
+    throw err;
+  }
+}
