@@ -147,6 +147,7 @@ const lat = job.statusLatencyMs;
 console.log(
   `  GET /jobs/:id while the job ran: max ${round(lat.max)} ms (${round(lat.slowestAtSeconds)} s into the job), p99 ${round(lat.p99)} ms, median ${round(lat.p50)} ms (${lat.samples} polls)`,
 );
+console.log(`  the manager's longest event-loop delay: ${round(job.eventLoopLagMaxMs)} ms`);
 const a = job.agents;
 console.log(
   `  load agents: ${a.posts} assignments posted (${round(a.tasksPerPost)} tasks each), ${a.gets} polls (${round(a.pollsPerPost)} per assignment), refused ${JSON.stringify(a.refused)}`,
@@ -180,6 +181,7 @@ const figures = {
   managerPeakRssMb: round(job.managerPeakRssMb),
   managerIdleRssMb: round(job.managerIdleRssMb),
   statusLatencyMs: rounded({ ...lat }),
+  eventLoopLagMaxMs: round(job.eventLoopLagMaxMs),
   loadAgents: { ...a, tasksPerPost: round(a.tasksPerPost), pollsPerPost: round(a.pollsPerPost) },
   final: job.final,
 };

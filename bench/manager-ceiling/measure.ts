@@ -30,8 +30,16 @@ export interface JobFigures {
   moraysCpuMicrosPerObject: number;
   managerPeakRssMb: number;
   managerIdleRssMb: number;
+  /** The manager's longest event-loop delay while the job ran (its metrics, every ~2 s), ms. */
+  eventLoopLagMaxMs: number;
   /** How long GET /jobs/:id took to answer while the job ran (polled every 250 ms), ms. */
-  statusLatencyMs: { max: number; p99: number; p50: number; samples: number; slowestAtSeconds: number };
+  statusLatencyMs: {
+    max: number;
+    p99: number;
+    p50: number;
+    samples: number;
+    slowestAtSeconds: number;
+  };
   agents: LoadAgentStats & { tasksPerPost: number; pollsPerPost: number };
   final: JobStatus['results'];
 }
@@ -83,18 +91,25 @@ export async function measureJob(
   let lastComplete = 0;
   const at: { first?: number; p10?: number; p90?: number } = {};
   const latencies: number[] = [];
+  let lagMaxMs = await eventLoopLagMaxMs(managerUrl);
+  let lastLag = started;
   const slowest = { ms: 0, at: 0 };
   for (;;) {
     const asked = performance.now();
     status = await manager.get(id);
     const now = performance.now();
     latencies.push(now - asked);
-    if (now - asked >= slowest.ms) Object.assign(slowest, { ms: now - asked, at: (asked - started) / 1000 });
+    if (now - asked >= slowest.ms)
+      Object.assign(slowest, { ms: now - asked, at: (asked - started) / 1000 });
     const t = (now - started) / 1000;
     const r = status.results;
     if (at.first === undefined && r.Complete > 0) at.first = t;
     if (at.p10 === undefined && r.Complete >= objects * 0.1) at.p10 = t;
     if (at.p90 === undefined && r.Complete >= objects * 0.9) at.p90 = t;
+    if (now - lastLag >= 2000) {
+      lastLag = now;
+      lagMaxMs = Math.max(lagMaxMs, await eventLoopLagMaxMs(managerUrl));
+    }
     if (now - lastLog >= 10_000) {
       const rate = (r.Complete - lastComplete) / ((now - lastLog) / 1000);
       lastLog = now;
@@ -144,6 +159,7 @@ export async function measureJob(
     moraysCpuMicrosPerObject: perObject(cpu.morays),
     managerPeakRssMb: rssMb(managerPid),
     managerIdleRssMb: idleRssMb,
+    eventLoopLagMaxMs: Math.max(lagMaxMs, await eventLoopLagMaxMs(managerUrl)),
     statusLatencyMs: { ...latencySummary(latencies), slowestAtSeconds: slowest.at },
     agents: {
       posts,
@@ -162,4 +178,15 @@ function latencySummary(ms: number[]): Omit<JobFigures['statusLatencyMs'], 'slow
   const sorted = [...ms].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
   return { max: sorted.at(-1) ?? 0, p99: at(0.99), p50: at(0.5), samples: sorted.length };
+}
+
+/**
+ * prom-client's `nodejs_eventloop_lag_max_seconds`: the longest delay since its last scrape
+ * (each scrape resets it), so scraping every few seconds sees every long block.
+ */
+async function eventLoopLagMaxMs(managerUrl: string): Promise<number> {
+  const text = await (await fetch(`${managerUrl}/metrics`)).text();
+  const match = /^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text);
+  if (!match) throw new Error('the manager reports no nodejs_eventloop_lag_max_seconds');
+  return Number(match[1]) * 1000;
 }
