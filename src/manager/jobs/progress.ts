@@ -3,7 +3,12 @@
  * A timer samples each running job's counters every few seconds into a ring of about a minute:
  * the rates come from that ring, so they do not depend on how often anyone polls, and a stall
  * is noticed (and recorded as a job event) whether anyone is watching or not. The ETA is what
- * is left over the last minute's object rate, and null whenever that would be a guess. Every
+ * is left over the last minute's object rate, and null whenever that would be a guess: while
+ * discovery runs (the total is itself an estimate), and until objects have settled at a
+ * measured rate for `minRateSpanMs`. The rate counts from the last sample before objects began
+ * to settle, not from the job's start: the start-up before the first object settles (discovery,
+ * the first assignments) would make it a fraction of the real one, and a short job's first
+ * ETA many times too long. Every
  * `historyIntervalMs`, and when a job stops, one sample is also kept in the store (history.ts).
  */
 import type { JobProgress } from '../../api/progress.ts';
@@ -33,7 +38,7 @@ export interface ProgressTrackerOptions {
   readonly sampleIntervalMs?: number;
   /** The rates' window. Default 60 s. */
   readonly windowMs?: number;
-  /** No rate (and so no ETA) before the samples span this long. Default 5 s. */
+  /** No rate (and so no ETA) before the samples since objects began to settle span this long. Default 5 s. */
   readonly minRateSpanMs?: number;
   /**
    * Time between a running job's samples kept in the store for its history (history.ts).
@@ -54,6 +59,16 @@ interface Tracked {
   lastDone: number;
   /** When objects_done last changed, or the job was first seen or last not running. */
   lastChange: number;
+  /**
+   * Where rates begin: the last sample of this run before objects began to settle (its first
+   * sample, for a job that resumes settling). Unset again while the job is not running, so a
+   * pause does not count as a slow stretch.
+   */
+  rateFrom: number | undefined;
+  /** Whether objects have settled since rateFrom; until then rateFrom follows the samples. */
+  settling: boolean;
+  /** objects_done at rateFrom. */
+  quietDone: number;
   /** While it is stalled: since when (its last change then). */
   stalledSince: number | undefined;
 }
@@ -129,6 +144,11 @@ export class ProgressTracker {
     const tracked = job.state === 'running' ? this.#jobs.get(job.id) : undefined;
     const rate = tracked === undefined ? undefined : this.#rate(tracked, now, t);
     const left = Math.max(0, t.objects - t.done);
+    // Against an estimated total (discovery still running), the time left is a guess too; with
+    // every object settled, what is left (a convergence round, the final audit) is not paced by
+    // the object rate at all.
+    const eta =
+      rate === undefined || rate.objects === 0 || t.isEstimate || left === 0 ? null : rate;
     return {
       objects_done: t.done,
       objects_total: t.objects,
@@ -137,10 +157,7 @@ export class ProgressTracker {
       total_is_estimate: t.isEstimate,
       objects_per_second: rate?.objects ?? 0,
       bytes_per_second: rate?.bytes ?? 0,
-      eta_seconds:
-        rate === undefined || rate.objects === 0
-          ? null
-          : Math.round((left / rate.objects) * 10) / 10,
+      eta_seconds: eta === null ? null : Math.round((left / eta.objects) * 10) / 10,
       stalled:
         tracked?.stalledSince === undefined
           ? null
@@ -160,10 +177,27 @@ export class ProgressTracker {
     const at = Date.now();
     let t = this.#jobs.get(id);
     if (t === undefined) {
-      t = { samples: [], lastDone: done, lastChange: at, stalledSince: undefined };
+      t = {
+        samples: [],
+        lastDone: done,
+        lastChange: at,
+        stalledSince: undefined,
+        rateFrom: undefined,
+        settling: false,
+        quietDone: done,
+      };
       this.#jobs.set(id, t);
     }
     t.samples.push({ at, done, bytesDone });
+    if (job.state !== 'running') {
+      t.rateFrom = undefined;
+      t.settling = false;
+    } else if (t.rateFrom !== undefined && done > t.quietDone) {
+      t.settling = true;
+    } else if (!t.settling) {
+      t.rateFrom = at;
+      t.quietDone = done;
+    }
     const oldest = at - this.#window - 2 * this.#interval;
     while (t.samples.length > MAX_SAMPLES || (t.samples[0]?.at ?? at) < oldest) t.samples.shift();
     if (done !== t.lastDone || job.state !== 'running') {
@@ -201,13 +235,15 @@ export class ProgressTracker {
     await this.#history.observe(id, at, done, bytesDone);
   }
 
-  /** Objects/s and bytes/s from the window's oldest sample to `t` now. */
+  /** Objects/s and bytes/s from the window's oldest sample from `rateFrom` on to `t` now. */
   #rate(
     tracked: Tracked,
     now: number,
     t: { done: number; bytesDone: number },
   ): { objects: number; bytes: number } | undefined {
-    const first = tracked.samples.find((s) => s.at >= now - this.#window);
+    const since = tracked.rateFrom;
+    if (since === undefined) return undefined;
+    const first = tracked.samples.find((s) => s.at >= Math.max(since, now - this.#window));
     if (first === undefined) return undefined;
     const span = now - first.at;
     if (span < this.#minSpan) return undefined;

@@ -198,6 +198,56 @@ describe('ProgressTracker', () => {
     assert.deepEqual([p.eta_seconds, p.stalled], [null, null], 'finished');
   });
 
+  test('no ETA while discovery runs, though objects settle at a measured rate, nor once all settled', async () => {
+    const { store } = fixture;
+    const { job, ids } = await runningJob(store, 20);
+    const { t } = tracker({ minRateSpanMs: 0, running: new Set([job.id]) });
+    await complete(store, job.id, ids.slice(0, 5));
+    await t.sample();
+    await sleep(20);
+    await complete(store, job.id, ids.slice(5, 10));
+    let p = await progressOf(t, job.id);
+    assert.ok(p.objects_per_second > 0, 'a rate');
+    assert.deepEqual(
+      [p.total_is_estimate, p.eta_seconds],
+      [true, null],
+      'but the total is a guess',
+    );
+    await store.setJobDiscovered(job.id);
+    p = await progressOf(t, job.id);
+    assert.ok(p.eta_seconds !== null, 'an ETA once the total is known');
+    await complete(store, job.id, ids.slice(10));
+    p = await progressOf(t, job.id);
+    assert.deepEqual(
+      [p.objects_done, p.eta_seconds],
+      [20, null],
+      'all settled: what is left is no rate',
+    );
+  });
+
+  test('the rate and ETA start at the first settled object, not at the quiet start', async () => {
+    const { store } = fixture;
+    const { job, ids } = await runningJob(store, 100, { discovered: true });
+    const { t } = tracker({ minRateSpanMs: 150, running: new Set([job.id]) });
+    // The job's start-up: sampled for a while with nothing settled.
+    for (let i = 0; i < 6; i++) {
+      await t.sample();
+      await sleep(50);
+    }
+    assert.equal((await progressOf(t, job.id)).eta_seconds, null, 'nothing settled yet');
+    await complete(store, job.id, ids.slice(0, 10));
+    await t.sample();
+    assert.equal((await progressOf(t, job.id)).eta_seconds, null, 'settling for too short');
+    const settling = performance.now();
+    await sleep(200);
+    await complete(store, job.id, ids.slice(10, 30));
+    const p = await progressOf(t, job.id);
+    const measured = (20 * 1000) / (performance.now() - settling);
+    // Counted from the quiet start, the rate would be under half of this.
+    assert.ok(p.objects_per_second >= 0.8 * measured, `${p.objects_per_second} obj/s`);
+    assert.ok(p.eta_seconds !== null && p.eta_seconds <= (70 / measured) * 1.25);
+  });
+
   test('a steady run: the ETA is within 25% of the real remaining time from 10% on', async () => {
     const { store } = fixture;
     const total = 1000;
