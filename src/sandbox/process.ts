@@ -60,11 +60,15 @@ export async function startService(options: {
   readyTimeoutMs?: number;
 }): Promise<StartedService> {
   const fd = openSync(options.log, 'a');
-  const child = spawn(process.execPath, [options.entry, ...options.args], {
-    detached: true,
-    stdio: ['ignore', fd, fd],
-    env: { ...process.env, ...options.env },
-  });
+  const child = spawn(
+    process.execPath,
+    [...profileFlags(options.name), options.entry, ...options.args],
+    {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...options.env },
+    },
+  );
   closeSync(fd);
   let exited: string | undefined;
   child.once('exit', (code, signal) => {
@@ -93,6 +97,24 @@ export async function startService(options: {
   throw new ServiceStartError(
     `${options.name} did not start listening in time; see ${options.log}`,
   );
+}
+
+/**
+ * Where a service's start-up and work go: with SANDBOX_CPU_PROF_DIR set, the services whose
+ * name starts with one of SANDBOX_CPU_PROF's comma-separated prefixes (all when unset) run
+ * under V8's profiler and write a .cpuprofile there when they exit normally (SIGTERM, as
+ * `down` and the demo stop them). Node refuses --cpu-prof in NODE_OPTIONS, hence this.
+ */
+function profileFlags(name: string): string[] {
+  const dir = process.env.SANDBOX_CPU_PROF_DIR;
+  if (!dir) return [];
+  const prefixes = (process.env.SANDBOX_CPU_PROF ?? '').split(',').filter(Boolean);
+  if (prefixes.length > 0 && !prefixes.some((p) => name.startsWith(p))) return [];
+  return [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+    `--cpu-prof-name=${name.replace(/\W+/g, '-')}.cpuprofile`,
+  ];
 }
 
 /** `listening`, or `<service> listening`: the record every service logs once bound. */

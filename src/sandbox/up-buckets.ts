@@ -11,6 +11,7 @@ import {
   DEFAULT_BUCKETS_VNODES,
   type SandboxLayout,
 } from './layout.ts';
+import { seedPgliteDataDir } from './pglite-template.ts';
 import type { StartedService } from './process.ts';
 
 /** What starting a buckets shard needs of the sandbox's startup (see up.ts). */
@@ -50,6 +51,7 @@ export async function startBucketsShard(
   } else {
     const dataDir = join(startup.dir, 'buckets-shards', String(n), 'pgdata');
     await mkdir(dataDir, { recursive: true });
+    await seedPgliteDataDir(dataDir);
     storage = ['--data-dir', dataDir];
   }
   const service = await startup.start(name, 'sandbox/mdapi/main', [

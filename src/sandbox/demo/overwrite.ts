@@ -49,7 +49,7 @@ export async function throttleSource(
   }
 }
 
-/** Clears the faults set by throttleSource (a download already trickling keeps its pace). */
+/** Clears the faults set by throttleSource: a download trickling under them speeds up. */
 export async function clearThrottle(
   sandbox: SandboxDescription,
   object: DemoObject,

@@ -12,6 +12,7 @@ import { RebalancerError } from '../../errors.ts';
 import { readSandboxDescription, type SandboxDescription } from '../description.ts';
 import { DEFAULT_LAYOUT, storageId } from '../layout.ts';
 import { stopProcess } from '../process.ts';
+import type { ServiceTiming } from '../startup.ts';
 import { startSandbox, stopSandbox } from '../up.ts';
 import { snapshotObjects, verifySnapshot } from '../verify.ts';
 import {
@@ -30,7 +31,7 @@ import {
 import { checkDemo, countOn, type DemoCheck, onlyOn } from './checks.ts';
 import { type DemoObjects, seedDemo } from './objects.ts';
 import { clearThrottle, overwriteAsUser, throttleSource, type UserWrite } from './overwrite.ts';
-import { JobProgress, type ProgressSink } from './progress.ts';
+import { type EtaReport, JobProgress, type ProgressSink } from './progress.ts';
 
 export interface DemoOptions {
   /** Where the sandbox lives; a fresh temporary directory (removed after) when absent. */
@@ -83,6 +84,10 @@ export interface DemoResult {
   seconds: number;
   objects_per_second: number;
   phases: DemoPhases;
+  /** The first ETA the bar showed, and how far from the job's real end it was. */
+  eta: EtaReport;
+  /** Each service's spawn-to-listening time and when it listened, in start-up order. */
+  startup_services: ServiceTiming[];
   dir: string;
   manager_url: string;
   /** sandbox.json of the sandbox left running (--keep). */
@@ -96,9 +101,13 @@ export class DemoError extends RebalancerError {
 
 /** Objects whose only copy is on the evacuated shark, made on purpose. */
 const SINGLE_COPY_OBJECTS = 5;
-/** The overwritten object trickles for about OVERWRITE_SIZE / OVERWRITE_RATE seconds. */
+/**
+ * The overwritten object would trickle for OVERWRITE_SIZE / OVERWRITE_RATE seconds (48): far
+ * longer than discovery takes, however slow the machine. Clearing the throttle once the user
+ * has written releases it at once, so the job does not wait for the trickle.
+ */
 const OVERWRITE_SIZE = 96 * 1024;
-const OVERWRITE_RATE = 12 * 1024;
+const OVERWRITE_RATE = 2 * 1024;
 const POLL_MS = 500;
 const MAX_PROBLEMS = 20;
 
@@ -140,10 +149,12 @@ export class DemoRun {
     const dir = await this.#prepareDir();
     const shark = o.shark ?? storageId(1, DEFAULT_LAYOUT.domain);
     say(`Starting a sandbox Manta in ${dir} (${describeLayout(o.databaseUrl)})`);
+    const services: ServiceTiming[] = [];
     this.#startup = startSandbox({
       dir,
       layout: DEFAULT_LAYOUT,
       databaseUrl: o.databaseUrl,
+      onServiceStarted: (timing) => services.push(timing),
     });
     const sandbox = await this.#startup;
     const manager = sandbox.manager;
@@ -187,7 +198,7 @@ export class DemoRun {
     await throttleSource(sandbox, seeded.overwrite, shark, OVERWRITE_RATE);
     const job = await client.createEvacuate(shark, undefined);
     say(`Evacuating ${shark}: job ${job}`);
-    const { status, userWrite } = await this.#watch(client, job, sandbox, seeded, shark, {
+    const { status, userWrite, eta } = await this.#watch(client, job, sandbox, seeded, shark, {
       expected: countOn(before, shark) + bucketsOn(buckets.before, shark),
     });
     const jobSeconds = seconds(jobStarted);
@@ -252,6 +263,8 @@ export class DemoRun {
       problems: problemsOf([...verification.problems, ...(v2?.problems ?? [])]),
       seconds: 0,
       objects_per_second: jobSeconds > 0 ? round(r.Total / jobSeconds) : 0,
+      eta,
+      startup_services: services,
       phases: {
         startup: round(startupSeconds),
         seed: round(seedSeconds),
@@ -274,7 +287,7 @@ export class DemoRun {
     seeded: DemoObjects,
     shark: string,
     { expected }: { expected: number },
-  ): Promise<{ status: JobStatus; userWrite: UserWrite | undefined }> {
+  ): Promise<{ status: JobStatus; userWrite: UserWrite | undefined; eta: EtaReport }> {
     const progress = new JobProgress(this.options.out);
     let userWrite: UserWrite | undefined;
     for (;;) {
@@ -287,7 +300,7 @@ export class DemoRun {
       }
       if (ended) {
         progress.finish(status);
-        return { status, userWrite };
+        return { status, userWrite, eta: progress.eta };
       }
       progress.update(status);
       await sleep(POLL_MS);

@@ -255,6 +255,15 @@ export class FaultController {
     this.set({});
   }
 
+  /**
+   * Whether a GET of `path` throttled earlier would be throttled now: once the faults no longer
+   * throttle it, a download trickling under the old ones goes on at full speed.
+   */
+  throttles(path: string): boolean {
+    const t = this.current.throttle;
+    return t.rate > 0 || t.paths.has(path);
+  }
+
   /** Decisions for the next object request. */
   next(path: string): FaultDecider {
     const n = this.requests;

@@ -27,6 +27,8 @@ export interface GetContext {
   readonly log: Logger;
   /** Aborted when the server closes (ends throttled bodies). */
   readonly signal: AbortSignal;
+  /** Whether the current faults still throttle `path` (FaultController.throttles). */
+  readonly throttles: (path: string) => boolean;
 }
 
 const READ_CHUNK = 1 << 20;
@@ -52,15 +54,20 @@ class FlipByte extends Transform {
 
 const TRICKLE_TICK_MS = 100;
 
-/** Passes bytes on at about `bytesPerSecond`, in slices every TRICKLE_TICK_MS. */
-function trickle(bytesPerSecond: number, signal: AbortSignal) {
+/**
+ * Passes bytes on at about `bytesPerSecond`, in slices every TRICKLE_TICK_MS, while `throttled()`
+ * holds; the rest at full speed once it does not (the throttle was cleared).
+ */
+function trickle(bytesPerSecond: number, signal: AbortSignal, throttled: () => boolean) {
   const slice = Math.max(1, Math.floor((bytesPerSecond * TRICKLE_TICK_MS) / 1000));
   return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     for await (const chunk of source) {
-      for (let i = 0; i < chunk.length; i += slice) {
+      let i = 0;
+      for (; i < chunk.length && throttled(); i += slice) {
         yield chunk.subarray(i, i + slice);
         await sleep(TRICKLE_TICK_MS, undefined, { signal });
       }
+      if (i < chunk.length) yield chunk.subarray(i);
     }
   };
 }
@@ -166,7 +173,7 @@ export async function serveObject(
       handedOff = true;
       await pipeline(
         fh.createReadStream({ start, end, highWaterMark: READ_CHUNK }),
-        trickle(fault.bytesPerSecond, ctx.signal),
+        trickle(fault.bytesPerSecond, ctx.signal, () => ctx.throttles(path)),
         res,
       );
       return;

@@ -69,6 +69,7 @@ export async function startMako(options: MakoOptions): Promise<MakoHandle> {
     contentMd5Header: options.contentMd5Header ?? true,
     log,
     signal: stopping.signal,
+    throttles: (path: string) => faults.throttles(path),
   };
   const putCtx = { tempDir, md5Cache, log };
 

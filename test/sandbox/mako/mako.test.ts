@@ -265,6 +265,18 @@ describe('mako stand-in', () => {
     assert.equal(mako.requests.list().at(-1)?.fault, 'throttle');
   });
 
+  test('fault: clearing a throttle releases a download trickling under it', async () => {
+    // 300 kB at 1 kB/s would take five minutes.
+    mako.faults.set({ throttle: { paths: [V1], bytesPerSecond: 1000 } });
+    const started = performance.now();
+    const download = send(mako.url + V1, { timeoutMs: 30_000 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    mako.faults.set({});
+    const r = await download;
+    assert.deepEqual(r.body, DATA1, 'every byte, in order');
+    assert.ok(performance.now() - started < 10_000, 'released, not trickled to the end');
+  });
+
   test('admin endpoint: get, set, validation', async () => {
     const url = `${mako.url}/_sandbox/faults`;
     const set = await send(url, {
