@@ -9,7 +9,8 @@
  * them all, metadata was updated, and object-seconds spent in each state (the bottleneck
  * holds the most). With --rss-objects M a second sandbox evacuates M objects for the memory
  * target (peak RSS flat between N and M). --manager-config '<json>' sets manager config keys
- * (top level, e.g. {"options": {...}}) over the sandbox's. Last line: one JSON
+ * (top level, e.g. {"options": {...}}) over the sandbox's; by default the throughput tuning of
+ * docs/operations.md ('{}': the defaults). Last line: one JSON
  *   {"bench":"evacuate","figures":{...},"targets":[{name,value,target,met}]}.
  */
 
@@ -40,8 +41,20 @@ const { values: args } = parseArgs({
     'rss-objects': { type: 'string' },
     'min-size': { type: 'string', default: String(4 * 1024) },
     'max-size': { type: 'string', default: String(64 * 1024) },
-    /** JSON merged over the manager's config.json, e.g. '{"options":{"md_read_chunk_size":1000}}'. */
-    'manager-config': { type: 'string', default: '{}' },
+    /**
+     * JSON merged over the manager's config.json (top-level keys). Default: the throughput
+     * tuning of docs/operations.md, as in bench/manager-ceiling; '{}' runs L's defaults.
+     */
+    'manager-config': {
+      type: 'string',
+      default: JSON.stringify({
+        options: {
+          max_tasks_per_assignment: 200,
+          max_metadata_update_threads: 32,
+          use_batched_updates: true,
+        },
+      }),
+    },
   },
 });
 const OBJECTS = Number(args.objects);
