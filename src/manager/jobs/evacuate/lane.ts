@@ -15,7 +15,17 @@ interface InFlight {
   /** Since when its polls have gone unanswered. */
   failingSince: number | undefined;
   failures: number;
+  /** Answered polls that found it still running, and when it is polled next. */
+  polls: number;
+  nextPollAt: number;
 }
+
+/**
+ * The first poll of an assignment comes this soon after its post, the next ones twice as late
+ * each time, up to `checkIntervalMs`: a small assignment (a convergence round's, a short job's
+ * last) is seen done in a fraction of the interval, and a long one costs a few polls more.
+ */
+const FIRST_POLL_MS = 50;
 
 export class Lane {
   private readonly backlog: BuiltAssignment[] = [];
@@ -53,7 +63,15 @@ export class Lane {
   }
 
   adopt(a: BuiltAssignment, postedAt: number): void {
-    this.inFlight.set(a.record.id, { a, postedAt, failingSince: undefined, failures: 0 });
+    const first = Math.min(FIRST_POLL_MS, this.deps.settings.checkIntervalMs);
+    this.inFlight.set(a.record.id, {
+      a,
+      postedAt,
+      failingSince: undefined,
+      failures: 0,
+      polls: 0,
+      nextPollAt: postedAt + first,
+    });
     this.startChecking();
   }
 
@@ -223,20 +241,23 @@ export class Lane {
     const { settings, signal } = this.deps;
     while (this.inFlight.size > 0) {
       signal.throwIfAborted();
-      let answered = false;
-      let leastFailures = Number.POSITIVE_INFINITY;
       for (const entry of [...this.inFlight.values()]) {
         signal.throwIfAborted();
-        if (await this.checkOne(entry)) answered = true;
-        else if (entry.failures === 0) answered = true;
-        leastFailures = Math.min(leastFailures, entry.failures);
+        if (entry.nextPollAt > Date.now() || (await this.checkOne(entry))) continue;
+        // Polls that go unanswered back off; one answered comes later each time, up to the
+        // interval.
+        if (entry.failures === 0) entry.polls++;
+        const wait =
+          entry.failures > 0
+            ? Math.max(settings.checkIntervalMs, settings.agentRetryDelayMs(entry.failures))
+            : Math.min(settings.checkIntervalMs, FIRST_POLL_MS * 2 ** entry.polls);
+        entry.nextPollAt = Date.now() + wait;
       }
       if (this.inFlight.size === 0) return;
-      // Polls that go unanswered back off; an agent that answers is polled at the interval.
-      const wait = answered
-        ? settings.checkIntervalMs
-        : Math.max(settings.checkIntervalMs, settings.agentRetryDelayMs(leastFailures));
-      await sleep(wait, signal);
+      // Woken at the next due poll, or sooner for an assignment posted meanwhile.
+      let next = Number.POSITIVE_INFINITY;
+      for (const entry of this.inFlight.values()) next = Math.min(next, entry.nextPollAt);
+      await sleep(Math.max(0, Math.min(next - Date.now(), FIRST_POLL_MS)), signal);
     }
   }
 

@@ -190,6 +190,32 @@ describe('AgentLanes', () => {
     ]);
   });
 
+  test('a new assignment is polled soon, then less often, up to checkIntervalMs', async () => {
+    reset();
+    const agent = agents.agent(DEST);
+    const { lanes, of } = lanesWith({ checkIntervalMs: 2000 });
+    const a = built(DEST);
+    lanes.enqueue(a);
+    await until(() => agent.held.size === 1, 'posted');
+    const posted = Date.now();
+    agent.gets = 0;
+    // Still running: polled at about 50, 100, 200, 400 and 800 ms after the post, not every 5 ms
+    // nor only once in 2 s.
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.ok(agent.gets >= 3 && agent.gets <= 6, `${agent.gets} polls in the first second`);
+    agent.completeAll();
+    await until(() => of('finished').length === 1, 'finished');
+    // Seen done at the next poll, about 1.6 s after the post: before the 2 s interval.
+    assert.ok(Date.now() - posted < 2000, `seen done ${Date.now() - posted} ms after the post`);
+    const b = built(DEST);
+    agent.autoComplete = true;
+    const started = Date.now();
+    lanes.enqueue(b);
+    await until(() => of('finished').length === 2, 'the second finished');
+    assert.ok(Date.now() - started < 500, `a quick one seen done in ${Date.now() - started} ms`);
+    await lanes.idle();
+  });
+
   test('idle() resolves at once with no work, and once every lane is done', async () => {
     reset();
     const { lanes } = lanesWith();
