@@ -13,6 +13,11 @@ export interface SandboxLayout {
   bucketsShards?: number;
   /** Vnodes of the buckets ring, dealt to the buckets shards round-robin; default 8. */
   bucketsVnodes?: number;
+  /**
+   * Makos keep connections open, as a real mako does with MAKO_HTTP_KEEPALIVE_TIMEOUT set.
+   * Default false: each response closes its connection (nginx's `keepalive_timeout 0`).
+   */
+  makoKeepAlive?: boolean;
 }
 
 export const DEFAULT_LAYOUT: SandboxLayout = {

@@ -141,13 +141,14 @@ export class Startup {
     const root = join(this.dir, 'sharks', String(n), 'manta');
     await mkdir(root, { recursive: true });
     // As a real mako's nginx: no Content-MD5 (the agent must hash what it receives), and a
-    // connection closed after every response.
+    // connection closed after every response unless the layout keeps them open.
     const service = await this.#start(`mako ${id}`, 'sandbox/mako/main', [
       '--root',
       root,
       '--port',
       '0',
       '--no-content-md5',
+      ...(layout.makoKeepAlive ? ['--keep-alive'] : []),
     ]);
     return {
       manta_storage_id: id,
