@@ -188,6 +188,11 @@ async function* chunksOf(res: IncomingMessage): AsyncGenerator<Buffer, void, und
   res.on('end', onEnd);
   res.on('error', onError);
   res.on('close', onClose);
+  // Read only now (the caller opened its temp file first): a connection lost meanwhile has
+  // already destroyed the response and emitted its events, and no more will come.
+  if (res.destroyed && !res.readableEnded) {
+    failed = { err: res.errored ?? new Error('response closed before its end') };
+  }
   try {
     for (;;) {
       const chunk = chunks.shift();

@@ -140,6 +140,35 @@ test('a body cut off mid-stream throws HttpGetError truncated, never ends as com
   }
 });
 
+test('a body read only after its connection was lost fails as truncated, never hangs', async () => {
+  const broken = await startBrokenHttpServer({
+    status: '200 OK',
+    partialBody: 'x'.repeat(300),
+    contentLength: 601,
+  });
+  try {
+    const res = await httpGet(`${broken.url}/obj`, agent, {
+      signal: new AbortController().signal,
+      ...timeouts,
+    });
+    // The agent opens its temp file between the headers and the body: the cut happens then.
+    await new Promise((resolve) => res.once('close', resolve));
+    const read = drain(res);
+    const hung = sleep(3000).then(() => 'hung');
+    const outcome = await Promise.race([
+      read.then(
+        () => 'complete',
+        (err: unknown) => err,
+      ),
+      hung,
+    ]);
+    assert.ok(outcome instanceof HttpGetError, `the body ended: ${String(outcome)}`);
+    assert.equal(outcome.code, 'truncated');
+  } finally {
+    await broken.close();
+  }
+});
+
 test('cut off inside the headers is HttpGetError connection_failed', async () => {
   const broken = await startBrokenHttpServer({ cutInHeaders: true });
   try {
