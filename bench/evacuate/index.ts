@@ -32,6 +32,7 @@ import { Seeder, type SeedObject } from '../../src/sandbox/seed/seeder.ts';
 import { startSandbox, stopSandbox } from '../../src/sandbox/up.ts';
 import { loopbackHttpRate } from '../support/calibrate.ts';
 import { cpuSeconds, machineCpuSeconds, postgresCpuSeconds, rssMb } from '../support/proc.ts';
+import { THROUGHPUT_TUNING } from '../support/tuning.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -49,13 +50,7 @@ const { values: args } = parseArgs({
      */
     'manager-config': {
       type: 'string',
-      default: JSON.stringify({
-        options: {
-          max_tasks_per_assignment: 200,
-          max_metadata_update_threads: 32,
-          use_batched_updates: true,
-        },
-      }),
+      default: JSON.stringify(THROUGHPUT_TUNING),
     },
   },
 });

@@ -19,6 +19,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loopbackHttpRate } from '../support/calibrate.ts';
+import { THROUGHPUT_TUNING } from '../support/tuning.ts';
 import { CeilingFixture } from './fixture.ts';
 import { type JobFigures, measureJob } from './measure.ts';
 import { cpuProfileEnv, findProfile, summarizeProfile } from './profile.ts';
@@ -35,13 +36,7 @@ const { values: args } = parseArgs({
      */
     'manager-config': {
       type: 'string',
-      default: JSON.stringify({
-        options: {
-          max_tasks_per_assignment: 200,
-          max_metadata_update_threads: 32,
-          use_batched_updates: true,
-        },
-      }),
+      default: JSON.stringify(THROUGHPUT_TUNING),
     },
     /** A directory: the manager writes a V8 CPU profile there; its summary is printed. */
     'cpu-prof': { type: 'string' },
