@@ -17,6 +17,8 @@
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { EtaReport } from '../../src/sandbox/demo/progress.ts';
+import type { ServiceTiming } from '../../src/sandbox/startup.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/rebalancer-sandbox.js', import.meta.url));
 const OBJECTS = Number(process.env.BENCH_DEMO_OBJECTS ?? 5000);
@@ -45,15 +47,8 @@ interface DemoJson {
   seconds: number;
   objects_per_second: number;
   phases: { startup: number; seed: number; job: number; verify: number };
-  eta: {
-    first_at: number | null;
-    first_eta_seconds: number | null;
-    first_total_was_estimate: boolean | null;
-    total_known_at: number | null;
-    ended_at: number | null;
-    first_error_seconds: number | null;
-  };
-  startup_services: { name: string; seconds: number; at: number }[];
+  eta: EtaReport;
+  startup_services: ServiceTiming[];
 }
 
 /** Whether the first ETA shown (if any) could be estimated then; see the header. */

@@ -22,6 +22,7 @@ import {
   startService,
   stopProcess,
 } from '../../src/sandbox/process.ts';
+import { sandboxManagerConfig } from '../../src/sandbox/startup.ts';
 import { startSandbox, stopSandbox } from '../../src/sandbox/up.ts';
 import { LoadAgentsProcess } from './load-agents.ts';
 
@@ -115,20 +116,11 @@ export class CeilingFixture {
     const home = join(dir, 'manager');
     await mkdir(home, { recursive: true });
     const config = join(home, 'config.json');
-    const base = {
-      // As src/sandbox/up.ts writes it (Startup.manager), agents aside.
-      domain_name: sandbox.domain,
-      shards: sandbox.shards.map((shard) => ({ host: shard.name })),
-      listen_address: '127.0.0.1',
-      listen_port: 0,
-      metrics_port: 0,
-      log_level: 'info',
-      storinfo_url: sandbox.storinfo.url,
-      converge_delay_seconds: 1,
-      database_url: databaseUrl,
-      host_aliases: this.#aliases(sandbox, agents.ports),
-      agent_auth_token: token,
-    };
+    const base = sandboxManagerConfig(sandbox, {
+      database: { database_url: databaseUrl },
+      hostAliases: this.#aliases(sandbox, agents.ports),
+      agentAuthToken: token,
+    });
     await writeFile(config, `${JSON.stringify({ ...base, ...options.managerConfig }, null, 2)}\n`);
     const service = await startService({
       name: 'manager',

@@ -27,6 +27,35 @@ import {
 } from './process.ts';
 import { bucketsManagerAliases, bucketsManagerConfig, startBucketsShard } from './up-buckets.ts';
 
+/**
+ * The manager's config.json in a sandbox: its shards, storinfo and the agents' token, at
+ * `database` (database_url or database_dir) and reaching hosts through `hostAliases`.
+ */
+export function sandboxManagerConfig(
+  sandbox: SandboxDescription,
+  where: {
+    database: Record<string, string>;
+    hostAliases: Record<string, string>;
+    agentAuthToken: string;
+  },
+): Record<string, unknown> {
+  return {
+    domain_name: sandbox.domain,
+    shards: sandbox.shards.map((shard) => ({ host: shard.name })),
+    ...bucketsManagerConfig(sandbox.buckets_shards ?? []),
+    listen_address: '127.0.0.1',
+    listen_port: 0,
+    metrics_port: 0,
+    log_level: 'info',
+    storinfo_url: sandbox.storinfo.url,
+    // A local Manta's transient faults pass in moments: convergence rounds need not wait long.
+    converge_delay_seconds: 1,
+    ...where.database,
+    host_aliases: where.hostAliases,
+    agent_auth_token: where.agentAuthToken,
+  };
+}
+
 export interface ServiceTiming {
   name: string;
   /** From spawning the process to its `listening` record. */
@@ -215,21 +244,11 @@ export class Startup {
       database = { database_dir: await this.managerDataDir() };
     }
     const config = join(home, 'config.json');
-    const base: Record<string, unknown> = {
-      domain_name: sandbox.domain,
-      shards: sandbox.shards.map((shard) => ({ host: shard.name })),
-      ...bucketsManagerConfig(sandbox.buckets_shards ?? []),
-      listen_address: '127.0.0.1',
-      listen_port: 0,
-      metrics_port: 0,
-      log_level: 'info',
-      storinfo_url: sandbox.storinfo.url,
-      // A local Manta's transient faults pass in moments: convergence rounds need not wait long.
-      converge_delay_seconds: 1,
-      ...database,
-      host_aliases: managerAliases(sandbox),
-      agent_auth_token: this.#agentToken,
-    };
+    const base = sandboxManagerConfig(sandbox, {
+      database,
+      hostAliases: managerAliases(sandbox),
+      agentAuthToken: this.#agentToken,
+    });
     await writeJson(config, { ...base, ...extra });
     const service = await this.#start(
       'manager',

@@ -35,6 +35,8 @@ export class Lane {
   private posting: Promise<void> | undefined;
   private checking: Promise<void> | undefined;
   private slotWaiter: (() => void) | undefined;
+  /** Ends the polling loop's wait early: an assignment was posted meanwhile. */
+  private pollWaker: (() => void) | undefined;
 
   constructor(
     private readonly lanes: AgentLanes,
@@ -72,6 +74,7 @@ export class Lane {
       polls: 0,
       nextPollAt: postedAt + first,
     });
+    this.pollWaker?.();
     this.startChecking();
   }
 
@@ -254,11 +257,32 @@ export class Lane {
         entry.nextPollAt = Date.now() + wait;
       }
       if (this.inFlight.size === 0) return;
-      // Woken at the next due poll, or sooner for an assignment posted meanwhile.
       let next = Number.POSITIVE_INFINITY;
       for (const entry of this.inFlight.values()) next = Math.min(next, entry.nextPollAt);
-      await sleep(Math.max(0, Math.min(next - Date.now(), FIRST_POLL_MS)), signal);
+      await this.pollWait(Math.max(0, next - Date.now()));
     }
+  }
+
+  /** Until the next due poll, or an assignment posted meanwhile, or the job's end. */
+  private pollWait(ms: number): Promise<void> {
+    const { signal } = this.deps;
+    return new Promise<void>((resolve, reject) => {
+      // A listener added to a signal already aborted would never fire.
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.pollWaker = undefined;
+        if (signal.aborted) reject(signal.reason);
+        else resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.pollWaker = done;
+    });
   }
 
   /** Polls one assignment; true when it left the lane. */
