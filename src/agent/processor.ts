@@ -80,7 +80,8 @@ export interface DownloadProcessorOptions {
 }
 
 type Attempt =
-  | { kind: 'ok'; tmp: string; bytes: number }
+  /** `closed`: the temp file's close, still running (its error, if it failed). */
+  | { kind: 'ok'; tmp: string; bytes: number; closed: Promise<unknown> }
   | { kind: 'network'; err: unknown }
   | { kind: 'status'; code: number }
   | { kind: 'md5'; got: string; tmp: string }
@@ -186,7 +187,7 @@ export class DownloadProcessor {
       }
     }
     const fail = async (reason: ObjectSkippedReason, tmp?: string): Promise<TaskResult> => {
-      if (tmp !== undefined) await this.removeTemp(tmp);
+      if (tmp !== undefined) await this.removeFile(tmp);
       return { status: { Failed: reason }, outcome: 'failed', bytes: 0 };
     };
     switch (attempt.kind) {
@@ -213,11 +214,22 @@ export class DownloadProcessor {
       case 'ok':
         break;
     }
-    try {
-      await this.install(attempt.tmp, dirname(finalPath), finalPath);
-    } catch (err) {
-      log.error({ err, path: finalPath }, 'AgentFSError: installing the object failed');
-      return fail(isNoSpace(err) ? 'DestinationInsufficientSpace' : 'AgentFSError', attempt.tmp);
+    const [installErr, closeErr] = await Promise.all([
+      this.install(attempt.tmp, dirname(finalPath), finalPath).then(
+        () => undefined,
+        (err: unknown) => err ?? new Error('install failed'),
+      ),
+      attempt.closed,
+    ]);
+    if (installErr !== undefined) {
+      log.error({ err: installErr, path: finalPath }, 'AgentFSError: installing the object failed');
+      const reason = isNoSpace(installErr) ? 'DestinationInsufficientSpace' : 'AgentFSError';
+      return fail(reason, attempt.tmp);
+    }
+    if (closeErr !== undefined) {
+      // A file whose close failed is not one to vouch for, even in place: take it out again.
+      await this.removeFile(finalPath);
+      return fail('AgentFSError');
     }
     // Not durable yet: process() fsyncs the directory before it reports the task complete.
     return { status: 'Complete', outcome: 'complete', bytes: attempt.bytes };
@@ -261,18 +273,37 @@ export class DownloadProcessor {
   }
 
   private async downloadOnce(url: string, md5sum: string, signal: AbortSignal): Promise<Attempt> {
-    let res: IncomingMessage;
-    try {
-      res = await httpGet(url, this.agent, {
+    const tmp = join(this.opts.tempDir, `${randomUUID()}.tmp`);
+    // The temp file is created while the request is in flight: each waits on something else
+    // (libuv's pool, the source), so neither's latency adds to the other's. An attempt that
+    // gets no body to write removes it again.
+    const [sent, created] = await Promise.allSettled([
+      httpGet(url, this.agent, {
         signal,
         connectTimeoutMs: this.opts.connectTimeoutMs,
         idleTimeoutMs: this.opts.idleTimeoutMs,
-      });
-    } catch (err) {
+      }),
+      open(tmp, 'wx', 0o644),
+    ]);
+    const dropTemp = async (): Promise<void> => {
+      if (created.status !== 'fulfilled') return;
+      await this.closeTemp(created.value, tmp);
+      await this.removeFile(tmp);
+    };
+    if (sent.status === 'rejected') {
+      await dropTemp();
       if (signal.aborted) throw new TaskAbortedError('shutdown');
-      return { kind: 'network', err };
+      return { kind: 'network', err: sent.reason };
     }
+    const res = sent.value;
+    if (created.status === 'rejected') {
+      res.destroy();
+      const err: unknown = created.reason;
+      return isNoSpace(err) ? { kind: 'nospace' } : { kind: 'fs', err };
+    }
+    const fh = created.value;
     if (res.statusCode !== 200) {
+      await dropTemp();
       try {
         await discardBody(res);
       } catch (err) {
@@ -283,15 +314,8 @@ export class DownloadProcessor {
     const length = Number(res.headers['content-length']);
     if (Number.isFinite(length) && length > 0 && !(await this.hasRoomFor(length))) {
       res.destroy();
+      await dropTemp();
       return { kind: 'nospace' };
-    }
-    const tmp = join(this.opts.tempDir, `${randomUUID()}.tmp`);
-    let fh: FileHandle;
-    try {
-      fh = await open(tmp, 'wx', 0o644);
-    } catch (err) {
-      res.destroy();
-      return isNoSpace(err) ? { kind: 'nospace' } : { kind: 'fs', err };
     }
     const { bandwidth } = this;
     const { metrics, idleTimeoutMs } = this.opts;
@@ -321,22 +345,23 @@ export class DownloadProcessor {
         failure = isNoSpace(err) ? { kind: 'nospace', tmp } : { kind: 'fs', err: err.cause, tmp };
       } else if (signal.aborted) {
         await this.closeTemp(fh, tmp);
-        await this.removeTemp(tmp);
+        await this.removeFile(tmp);
         throw new TaskAbortedError('shutdown');
       } else {
         failure = { kind: 'network', err };
       }
     }
-    const closeErr = await this.closeTemp(fh, tmp);
-    if (closeErr !== undefined) failure ??= { kind: 'fs', err: closeErr, tmp };
-    if (failure) {
-      // A network failure may be retried: drop this attempt's temp file now.
-      if (failure.kind === 'network') await this.removeTemp(tmp);
-      return failure;
+    if (failure === undefined) {
+      const got = hash.digest('base64');
+      // Verified and fdatasynced: the close goes on beside the install (a rename needs no
+      // closed file), which waits for it before the task may be reported.
+      if (got === md5sum) return { kind: 'ok', tmp, bytes, closed: this.closeTemp(fh, tmp) };
+      failure = { kind: 'md5', got, tmp };
     }
-    const got = hash.digest('base64');
-    if (got !== md5sum) return { kind: 'md5', got, tmp };
-    return { kind: 'ok', tmp, bytes };
+    await this.closeTemp(fh, tmp);
+    // A network failure may be retried: drop this attempt's temp file now.
+    if (failure.kind === 'network') await this.removeFile(tmp);
+    return failure;
   }
 
   /**
@@ -370,13 +395,13 @@ export class DownloadProcessor {
     }
   }
 
-  /** Removes a temp file; a failure is logged and counted, never ignored (CRIT-5). */
-  private async removeTemp(tmp: string): Promise<void> {
+  /** Removes a file this task wrote; a failure is logged and counted, never ignored (CRIT-5). */
+  private async removeFile(path: string): Promise<void> {
     try {
-      await rm(tmp, { force: true });
+      await rm(path, { force: true });
     } catch (err) {
       this.opts.metrics.cleanupFailed();
-      this.opts.log.error({ err, tmp }, 'removing a temp file failed');
+      this.opts.log.error({ err, path }, 'removing a file written by a task failed');
     }
   }
 

@@ -101,12 +101,25 @@ describe('DownloadProcessor against a mako stand-in', () => {
     assert.deepEqual(await tempFiles(), []);
   });
 
-  test('404 fails with SourceObjectNotFound, without retries', async () => {
+  test('404 fails with SourceObjectNotFound, without retries; no temp left', async () => {
     const obj = await putSourceObject(dirs.sourceRoot, 10);
     mako.faults.set({ missing: { paths: [obj.path] } });
     const r = await processor.process(taskFor(obj, mako.storageId), signal);
     assert.deepEqual(r.status, { Failed: 'SourceObjectNotFound' });
     assert.equal(mako.requests.list().length, 1);
+    // The temp file is created while the request is in flight: a refusal removes it again.
+    assert.deepEqual(await tempFiles(), []);
+  });
+
+  test('a source that refuses the connection fails with SourceOtherError; no temp left', async () => {
+    const obj = await putSourceObject(dirs.sourceRoot, 10);
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const r = await processor.process(taskFor(obj, `127.0.0.1:${port}`), signal);
+    assert.deepEqual(r.status, { Failed: 'SourceOtherError' });
+    assert.deepEqual(await tempFiles(), []);
   });
 
   test('another status fails with {"HTTPStatusCode":n}', async () => {
@@ -115,6 +128,7 @@ describe('DownloadProcessor against a mako stand-in', () => {
     const r = await processor.process(taskFor(obj, mako.storageId), signal);
     assert.deepEqual(r.status, { Failed: { HTTPStatusCode: 500 } });
     assert.equal(JSON.stringify(r.status), '{"Failed":{"HTTPStatusCode":500}}');
+    assert.deepEqual(await tempFiles(), []);
   });
 
   test('a connection reset mid-body is retried, then SourceOtherError; no temp left', async () => {
