@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type FileHandle, open, rename, rm, stat, statfs } from 'node:fs/promises';
-import type { Agent, IncomingMessage } from 'node:http';
+import type { Agent } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { ObjectSkippedReason, Task, TaskStatus } from '../api/common.ts';
 import { KeyedMutex, RateLimiter, sleep } from '../async/index.ts';
