@@ -42,9 +42,9 @@ export interface AgentLaunch {
   readonly profileDir?: string | undefined;
 }
 
-/** UV_THREADPOOL_SIZE of the agent: the environment's, else one thread per download. */
+/** UV_THREADPOOL_SIZE of the agent: the environment's, else two threads per download. */
 export function agentThreadpoolSize(parallel: number): string {
-  return process.env.UV_THREADPOOL_SIZE ?? String(Math.max(4, parallel));
+  return process.env.UV_THREADPOOL_SIZE ?? String(Math.max(4, 2 * parallel));
 }
 
 async function freePort(): Promise<number> {
@@ -83,8 +83,8 @@ export async function startAgent(launch: AgentLaunch): Promise<AgentProcess> {
     {
       stdio: ['ignore', process.env.BENCH_AGENT_STDOUT ? 'inherit' : 'ignore', 'inherit'],
       // The agent runs as its service manifest should start it: heap capped (SERVICE_HEAP_MB),
-      // and libuv's pool (file writes, fsyncs) as large as the downloads at once, which the
-      // agent warns about at start when it is not (src/agent/main.ts).
+      // and libuv's pool (file writes, fsyncs) twice the downloads at once, which the agent
+      // warns about at start when it is not (src/agent/main.ts).
       env: {
         ...process.env,
         UV_THREADPOOL_SIZE: agentThreadpoolSize(parallel),

@@ -148,7 +148,7 @@ export async function measureOrphans(options: OrphanBenchOptions = {}): Promise<
       args: ['--config', config],
       env: {
         ...heapLimitEnv(SERVICE_HEAP_MB.agent),
-        UV_THREADPOOL_SIZE: '16',
+        UV_THREADPOOL_SIZE: '32',
       },
       log: join(dir, 'agent.log'),
     });

@@ -1,6 +1,7 @@
 /** Durable filesystem steps: directory fsync, durable mkdir -p, temp-area cleanup. */
-import { type FileHandle, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import { closeFd, fsyncFd, openFd } from './fd.ts';
 
 /** fsync a directory so that entries created or renamed in it survive a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -19,9 +20,9 @@ interface DirSyncState {
   next: { promise: Promise<void>; start: () => void } | undefined;
 }
 
-/** Closes a read-only directory handle: nothing was written through it, nothing can be lost. */
-function closeQuietly(fh: FileHandle): void {
-  fh.close().catch(() => undefined);
+/** Closes a read-only directory descriptor: nothing was written through it, nothing can be lost. */
+function closeQuietly(fd: number): void {
+  closeFd(fd).catch(() => undefined);
 }
 
 /** Directory handles kept open for their fsyncs (each fd is one open file of the process). */
@@ -40,7 +41,7 @@ const DIR_HANDLES_MAX = 64;
 export class DirectorySyncer {
   private readonly dirs = new Map<string, DirSyncState>();
   /** Open handles, least recently used first. */
-  private readonly handles = new Map<string, FileHandle>();
+  private readonly handles = new Map<string, number>();
 
   sync(dir: string): Promise<void> {
     let state = this.dirs.get(dir);
@@ -63,10 +64,10 @@ export class DirectorySyncer {
 
   /** Closes the cached handle of `dir` (after its fsync in progress, if any). */
   forget(dir: string): void {
-    const fh = this.handles.get(dir);
-    if (fh === undefined) return;
+    const fd = this.handles.get(dir);
+    if (fd === undefined) return;
     this.handles.delete(dir);
-    this.closeAfter(dir, fh);
+    this.closeAfter(dir, fd);
   }
 
   /** Closes every cached handle (after the fsyncs in progress). */
@@ -90,36 +91,36 @@ export class DirectorySyncer {
   }
 
   private async fsync(dir: string): Promise<void> {
-    let fh = this.handles.get(dir);
-    if (fh === undefined) {
-      fh = await open(dir, 'r');
+    let fd = this.handles.get(dir);
+    if (fd === undefined) {
+      fd = await openFd(dir, 'r');
       this.evict();
     } else {
       this.handles.delete(dir);
     }
-    this.handles.set(dir, fh);
+    this.handles.set(dir, fd);
     try {
-      await fh.sync();
+      await fsyncFd(fd);
     } catch (err) {
       // A handle that failed once is not trusted again.
-      if (this.handles.get(dir) === fh) this.handles.delete(dir);
-      closeQuietly(fh);
+      if (this.handles.get(dir) === fd) this.handles.delete(dir);
+      closeQuietly(fd);
       throw err;
     }
   }
 
   /** Closes least recently used handles beyond the bound, never one whose fsync runs. */
   private evict(): void {
-    for (const [dir, fh] of this.handles) {
+    for (const [dir, fd] of this.handles) {
       if (this.handles.size < DIR_HANDLES_MAX) return;
       if (this.dirs.get(dir)?.running !== undefined) continue;
       this.handles.delete(dir);
-      closeQuietly(fh);
+      closeQuietly(fd);
     }
   }
 
-  private closeAfter(dir: string, fh: FileHandle): void {
-    const close = (): void => closeQuietly(fh);
+  private closeAfter(dir: string, fd: number): void {
+    const close = (): void => closeQuietly(fd);
     const running = this.dirs.get(dir)?.running;
     if (running === undefined) close();
     else running.then(close, close);

@@ -5,7 +5,7 @@
  * atomically into place and fsync the directory. Every failure maps to an L reason.
  */
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, open, rename, rm, stat, statfs } from 'node:fs/promises';
+import { rm, statfs } from 'node:fs/promises';
 import type { Agent } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { ObjectSkippedReason, Task, TaskStatus } from '../api/common.ts';
@@ -22,6 +22,7 @@ import {
   objectUrl,
   resolveUnderRoot,
 } from '../manta/index.ts';
+import { closeFd, openFd, renamePath, statPath } from './fd.ts';
 import { DirectorySyncer, mkdirDurable } from './fsutil.ts';
 import {
   createDownloadAgent,
@@ -240,13 +241,13 @@ export class DownloadProcessor {
     const known = this.knownDirs.has(dir);
     if (!known) await this.ensureDir(dir);
     try {
-      await rename(tmp, finalPath);
+      await renamePath(tmp, finalPath);
     } catch (err) {
       // The directory may have been removed since it was seen: create it again, once.
       if (!known || (err as { code?: string }).code !== 'ENOENT') throw err;
       this.knownDirs.delete(dir);
       await this.ensureDir(dir);
-      await rename(tmp, finalPath);
+      await renamePath(tmp, finalPath);
     }
   }
 
@@ -261,7 +262,7 @@ export class DownloadProcessor {
   /** True when `path` holds a file whose MD5 is `md5sum`; an unreadable file counts as absent. */
   private async presentWithMd5(path: string, md5sum: string): Promise<boolean> {
     try {
-      const st = await stat(path);
+      const st = await statPath(path);
       if (!st.isFile()) return false;
       return (await md5OfFile(path)).contentMd5 === md5sum;
     } catch (err) {
@@ -283,7 +284,7 @@ export class DownloadProcessor {
         connectTimeoutMs: this.opts.connectTimeoutMs,
         idleTimeoutMs: this.opts.idleTimeoutMs,
       }),
-      open(tmp, 'wx', 0o644),
+      openFd(tmp, 'wx', 0o644),
     ]);
     const dropTemp = async (): Promise<void> => {
       if (created.status !== 'fulfilled') return;
@@ -301,7 +302,7 @@ export class DownloadProcessor {
       const err: unknown = created.reason;
       return isNoSpace(err) ? { kind: 'nospace' } : { kind: 'fs', err };
     }
-    const fh = created.value;
+    const fd = created.value;
     if (res.statusCode !== 200) {
       await dropTemp();
       try {
@@ -338,13 +339,13 @@ export class DownloadProcessor {
     };
     let failure: Attempt | undefined;
     try {
-      await streamToFile(responseBody(res), fh, onChunk, this.opts.log);
+      await streamToFile(responseBody(res), fd, onChunk, this.opts.log);
     } catch (err) {
       if (err instanceof LocalFsError) {
         res.destroy();
         failure = isNoSpace(err) ? { kind: 'nospace', tmp } : { kind: 'fs', err: err.cause, tmp };
       } else if (signal.aborted) {
-        await this.closeTemp(fh, tmp);
+        await this.closeTemp(fd, tmp);
         await this.removeFile(tmp);
         throw new TaskAbortedError('shutdown');
       } else {
@@ -355,10 +356,10 @@ export class DownloadProcessor {
       const got = hash.digest('base64');
       // Verified and fdatasynced: the close goes on beside the install (a rename needs no
       // closed file), which waits for it before the task may be reported.
-      if (got === md5sum) return { kind: 'ok', tmp, bytes, closed: this.closeTemp(fh, tmp) };
+      if (got === md5sum) return { kind: 'ok', tmp, bytes, closed: this.closeTemp(fd, tmp) };
       failure = { kind: 'md5', got, tmp };
     }
-    await this.closeTemp(fh, tmp);
+    await this.closeTemp(fd, tmp);
     // A network failure may be retried: drop this attempt's temp file now.
     if (failure.kind === 'network') await this.removeFile(tmp);
     return failure;
@@ -385,9 +386,9 @@ export class DownloadProcessor {
   }
 
   /** Closes a temp file; returns the error (logged) when that fails. */
-  private async closeTemp(fh: FileHandle, tmp: string): Promise<unknown> {
+  private async closeTemp(fd: number, tmp: string): Promise<unknown> {
     try {
-      await fh.close();
+      await closeFd(fd);
       return undefined;
     } catch (err) {
       this.opts.log.error({ err, tmp }, 'closing a temp file failed');

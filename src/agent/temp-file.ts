@@ -5,9 +5,9 @@
  * in flight while the next gathers, then the file is fdatasynced. Local failures are
  * LocalFsError, so the caller can tell them from the body's own (network) errors.
  */
-import type { FileHandle } from 'node:fs/promises';
 import { RebalancerError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
+import { fdatasyncFd, writeFd, writevFd } from './fd.ts';
 
 /** Bytes gathered before one write: at most two batches per download are held in memory. */
 export const WRITE_BATCH = 256 * 1024;
@@ -27,18 +27,15 @@ export function isNoSpace(err: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
 
-async function writeAll(fh: FileHandle, buf: Buffer): Promise<void> {
+async function writeAll(fd: number, buf: Buffer): Promise<void> {
   let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, null);
-    off += bytesWritten;
-  }
+  while (off < buf.length) off += await writeFd(fd, buf, off, buf.length - off);
 }
 
 /** Writes `bufs` in order; a short writev (rare on a regular file) is finished chunk by chunk. */
-async function writevAll(fh: FileHandle, bufs: Buffer[], total: number): Promise<void> {
-  if (bufs.length === 1) return writeAll(fh, bufs[0]!);
-  const { bytesWritten } = await fh.writev(bufs);
+async function writevAll(fd: number, bufs: Buffer[], total: number): Promise<void> {
+  if (bufs.length === 1) return writeAll(fd, bufs[0]!);
+  const bytesWritten = await writevFd(fd, bufs);
   if (bytesWritten === total) return;
   let skip = bytesWritten;
   for (const buf of bufs) {
@@ -46,18 +43,18 @@ async function writevAll(fh: FileHandle, bufs: Buffer[], total: number): Promise
       skip -= buf.length;
       continue;
     }
-    await writeAll(fh, skip === 0 ? buf : buf.subarray(skip));
+    await writeAll(fd, skip === 0 ? buf : buf.subarray(skip));
     skip = 0;
   }
 }
 
 /**
- * Writes every chunk of `chunks` into `fh` and fdatasyncs it. `onChunk` sees each chunk
+ * Writes every chunk of `chunks` into the file `fd` and fdatasyncs it. `onChunk` sees each chunk
  * before it is queued (hashing, pacing); it may return a promise only when it must wait.
  */
 export async function streamToFile(
   chunks: AsyncIterable<Buffer>,
-  fh: FileHandle,
+  fd: number,
   onChunk: (buf: Buffer) => Promise<void> | undefined,
   log: Logger,
 ): Promise<void> {
@@ -70,7 +67,7 @@ export async function streamToFile(
     const total = queuedBytes;
     queued = [];
     queuedBytes = 0;
-    writing = writevAll(fh, bufs, total).catch((err: unknown) => {
+    writing = writevAll(fd, bufs, total).catch((err: unknown) => {
       throw new LocalFsError(err);
     });
   };
@@ -85,7 +82,7 @@ export async function streamToFile(
     if (queuedBytes > 0) await flush();
     if (writing) await writing;
     // fdatasync: the data and the size, which is all a new file needs to be readable.
-    await fh.datasync().catch((err: unknown) => {
+    await fdatasyncFd(fd).catch((err: unknown) => {
       throw new LocalFsError(err);
     });
   } catch (err) {

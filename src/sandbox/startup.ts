@@ -220,9 +220,9 @@ export class Startup {
       'agent/main',
       ['--config', config],
       SERVICE_HEAP_MB.agent,
-      // As its service manifest must: one libuv thread per parallel download (the default
-      // max_downloads, 4 workers x 4), or downloads queue on each other's fsync.
-      { UV_THREADPOOL_SIZE: '16' },
+      // As its service manifest must: two libuv threads per parallel download (the default
+      // max_downloads, 4 workers x 4), or downloads queue on each other's fsyncs.
+      { UV_THREADPOOL_SIZE: '32' },
     );
     return service.address.url;
   }
