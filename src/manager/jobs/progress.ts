@@ -6,9 +6,9 @@
  * is left over the last minute's object rate, and null whenever that would be a guess: while
  * discovery runs (the total is itself an estimate), and until objects have settled at a
  * measured rate for `minRateSpanMs`. The rate counts from the last sample before objects began
- * to settle, not from the job's start: the start-up before the first object settles (discovery,
- * the first assignments) would make it a fraction of the real one, and a short job's first
- * ETA many times too long. Every
+ * to settle, and from the end of discovery, not from the job's start: the start-up before the
+ * first object settles (discovery, the first assignments) would make it a fraction of the real
+ * one, and a short job's first ETA many times too long. Every
  * `historyIntervalMs`, and when a job stops, one sample is also kept in the store (history.ts).
  */
 import type { JobProgress } from '../../api/progress.ts';
@@ -142,7 +142,7 @@ export class ProgressTracker {
       sharkUsedBytes: (id) => this.#o.sharkUsedBytes(id),
     });
     const tracked = job.state === 'running' ? this.#jobs.get(job.id) : undefined;
-    const rate = tracked === undefined ? undefined : this.#rate(tracked, now, t);
+    const rate = tracked === undefined ? undefined : this.#rate(tracked, now, t, job.discoveredAt);
     const left = Math.max(0, t.objects - t.done);
     // Against an estimated total (discovery still running), the time left is a guess too; with
     // every object settled, what is left (a convergence round, the final audit) is not paced by
@@ -235,14 +235,20 @@ export class ProgressTracker {
     await this.#history.observe(id, at, done, bytesDone);
   }
 
-  /** Objects/s and bytes/s from the window's oldest sample from `rateFrom` on to `t` now. */
+  /**
+   * Objects/s and bytes/s from the window's oldest sample from `rateFrom` on to `t` now, and
+   * not from before discovery ended: objects settled while the scan ran shared the shards, the
+   * database and the machines with it, and do not tell the pace after it (a short job's first
+   * ETA was several times too long).
+   */
   #rate(
     tracked: Tracked,
     now: number,
     t: { done: number; bytesDone: number },
+    discoveredAt: Date | undefined,
   ): { objects: number; bytes: number } | undefined {
-    const since = tracked.rateFrom;
-    if (since === undefined) return undefined;
+    if (tracked.rateFrom === undefined) return undefined;
+    const since = Math.max(tracked.rateFrom, discoveredAt?.getTime() ?? 0);
     const first = tracked.samples.find((s) => s.at >= Math.max(since, now - this.#window));
     if (first === undefined) return undefined;
     const span = now - first.at;

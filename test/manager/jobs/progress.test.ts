@@ -215,14 +215,49 @@ describe('ProgressTracker', () => {
     );
     await store.setJobDiscovered(job.id);
     p = await progressOf(t, job.id);
-    assert.ok(p.eta_seconds !== null, 'an ETA once the total is known');
-    await complete(store, job.id, ids.slice(10));
+    assert.equal(p.eta_seconds, null, 'no ETA from what settled while discovery ran');
+    await t.sample();
+    await sleep(20);
+    await complete(store, job.id, ids.slice(10, 15));
+    p = await progressOf(t, job.id);
+    assert.ok(p.eta_seconds !== null, 'an ETA once the total is known and a rate after it');
+    await complete(store, job.id, ids.slice(15));
     p = await progressOf(t, job.id);
     assert.deepEqual(
       [p.objects_done, p.eta_seconds],
       [20, null],
       'all settled: what is left is no rate',
     );
+  });
+
+  test('the rate and ETA count from the end of discovery, not from the slower pace during it', async () => {
+    const { store } = fixture;
+    const { job, ids } = await runningJob(store, 200);
+    const { t } = tracker({ minRateSpanMs: 150, running: new Set([job.id]) });
+    // While the scan runs: 10 objects over some 400 ms.
+    for (let i = 0; i < 8; i++) {
+      await complete(store, job.id, ids.slice(i, i + 1));
+      await t.sample();
+      await sleep(50);
+    }
+    await complete(store, job.id, ids.slice(8, 10));
+    await store.setJobDiscovered(job.id);
+    await t.sample();
+    assert.equal((await progressOf(t, job.id)).eta_seconds, null, 'too short since discovery');
+    const fast = performance.now();
+    for (let i = 0; i < 4; i++) {
+      await sleep(50);
+      await complete(store, job.id, ids.slice(10 + 10 * i, 20 + 10 * i));
+      await t.sample();
+    }
+    const p = await progressOf(t, job.id);
+    const measured = (40 * 1000) / (performance.now() - fast);
+    // Counted from before discovery ended, the rate would be about half of this.
+    assert.ok(
+      p.objects_per_second >= 0.8 * measured,
+      `${p.objects_per_second} vs ${measured} obj/s`,
+    );
+    assert.ok(p.eta_seconds !== null && p.eta_seconds <= (150 / measured) * 1.25);
   });
 
   test('the rate and ETA start at the first settled object, not at the quiet start', async () => {
