@@ -1,4 +1,5 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
@@ -97,14 +98,41 @@ export async function readSandboxDescription(dir: string): Promise<SandboxDescri
   return parsed;
 }
 
-/** Written atomically: a reader never sees half a description. */
-export async function writeSandboxDescription(
+/** The write in flight per file: writes to one file from this process go one after another. */
+const writing = new Map<string, Promise<unknown>>();
+
+/**
+ * Written atomically: a reader never sees half a description. Writes from this process to one
+ * file are applied in the order they were called, each through its own temp file, so two
+ * callers at once (two fault lanes restarting services) neither collide on a temp name nor
+ * let an older description overwrite a newer one.
+ */
+export function writeSandboxDescription(
   dir: string,
   description: SandboxDescription,
 ): Promise<string> {
   const path = join(dir, SANDBOX_FILE);
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(description, null, 2)}\n`);
-  await rename(temp, path);
-  return path;
+  const text = `${JSON.stringify(description, null, 2)}\n`;
+  const previous = writing.get(path) ?? Promise.resolve();
+  const done = previous.then(
+    () => replaceFile(path, text),
+    () => replaceFile(path, text),
+  );
+  writing.set(path, done);
+  const forget = () => {
+    if (writing.get(path) === done) writing.delete(path);
+  };
+  done.then(forget, forget);
+  return done.then(() => path);
+}
+
+async function replaceFile(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
 }
