@@ -1,15 +1,15 @@
 /** Durable filesystem steps: directory fsync, durable mkdir -p, temp-area cleanup. */
-import { mkdir, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { closeFd, fsyncFd, openFd } from './fd.ts';
 
 /** fsync a directory so that entries created or renamed in it survive a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
+  const fd = await openFd(dir, 'r');
   try {
-    await fh.sync();
+    await fsyncFd(fd);
   } finally {
-    await fh.close();
+    await closeFd(fd);
   }
 }
 
