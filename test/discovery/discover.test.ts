@@ -256,7 +256,7 @@ describe('discovery', () => {
           assert.equal(err.attempts, 3);
           assert.match(err.message, /shard 2 failed at _id/);
           assert.match(err.message, /connection reset by peer|closed the connection/);
-          if (mode === 'moray') assert.match(err.message, /_id 14\.\.20/);
+          if (mode === 'moray') assert.match(err.message, /_id 3\.\.6/);
           else assert.match(err.message, /at _id > \d+ after 3 attempt/);
           return true;
         },
@@ -341,17 +341,25 @@ describe('discovery', () => {
       statement: 'SELECT MAX(_id) FROM manta;',
       options: { limit: 1, no_count: true },
     });
-    assert.match(
-      calls[1]?.statement ?? '',
-      /^SELECT _id, _key, _value, _etag FROM manta WHERE _id >= 0 AND _id <= \d+ AND type = 'object' limit 1000;$/,
-    );
-    assert.deepEqual(calls[1]?.options, { timeout: 10_000, timeoutMs: 20_000 });
+    // The windows, contiguous from 0, the first a sixteenth of the chunk (ids 0..61).
+    const windows = calls.slice(1, -1);
+    let next = 0;
+    for (const w of windows) {
+      const m =
+        /^SELECT _id, _key, _value, _etag FROM manta WHERE _id >= (\d+) AND _id <= (\d+) AND type = 'object' limit 1000;$/.exec(
+          w.statement,
+        );
+      assert.ok(m, w.statement);
+      assert.equal(Number(m[1]), next);
+      next = Number(m[2]) + 1;
+      assert.deepEqual(w.options, { timeout: 10_000, timeoutMs: 20_000 });
+    }
+    assert.match(windows[0]?.statement ?? '', /_id >= 0 AND _id <= 61 /);
     // Shard 1 has no _idx column: the error is recognised, nothing more is asked.
-    assert.deepEqual(calls[2], {
+    assert.deepEqual(calls.at(-1), {
       statement: 'SELECT MAX(_idx) FROM manta;',
       options: { limit: 1, no_count: true },
     });
-    assert.equal(calls.length, 3);
   });
 
   test('a slow consumer slows the scan (backpressure)', async () => {

@@ -103,7 +103,7 @@ describe('discovery over Fast', () => {
         (err: unknown) => {
           assert.ok(err instanceof DiscoveryShardError, String(err));
           assert.equal(err.shard, 7);
-          assert.match(err.message, /shard 7 failed at _id 12\.\.17 after 2 attempt/);
+          assert.match(err.message, /shard 7 failed at _id 3\.\.6 after 2 attempt/);
           return true;
         },
       );

@@ -110,10 +110,30 @@ describe('moray mode window pipelining', () => {
       const checkpoints = events.filter((e) => e.kind === 'checkpoint' && e.column === '_id');
       assert.deepEqual(
         checkpoints.map((c) => (c.kind === 'checkpoint' ? c.through : '')),
-        ['9', '19', '29', '39', '49', '59', '60'],
+        // The first window spans a sixteenth of the chunk (at least 1 id), each next one twice
+        // the last, up to the chunk.
+        ['0', '2', '6', '14', '24', '34', '44', '54', '60'],
       );
     });
   }
+
+  test('the first windows grow from a sixteenth of the chunk to the chunk', async () => {
+    const client = reorderingMoray();
+    const events: DiscoveryEvent[] = [];
+    for await (const e of discoverObjects({
+      shark: SHARK,
+      shards: [{ shard: 1, mode: 'moray', client }],
+      chunkSize: 32,
+    })) {
+      events.push(e);
+    }
+    const through = events.flatMap((e) =>
+      e.kind === 'checkpoint' && e.column === '_id' ? [e.through] : [],
+    );
+    // Spans 2, 4, 8, 16, then 32 until the last id (60).
+    assert.deepEqual(through, ['1', '5', '13', '29', '60']);
+    assert.equal(events.filter((e) => e.kind === 'object').length, 30);
+  });
 
   test('stopping early closes the windows read ahead', async () => {
     // Windows after the first would take 2 s each if read to the end.
