@@ -32,7 +32,7 @@ import {
   TERMINAL_JOB_STATES,
   UNLIMITED,
 } from '../store/index.ts';
-import { convergenceOf } from './convergence-report.ts';
+import { convergenceEvents, convergenceOf } from './convergence-report.ts';
 import { duplicatePage } from './duplicate-pages.ts';
 import {
   BadRequestError,
@@ -192,7 +192,15 @@ export class JobService {
 
   async status(id: string): Promise<JobStatus> {
     const jobId = parseJobId(id);
-    const [job, counts] = await Promise.all([this.get(jobId), this.options.store.counts(jobId)]);
+    const { store } = this.options;
+    // What needs only the id is read at once; a second round is left only for an audit's
+    // unsafe objects and an estimate's plan.
+    const [job, counts, auditRecord, convergenceRounds] = await Promise.all([
+      this.get(jobId),
+      store.counts(jobId),
+      store.getAudit(jobId),
+      convergenceEvents(store, jobId),
+    ]);
     const status: JobStatus = {
       config: { action: jobActionName(job.action), from_shark: job.fromShark },
       results: buildResults(counts),
@@ -205,14 +213,11 @@ export class JobService {
       single_copies: job.params.single_copies ?? 'skip',
       limits: job.limits,
     };
-    // Independent reads, at once: the status's latency is its slowest, not their sum.
-    const [progress, audit, convergence] = await Promise.all([
+    const [progress, audit] = await Promise.all([
       job.action === 'audit' ? undefined : this.progressOf(job, counts),
-      this.options.store
-        .getAudit(job.id)
-        .then((a) => (a ? auditReport(this.options.store, a) : undefined)),
-      convergenceOf(this.options.store, job),
+      auditRecord === undefined ? undefined : auditReport(store, auditRecord),
     ]);
+    const convergence = convergenceOf(job, convergenceRounds);
     if (progress) status.progress = progress;
     if (audit) status.audit = audit;
     if (convergence) status.convergence = convergence;

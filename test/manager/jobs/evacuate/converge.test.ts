@@ -9,7 +9,10 @@ import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { ConvergenceRound } from '../../../../src/api/convergence.ts';
 import { createLogger } from '../../../../src/log/index.ts';
-import { convergenceOf } from '../../../../src/manager/jobs/convergence-report.ts';
+import {
+  convergenceEvents,
+  convergenceOf,
+} from '../../../../src/manager/jobs/convergence-report.ts';
 import { type ConvergeDeps, converge } from '../../../../src/manager/jobs/evacuate/converge.ts';
 import type { LiveRecord, RecordRef } from '../../../../src/manager/jobs/evacuate/types.ts';
 import type { ObjectTarget } from '../../../../src/manager/store/index.ts';
@@ -112,7 +115,8 @@ describe('convergence rounds', () => {
   async function rounds(jobId: string): Promise<Omit<ConvergenceRound, 'finished_at'>[]> {
     const job = await fixture.store.getJob(jobId);
     assert.ok(job);
-    const reports = (await convergenceOf(fixture.store, job))?.rounds ?? [];
+    const events = await convergenceEvents(fixture.store, jobId);
+    const reports = convergenceOf(job, events)?.rounds ?? [];
     return reports.map(({ finished_at: _at, ...rest }) => rest);
   }
 
