@@ -3,6 +3,7 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Static, Type } from 'typebox';
 import { Value } from 'typebox/value';
+import { KeyedMutex } from '../async/index.ts';
 import { RebalancerError } from '../errors.ts';
 
 /**
@@ -98,38 +99,31 @@ export async function readSandboxDescription(dir: string): Promise<SandboxDescri
   return parsed;
 }
 
-/** The write in flight per file: writes to one file from this process go one after another. */
-const writing = new Map<string, Promise<unknown>>();
+/** Writes to one file from this process, one after another. */
+const writes = new KeyedMutex();
 
 /**
  * Written atomically: a reader never sees half a description. Writes from this process to one
- * file are applied in the order they were called, each through its own temp file, so two
- * callers at once (two fault lanes restarting services) neither collide on a temp name nor
- * let an older description overwrite a newer one.
+ * file are applied in the order they were called, so two callers at once (two fault lanes
+ * restarting services) never let an older description overwrite a newer one.
  */
-export function writeSandboxDescription(
+export async function writeSandboxDescription(
   dir: string,
   description: SandboxDescription,
 ): Promise<string> {
   const path = join(dir, SANDBOX_FILE);
-  const text = `${JSON.stringify(description, null, 2)}\n`;
-  const previous = writing.get(path) ?? Promise.resolve();
-  const done = previous.then(
-    () => replaceFile(path, text),
-    () => replaceFile(path, text),
-  );
-  writing.set(path, done);
-  const forget = () => {
-    if (writing.get(path) === done) writing.delete(path);
-  };
-  done.then(forget, forget);
-  return done.then(() => path);
+  await writes.run(path, () => writeJsonFile(path, description));
+  return path;
 }
 
-async function replaceFile(path: string, text: string): Promise<void> {
+/**
+ * `value` as JSON, written whole to a temp file of its own and renamed into place: a reader
+ * never sees half a file, and writers at once never share a temp file.
+ */
+export async function writeJsonFile(path: string, value: unknown): Promise<void> {
   const temp = `${path}.${process.pid}.${randomUUID()}.tmp`;
   try {
-    await writeFile(temp, text);
+    await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`);
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });

@@ -4,15 +4,16 @@
  * so that a failure half-way can stop it all again.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log/index.ts';
-import type {
-  SandboxBucketsShard,
-  SandboxDescription,
-  SandboxProcess,
-  SandboxShard,
-  SandboxShark,
+import {
+  type SandboxBucketsShard,
+  type SandboxDescription,
+  type SandboxProcess,
+  type SandboxShard,
+  type SandboxShark,
+  writeJsonFile,
 } from './description.ts';
 import { datacenterOf, type SandboxLayout, shardName, storageId } from './layout.ts';
 import { MANAGER_TEMPLATE, seedPgliteDataDir } from './pglite-template.ts';
@@ -66,13 +67,6 @@ export interface ServiceTiming {
 
 const MAKO_ALIASES_FILE = 'mako-aliases.json';
 
-/** Written whole and renamed into place: a reader never sees half a file. */
-async function writeJson(path: string, value: unknown): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(temp, path);
-}
-
 /** Every agent reads one aliases file: where each storage id's mako listens (port 80). */
 export async function writeMakoAliases(
   dir: string,
@@ -81,7 +75,7 @@ export async function writeMakoAliases(
   const aliases: Record<string, string> = {};
   for (const shark of sharks)
     aliases[`${shark.manta_storage_id}:80`] = new URL(shark.mako_url).host;
-  await writeJson(join(dir, MAKO_ALIASES_FILE), aliases);
+  await writeJsonFile(join(dir, MAKO_ALIASES_FILE), aliases);
 }
 
 /** The manager reaches shards (Moray's port 2020) and agents (7878) by their Manta names. */
@@ -189,7 +183,7 @@ export class Startup {
 
   async storinfo(sharks: readonly SandboxShark[], layout: SandboxLayout): Promise<StartedService> {
     const config = join(this.dir, 'storinfo.json');
-    await writeJson(config, {
+    await writeJsonFile(config, {
       sharks: sharks.map((s) => ({
         manta_storage_id: s.manta_storage_id,
         datacenter: s.datacenter,
@@ -204,7 +198,7 @@ export class Startup {
   async agent(n: number, shark: SandboxShark): Promise<string> {
     const home = join(this.dir, 'sharks', String(n));
     const config = join(home, 'agent.json');
-    await writeJson(config, {
+    await writeJsonFile(config, {
       server: {
         host: '127.0.0.1',
         port: 0,
@@ -249,7 +243,7 @@ export class Startup {
       hostAliases: managerAliases(sandbox),
       agentAuthToken: this.#agentToken,
     });
-    await writeJson(config, { ...base, ...extra });
+    await writeJsonFile(config, { ...base, ...extra });
     const service = await this.#start(
       'manager',
       'manager/main',

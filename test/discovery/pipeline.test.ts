@@ -79,19 +79,27 @@ function reorderingMoray(
   return client;
 }
 
+/** Every event of a Moray-mode discovery of shard 1 through `client`. */
+async function scanAll(
+  client: MoraySqlClient,
+  options: { chunkSize: number; windowsInFlight?: number },
+): Promise<DiscoveryEvent[]> {
+  const events: DiscoveryEvent[] = [];
+  for await (const e of discoverObjects({
+    shark: SHARK,
+    shards: [{ shard: 1, mode: 'moray', client }],
+    ...options,
+  })) {
+    events.push(e);
+  }
+  return events;
+}
+
 describe('moray mode window pipelining', () => {
   for (const windowsInFlight of [1, 3]) {
     test(`windowsInFlight ${windowsInFlight}: in order, bounded, complete`, async () => {
       const client = reorderingMoray();
-      const events: DiscoveryEvent[] = [];
-      for await (const e of discoverObjects({
-        shark: SHARK,
-        shards: [{ shard: 1, mode: 'moray', client }],
-        chunkSize: 10,
-        windowsInFlight,
-      })) {
-        events.push(e);
-      }
+      const events = await scanAll(client, { chunkSize: 10, windowsInFlight });
       assert.ok(client.maxOpen <= windowsInFlight, `${client.maxOpen} windows open at once`);
       if (windowsInFlight > 1) assert.ok(client.maxOpen > 1, 'windows were read ahead');
       const ids = events.filter((e) => e.kind === 'object').map((e) => Number(e.rowId));
@@ -118,15 +126,7 @@ describe('moray mode window pipelining', () => {
   }
 
   test('the first windows grow from a sixteenth of the chunk to the chunk', async () => {
-    const client = reorderingMoray();
-    const events: DiscoveryEvent[] = [];
-    for await (const e of discoverObjects({
-      shark: SHARK,
-      shards: [{ shard: 1, mode: 'moray', client }],
-      chunkSize: 32,
-    })) {
-      events.push(e);
-    }
+    const events = await scanAll(reorderingMoray(), { chunkSize: 32 });
     const through = events.flatMap((e) =>
       e.kind === 'checkpoint' && e.column === '_id' ? [e.through] : [],
     );
