@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { rm, statfs } from 'node:fs/promises';
-import type { Agent } from 'node:http';
 import { dirname, join } from 'node:path';
 import type { ObjectSkippedReason, Task, TaskStatus } from '../api/common.ts';
 import { KeyedMutex, RateLimiter, sleep } from '../async/index.ts';
@@ -22,15 +21,9 @@ import {
   objectUrl,
   resolveUnderRoot,
 } from '../manta/index.ts';
+import { SourceClient } from './download/client.ts';
 import { closeFd, openFd, renamePath, statPath } from './fd.ts';
 import { DirectorySyncer, mkdirDurable } from './fsutil.ts';
-import {
-  createDownloadAgent,
-  discardBody,
-  httpGet,
-  responseBody,
-  withoutIdleTimeout,
-} from './http-get.ts';
 import type { AgentMetrics, ObjectOutcome } from './metrics.ts';
 import { isNoSpace, LocalFsError, streamToFile } from './temp-file.ts';
 
@@ -90,7 +83,7 @@ type Attempt =
   | { kind: 'nospace'; tmp?: string };
 
 export class DownloadProcessor {
-  private readonly agent: Agent;
+  private readonly client: SourceClient;
   /** Per destination path: the same object is never installed twice at once. */
   private readonly locks = new KeyedMutex();
   private readonly dirSync = new DirectorySyncer();
@@ -103,7 +96,7 @@ export class DownloadProcessor {
   constructor(options: DownloadProcessorOptions) {
     this.opts = options;
     this.bandwidth = options.bandwidth ?? new RateLimiter(null);
-    this.agent = createDownloadAgent(options.connectionsPerSource);
+    this.client = new SourceClient({ connectionsPerHost: options.connectionsPerSource });
   }
 
   /** The TaskProcessor bound to this instance. */
@@ -279,7 +272,7 @@ export class DownloadProcessor {
     // (libuv's pool, the source), so neither's latency adds to the other's. An attempt that
     // gets no body to write removes it again.
     const [sent, created] = await Promise.allSettled([
-      httpGet(url, this.agent, {
+      this.client.get(url, {
         signal,
         connectTimeoutMs: this.opts.connectTimeoutMs,
         idleTimeoutMs: this.opts.idleTimeoutMs,
@@ -303,23 +296,23 @@ export class DownloadProcessor {
       return isNoSpace(err) ? { kind: 'nospace' } : { kind: 'fs', err };
     }
     const fd = created.value;
-    if (res.statusCode !== 200) {
+    if (res.status !== 200) {
       await dropTemp();
       try {
-        await discardBody(res);
+        await res.discard();
       } catch (err) {
         this.opts.log.debug({ err, url }, 'discarding an error response body failed');
       }
-      return { kind: 'status', code: res.statusCode ?? 0 };
+      return { kind: 'status', code: res.status };
     }
-    const length = Number(res.headers['content-length']);
-    if (Number.isFinite(length) && length > 0 && !(await this.hasRoomFor(length))) {
+    const length = res.contentLength;
+    if (length !== undefined && length > 0 && !(await this.hasRoomFor(length))) {
       res.destroy();
       await dropTemp();
       return { kind: 'nospace' };
     }
     const { bandwidth } = this;
-    const { metrics, idleTimeoutMs } = this.opts;
+    const { metrics } = this.opts;
     const hash = createMd5();
     let bytes = 0;
     const take = (buf: Buffer): void => {
@@ -333,13 +326,14 @@ export class DownloadProcessor {
         take(buf);
         return undefined;
       }
-      return withoutIdleTimeout(res, idleTimeoutMs, () =>
-        bandwidth.acquire(buf.length, signal),
-      ).then(() => take(buf));
+      return res
+        .withoutIdleTimeout(() => bandwidth.acquire(buf.length, signal))
+        .then(() => take(buf));
     };
     let failure: Attempt | undefined;
     try {
-      await streamToFile(responseBody(res), fd, onChunk, this.opts.log);
+      const release = (buf: Buffer): void => res.release(buf);
+      await streamToFile(res.body(), fd, onChunk, release, this.opts.log);
     } catch (err) {
       if (err instanceof LocalFsError) {
         res.destroy();
@@ -407,7 +401,7 @@ export class DownloadProcessor {
   }
 
   async close(): Promise<void> {
-    this.agent.destroy();
+    this.client.close();
     this.dirSync.close();
   }
 }

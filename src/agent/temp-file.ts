@@ -1,16 +1,22 @@
 /**
  * Writing a download into its temp file: the body's chunks are gathered into batches and
- * written with one writev per batch (no copy into a bigger buffer: every copied byte is a
- * new allocation, and external allocations are what start the agent's major GCs), one batch
- * in flight while the next gathers, then the file is fdatasynced. Local failures are
- * LocalFsError, so the caller can tell them from the body's own (network) errors.
+ * written with one writev per batch (no copy into a bigger buffer), one batch in flight while
+ * the next gathers, then the file is fdatasynced. Chunks are views of the download's pooled
+ * read buffers: each is released once its write has settled, never before (the buffer is
+ * read into again), and a batch is written before it spans more than `WRITE_BATCH_BUFFERS`
+ * of them (download/read-buffers.ts: a connection holding too many stops reading). Local
+ * failures are LocalFsError, so the caller can tell them from the body's own (network) errors.
  */
 import { RebalancerError } from '../errors.ts';
 import type { Logger } from '../log/index.ts';
+import { MAX_BUFFERS_PER_CONNECTION } from './download/read-buffers.ts';
 import { fdatasyncFd, writeFd, writevFd } from './fd.ts';
 
 /** Bytes gathered before one write: at most two batches per download are held in memory. */
 export const WRITE_BATCH = 256 * 1024;
+
+/** Read buffers one batch may span: two batches and the read target fit a connection's. */
+const WRITE_BATCH_BUFFERS = MAX_BUFFERS_PER_CONNECTION / 2 - 1;
 
 export class LocalFsError extends RebalancerError {
   override readonly name = 'LocalFsError';
@@ -51,15 +57,18 @@ async function writevAll(fd: number, bufs: Buffer[], total: number): Promise<voi
 /**
  * Writes every chunk of `chunks` into the file `fd` and fdatasyncs it. `onChunk` sees each chunk
  * before it is queued (hashing, pacing); it may return a promise only when it must wait.
+ * `release` gets every chunk back once nothing reads it any more, whatever the outcome.
  */
 export async function streamToFile(
   chunks: AsyncIterable<Buffer>,
   fd: number,
   onChunk: (buf: Buffer) => Promise<void> | undefined,
+  release: (buf: Buffer) => void,
   log: Logger,
 ): Promise<void> {
   let queued: Buffer[] = [];
   let queuedBytes = 0;
+  let queuedBuffers = 0;
   let writing: Promise<void> | undefined;
   const flush = async (): Promise<void> => {
     if (writing) await writing;
@@ -67,17 +76,27 @@ export async function streamToFile(
     const total = queuedBytes;
     queued = [];
     queuedBytes = 0;
-    writing = writevAll(fd, bufs, total).catch((err: unknown) => {
-      throw new LocalFsError(err);
-    });
+    queuedBuffers = 0;
+    writing = writevAll(fd, bufs, total)
+      .catch((err: unknown) => {
+        throw new LocalFsError(err);
+      })
+      .finally(() => {
+        for (const buf of bufs) release(buf);
+      });
   };
+  let taken: Buffer | undefined;
   try {
     for await (const buf of chunks) {
+      taken = buf;
       const wait = onChunk(buf);
       if (wait !== undefined) await wait;
+      const last = queued[queued.length - 1];
+      if (last === undefined || last.buffer !== buf.buffer) queuedBuffers++;
       queued.push(buf);
+      taken = undefined;
       queuedBytes += buf.length;
-      if (queuedBytes >= WRITE_BATCH) await flush();
+      if (queuedBytes >= WRITE_BATCH || queuedBuffers >= WRITE_BATCH_BUFFERS) await flush();
     }
     if (queuedBytes > 0) await flush();
     if (writing) await writing;
@@ -94,6 +113,8 @@ export async function streamToFile(
         }
       });
     }
+    for (const buf of queued) release(buf);
+    if (taken !== undefined) release(taken);
     throw err;
   }
 }

@@ -7,7 +7,7 @@
  * present without proof.
  *
  * On node:http, not undici: undici 7 can crash the process when a server closes a connection
- * under a paused body (see src/agent/http-get.ts), which every mako does.
+ * under a paused body (see src/agent/download/client.ts), which every mako does.
  */
 import { createHash } from 'node:crypto';
 import { Agent, type IncomingMessage, request } from 'node:http';

@@ -3,19 +3,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  createDownloadAgent,
-  discardBody,
-  HttpGetError,
-  httpGet,
-  responseBody,
-} from '../../src/agent/http-get.ts';
-import { startBrokenHttpServer } from '../support/broken-http.ts';
+import { SourceClient } from '../../../src/agent/download/client.ts';
+import { HttpGetError } from '../../../src/agent/download/errors.ts';
+import type { SourceResponse } from '../../../src/agent/download/exchange.ts';
+import { startBrokenHttpServer } from '../../support/broken-http.ts';
 
 const BODY = randomBytes(8 * 1024 * 1024);
 let server: Server;
 let base: string;
-const agent = createDownloadAgent(4);
+const client = new SourceClient({ connectionsPerHost: 4 });
 const timeouts = { connectTimeoutMs: 2000, idleTimeoutMs: 2000 };
 
 before(async () => {
@@ -46,37 +42,38 @@ before(async () => {
   base = `http://127.0.0.1:${address.port}`;
 });
 after(async () => {
-  agent.destroy();
+  client.close();
   await new Promise((resolve) => server.close(resolve));
 });
 
 test('a slow consumer gets the whole body although the server closed right after sending', async () => {
-  const res = await httpGet(`${base}/object`, agent, {
+  const res = await client.get(`${base}/object`, {
     signal: new AbortController().signal,
     ...timeouts,
   });
-  assert.equal(res.statusCode, 200);
+  assert.equal(res.status, 200);
   const hash = createHash('md5');
-  for await (const chunk of responseBody(res)) {
+  for await (const chunk of res.body()) {
     hash.update(chunk);
-    await sleep(1); // slower than the socket: the parser pauses under backpressure
+    await sleep(1); // slower than the socket: reading stops while the buffers are in use
+    res.release(chunk);
   }
   assert.equal(hash.digest('hex'), createHash('md5').update(BODY).digest('hex'));
 });
 
 test('an error body is drained', async () => {
-  const res = await httpGet(`${base}/small-error`, agent, {
+  const res = await client.get(`${base}/small-error`, {
     signal: new AbortController().signal,
     ...timeouts,
   });
-  assert.equal(res.statusCode, 404);
-  await discardBody(res);
+  assert.equal(res.status, 404);
+  await res.discard();
   assert.equal(res.complete, true);
 });
 
 test('a server that says nothing fails with idle_timeout', async () => {
   await assert.rejects(
-    httpGet(`${base}/silent`, agent, {
+    client.get(`${base}/silent`, {
       signal: new AbortController().signal,
       connectTimeoutMs: 2000,
       idleTimeoutMs: 100,
@@ -87,21 +84,21 @@ test('a server that says nothing fails with idle_timeout', async () => {
 
 test('an abort signal ends the request', async () => {
   const controller = new AbortController();
-  const pending = httpGet(`${base}/silent`, agent, { signal: controller.signal, ...timeouts });
+  const pending = client.get(`${base}/silent`, { signal: controller.signal, ...timeouts });
   controller.abort();
   await assert.rejects(
     pending,
     (err: unknown) => err instanceof HttpGetError && err.code === 'aborted',
   );
   await assert.rejects(
-    httpGet(`${base}/object`, agent, { signal: controller.signal, ...timeouts }),
+    client.get(`${base}/object`, { signal: controller.signal, ...timeouts }),
     (err: unknown) => err instanceof HttpGetError && err.code === 'aborted',
   );
 });
 
 test('a refused connection is an HttpGetError, not a hang', async () => {
   await assert.rejects(
-    httpGet('http://127.0.0.1:1/x', agent, { signal: new AbortController().signal, ...timeouts }),
+    client.get('http://127.0.0.1:1/x', { signal: new AbortController().signal, ...timeouts }),
     (err: unknown) =>
       err instanceof HttpGetError &&
       err.code === 'connection_failed' &&
@@ -110,9 +107,12 @@ test('a refused connection is an HttpGetError, not a hang', async () => {
 });
 
 /** Reads the whole body; resolves with its size or rejects as responseBody does. */
-async function drain(res: Awaited<ReturnType<typeof httpGet>>): Promise<number> {
+async function drain(res: SourceResponse): Promise<number> {
   let n = 0;
-  for await (const chunk of responseBody(res)) n += chunk.length;
+  for await (const chunk of res.body()) {
+    n += chunk.length;
+    res.release(chunk);
+  }
   return n;
 }
 
@@ -123,11 +123,11 @@ test('a body cut off mid-stream throws HttpGetError truncated, never ends as com
     contentLength: 1_000_000,
   });
   try {
-    const res = await httpGet(`${broken.url}/obj`, agent, {
+    const res = await client.get(`${broken.url}/obj`, {
       signal: new AbortController().signal,
       ...timeouts,
     });
-    assert.equal(res.statusCode, 200);
+    assert.equal(res.status, 200);
     await assert.rejects(drain(res), (err: unknown) => {
       assert.ok(err instanceof HttpGetError, String(err));
       assert.equal(err.code, 'truncated');
@@ -147,12 +147,12 @@ test('a body read only after its connection was lost fails as truncated, never h
     contentLength: 601,
   });
   try {
-    const res = await httpGet(`${broken.url}/obj`, agent, {
+    const res = await client.get(`${broken.url}/obj`, {
       signal: new AbortController().signal,
       ...timeouts,
     });
     // The agent opens its temp file between the headers and the body: the cut happens then.
-    await new Promise((resolve) => res.once('close', resolve));
+    await sleep(200);
     const read = drain(res);
     const hung = sleep(3000).then(() => 'hung');
     const outcome = await Promise.race([
@@ -173,7 +173,7 @@ test('cut off inside the headers is HttpGetError connection_failed', async () =>
   const broken = await startBrokenHttpServer({ cutInHeaders: true });
   try {
     await assert.rejects(
-      httpGet(`${broken.url}/obj`, agent, { signal: new AbortController().signal, ...timeouts }),
+      client.get(`${broken.url}/obj`, { signal: new AbortController().signal, ...timeouts }),
       (err: unknown) => err instanceof HttpGetError && err.code === 'connection_failed',
     );
   } finally {
@@ -182,7 +182,7 @@ test('cut off inside the headers is HttpGetError connection_failed', async () =>
 });
 
 test('an idle timeout or an abort during the body keeps its own code', async () => {
-  const started = await httpGet(`${base}/silent-body`, agent, {
+  const started = await client.get(`${base}/silent-body`, {
     signal: new AbortController().signal,
     connectTimeoutMs: 2000,
     idleTimeoutMs: 100,
@@ -192,7 +192,7 @@ test('an idle timeout or an abort during the body keeps its own code', async () 
     (err: unknown) => err instanceof HttpGetError && err.code === 'idle_timeout',
   );
   const controller = new AbortController();
-  const res = await httpGet(`${base}/silent-body`, agent, {
+  const res = await client.get(`${base}/silent-body`, {
     signal: controller.signal,
     ...timeouts,
   });
