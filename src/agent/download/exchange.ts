@@ -232,11 +232,8 @@ export class Exchange implements SourceResponse {
         });
       }
     } finally {
-      if (!whole) {
-        // Views never handed out go back at once; the ones handed out are the consumer's.
-        for (const view of this.queue.splice(0)) this.host.release(view);
-        this.destroy();
-      }
+      // Views never handed out go back at once; the ones handed out are the consumer's.
+      if (!whole) this.destroy();
     }
   }
 
@@ -254,7 +251,10 @@ export class Exchange implements SourceResponse {
   }
 
   destroy(): void {
+    // The unread body's buffers go back: a reused connection must not stay short of them.
+    for (const view of this.queue.splice(0)) this.host.release(view);
     if (this.finished) {
+      // A reusable connection is already carrying the next exchange.
       if (!this.reusable) this.host.destroy();
       return;
     }

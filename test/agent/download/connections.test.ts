@@ -231,3 +231,28 @@ test('a hostile or broken head fails as bad_response and the connection is not u
     client.close();
   }
 });
+
+test('a whole body given up unread returns its buffers: the kept-alive connection goes on', async () => {
+  const body = randomBytes(300 * 1024);
+  const server = await rawServer((socket) => {
+    socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+    socket.write(body);
+  });
+  const client = new SourceClient({ connectionsPerHost: 1 });
+  try {
+    for (let i = 0; i < 6; i++) {
+      const res = await client.get(`${server.url}/unread`, options());
+      const deadline = Date.now() + 5000;
+      while (!res.complete) {
+        assert.ok(Date.now() < deadline, `GET ${i + 1}: the body never arrived whole`);
+        await sleep(5);
+      }
+      res.destroy();
+    }
+    const res = await client.get(`${server.url}/read`, options());
+    assert.ok((await bodyOf(res)).equals(body));
+    assert.equal(server.connections, 1);
+  } finally {
+    client.close();
+  }
+});
