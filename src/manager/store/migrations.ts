@@ -320,6 +320,14 @@ export const MIGRATIONS: readonly Migration[] = [
         FOREIGN KEY (retry_of) REFERENCES jobs (id) ON DELETE SET NULL`,
     ],
   },
+  {
+    version: 14,
+    // Every read by assignment names the job too (version 2's index serves it), and each of
+    // an object's four or five status changes writes an entry into every index of the table
+    // (status is indexed: no update is HOT), which each vacuum then scans whole.
+    name: 'drop the objects index by assignment alone',
+    statements: ['DROP INDEX IF EXISTS evacuate_objects_assignment'],
+  },
 ];
 
 const LOCK_KEY = 0x7265_6261; // "reba": serialises concurrent migrators
