@@ -36,8 +36,6 @@ export class SourceConnection implements ExchangeHost {
   private paused = false;
   private connected = false;
   private detach: (() => void) | undefined;
-  /** The current exchange's URL, for the idle timeout's message. */
-  private exchangeUrl = '';
   closed = false;
   /** Exchanges carried to their end: a connection that served one before is a reused one. */
   served = 0;
@@ -63,12 +61,7 @@ export class SourceConnection implements ExchangeHost {
       if (this.exchange === undefined) this.destroy();
       else this.exchange.endOfInput();
     });
-    this.socket.on('timeout', () => {
-      const ms = this.socket.timeout ?? 0;
-      this.exchange?.fail(
-        new HttpGetError(`GET ${this.exchangeUrl}: nothing received for ${ms} ms`, 'idle_timeout'),
-      );
-    });
+    this.socket.on('timeout', () => this.exchange?.timedOut(this.socket.timeout ?? 0));
     this.socket.once('close', () => {
       this.closed = true;
       this.buffers.close();
@@ -87,7 +80,6 @@ export class SourceConnection implements ExchangeHost {
     if (this.exchange !== undefined || this.closed) throw new Error('connection is busy or closed');
     const exchange = new Exchange(url, this, options.idleTimeoutMs);
     this.exchange = exchange;
-    this.exchangeUrl = url;
     const onAbort = (): void => exchange.fail(new HttpGetError(`GET ${url} aborted`, 'aborted'));
     options.signal.addEventListener('abort', onAbort, { once: true });
     let connectTimer: NodeJS.Timeout | undefined;
@@ -128,7 +120,11 @@ export class SourceConnection implements ExchangeHost {
         exchange.take(buf, start, start + n);
       } catch (err) {
         exchange.fail(
-          err instanceof HttpGetError ? err : new HttpGetError(String(err), 'bad_response'),
+          err instanceof HttpGetError
+            ? err
+            : new HttpGetError(`bad response from the source: ${String(err)}`, 'bad_response', {
+                cause: err,
+              }),
         );
       }
     }

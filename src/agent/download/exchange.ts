@@ -15,7 +15,6 @@ import {
 /** A response whose head has arrived; read its body with `body()`. */
 export interface SourceResponse {
   readonly status: number;
-  readonly headers: ReadonlyMap<string, string>;
   /** The announced length, when the body has one (not chunked, not up to the close). */
   readonly contentLength: number | undefined;
   /** The body arrived whole. */
@@ -59,9 +58,7 @@ export class Exchange implements SourceResponse {
   private wake: (() => void) | undefined;
   private reading = false;
   /** Bytes arrived after the body's end: the connection must not serve again. */
-  trailingBytes = false;
-  /** Any byte of the response arrived. */
-  started = false;
+  private trailingBytes = false;
   readonly headReady: Promise<SourceResponse>;
   private settleHead!: { resolve: (r: SourceResponse) => void; reject: (e: unknown) => void };
 
@@ -73,15 +70,10 @@ export class Exchange implements SourceResponse {
     this.headReady = new Promise((resolve, reject) => {
       this.settleHead = { resolve, reject };
     });
-    // Settled by the caller's await; an early failure must not be an unhandled rejection.
-    this.headReady.catch(() => undefined);
   }
 
   get status(): number {
     return this.head?.status ?? 0;
-  }
-  get headers(): ReadonlyMap<string, string> {
-    return this.head?.headers ?? new Map();
   }
   get contentLength(): number | undefined {
     const framing = this.head?.framing;
@@ -100,7 +92,6 @@ export class Exchange implements SourceResponse {
 
   /** Bytes `buf[start, end)` arrived. Throws HttpGetError on a malformed response. */
   take(buf: Buffer, start: number, end: number): void {
-    this.started = true;
     let at = start;
     while (at < end && this.phase === 'head') at = this.takeHead(buf, at, end);
     if (this.phase !== 'body') return;
@@ -171,6 +162,11 @@ export class Exchange implements SourceResponse {
       return;
     }
     this.fail(this.lost());
+  }
+
+  /** Nothing arrived for `ms`, the connection's idle timeout. */
+  timedOut(ms: number): void {
+    this.fail(new HttpGetError(`GET ${this.url}: nothing received for ${ms} ms`, 'idle_timeout'));
   }
 
   /** The connection failed or closed; `err` is its cause, if any. */

@@ -34,7 +34,7 @@ export class ReadBufferPool {
     if (this.free.length < this.keep) this.free.push(buf);
   }
 
-  /** Free buffers held (for tests and metrics). */
+  /** Free buffers held. */
   get size(): number {
     return this.free.length;
   }
